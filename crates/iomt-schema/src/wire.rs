@@ -1,0 +1,524 @@
+//! Reader and writers: the only code that touches byte positions.
+//!
+//! Every read is bounds-checked and returns a typed error; nothing here can panic or read past
+//! the input. Writers go through [`Sink`], so one encoding function serves a caller's slice, a
+//! growable [`bytes::BufMut`], and the length counter behind `encoded_len`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::BufMut;
+
+use crate::error::{DecodeError, EncodeError};
+use crate::limits::Limits;
+
+/// A value with one canonical wire form.
+pub(crate) trait Wire: Sized {
+    /// Writes the value.
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError>;
+    /// Reads the value, rejecting every non-canonical form.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+}
+
+/// Cursor over untrusted input.
+pub(crate) struct Reader<'a> {
+    input: &'a [u8],
+    pos: usize,
+    /// Offset of `input[0]` within the frame, so errors name frame offsets.
+    origin: usize,
+    pub(crate) limits: Limits,
+    /// Inside a batch: the base position that positions are delta-coded against.
+    pub(crate) base: Option<(i32, i32)>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Self {
+        Self {
+            input,
+            pos: 0,
+            origin: 0,
+            limits: *limits,
+            base: None,
+        }
+    }
+
+    /// Frame offset of the next byte.
+    pub(crate) fn offset(&self) -> usize {
+        self.origin.saturating_add(self.pos)
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.input.len().saturating_sub(self.pos)
+    }
+
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        let [b] = self.array::<1>(what)?;
+        Ok(b)
+    }
+
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        let bytes = self.take(N, what)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated {
+            what,
+            offset: self.offset(),
+        };
+        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
+        let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    /// Everything not yet read.
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        self.pos = self.input.len();
+        rest
+    }
+
+    /// A reader over the next `n` bytes, sharing limits and batch context.
+    pub(crate) fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, DecodeError> {
+        let origin = self.offset();
+        let input = self.take(n, what)?;
+        Ok(Reader {
+            input,
+            pos: 0,
+            origin,
+            limits: self.limits,
+            base: self.base,
+        })
+    }
+
+    /// Fails unless the input is exhausted.
+    pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            count => Err(DecodeError::TrailingBytes {
+                what,
+                count,
+                offset: self.offset(),
+            }),
+        }
+    }
+
+    /// Unsigned LEB128 in its shortest form.
+    pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let start = self.offset();
+        let mut value: u64 = 0;
+        for i in 0..10u32 {
+            let Some(&b) = self.input.get(self.pos) else {
+                return Err(DecodeError::Truncated {
+                    what,
+                    offset: start,
+                });
+            };
+            self.pos = self.pos.saturating_add(1);
+            let low = u64::from(b & 0x7f);
+            if i == 9 && b > 1 {
+                return Err(DecodeError::Overflow {
+                    what,
+                    offset: start,
+                });
+            }
+            value |= low << (7 * i);
+            if b & 0x80 == 0 {
+                if b == 0 && i > 0 {
+                    return Err(DecodeError::NonCanonical {
+                        what,
+                        offset: start,
+                    });
+                }
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::Overflow {
+            what,
+            offset: start,
+        })
+    }
+
+    pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let offset = self.offset();
+        let v = self.varint(what)?;
+        u32::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+    }
+
+    pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+        let offset = self.offset();
+        let v = self.varint(what)?;
+        u16::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+    }
+
+    /// A length or count, checked against `max` before the caller allocates for it.
+    pub(crate) fn length(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let offset = self.offset();
+        let len = self.varint(what)?;
+        match usize::try_from(len) {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(DecodeError::TooLong {
+                what,
+                len,
+                max,
+                offset,
+            }),
+        }
+    }
+
+    /// Signed integer, zigzag then LEB128.
+    pub(crate) fn zigzag(&mut self, what: &'static str) -> Result<i64, DecodeError> {
+        let v = self.varint(what)?;
+        Ok(unzigzag(v))
+    }
+
+    pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+        let offset = self.offset();
+        let v = self.zigzag(what)?;
+        i32::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+    }
+
+    pub(crate) fn text(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        let len = self.length(what, self.limits.max_text)?;
+        let offset = self.offset();
+        let bytes = self.take(len, what)?;
+        let s =
+            core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidText { what, offset })?;
+        Ok(String::from(s))
+    }
+}
+
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)).cast_unsigned()
+}
+
+pub(crate) fn unzigzag(v: u64) -> i64 {
+    (v >> 1).cast_signed() ^ (v & 1).cast_signed().wrapping_neg()
+}
+
+/// Destination of encoded bytes.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError>;
+
+    fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
+        self.put(&[b])
+    }
+
+    fn put_varint(&mut self, mut v: u64) -> Result<(), EncodeError> {
+        if v < 0x80 {
+            return self.put_u8(v.to_le_bytes()[0]);
+        }
+        let mut tmp = [0u8; 10];
+        let mut n = 0;
+        for slot in tmp.iter_mut() {
+            let low = v.to_le_bytes()[0] & 0x7f;
+            v >>= 7;
+            n += 1;
+            if v == 0 {
+                *slot = low;
+                break;
+            }
+            *slot = low | 0x80;
+        }
+        self.put(tmp.get(..n).unwrap_or_default())
+    }
+
+    fn put_zigzag(&mut self, v: i64) -> Result<(), EncodeError> {
+        self.put_varint(zigzag(v))
+    }
+
+    fn put_len(&mut self, n: usize) -> Result<(), EncodeError> {
+        self.put_varint(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn put_text(&mut self, s: &str) -> Result<(), EncodeError> {
+        self.put_len(s.len())?;
+        self.put(s.as_bytes())
+    }
+
+    /// Inside a batch: the base position that positions are delta-coded against.
+    fn position_base(&self) -> Option<(i32, i32)> {
+        None
+    }
+}
+
+/// A sink that encodes positions as deltas from a batch's base position.
+pub(crate) struct Based<'a, S: Sink> {
+    pub(crate) inner: &'a mut S,
+    pub(crate) base: (i32, i32),
+}
+
+impl<S: Sink> Sink for Based<'_, S> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.inner.put(bytes)
+    }
+
+    fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
+        self.inner.put_u8(b)
+    }
+
+    fn position_base(&self) -> Option<(i32, i32)> {
+        Some(self.base)
+    }
+}
+
+/// Writes into a caller's slice; fails instead of growing.
+pub(crate) struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceSink<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    pub(crate) fn written(&self) -> usize {
+        self.len
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let end = self.len.saturating_add(bytes.len());
+        let Some(dst) = self.buf.get_mut(self.len..end) else {
+            return Err(EncodeError::BufferTooSmall {
+                needed: bytes.len(),
+            });
+        };
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    #[inline]
+    fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
+        let Some(dst) = self.buf.get_mut(self.len) else {
+            return Err(EncodeError::BufferTooSmall { needed: 1 });
+        };
+        *dst = b;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+/// Writes into any [`BufMut`], checking `remaining_mut` so a full fixed buffer is an error, not
+/// a panic.
+pub(crate) struct BufSink<'a, B: BufMut>(pub(crate) &'a mut B);
+
+impl<B: BufMut> Sink for BufSink<'_, B> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        if self.0.remaining_mut() < bytes.len() {
+            return Err(EncodeError::BufferTooSmall {
+                needed: bytes.len(),
+            });
+        }
+        self.0.put_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Counts bytes; backs every `encoded_len`.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+impl Sink for Counter {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.0 = self.0.saturating_add(bytes.len());
+        Ok(())
+    }
+}
+
+macro_rules! wire_varint {
+    ($($t:ty => $read:ident),*) => {$(
+        impl Wire for $t {
+            fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+                s.put_varint(u64::from(*self))
+            }
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                r.$read(stringify!($t))
+            }
+        }
+    )*};
+}
+
+wire_varint!(u16 => varint_u16, u32 => varint_u32, u64 => varint);
+
+impl Wire for u8 {
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        s.put_u8(*self)
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.u8("u8")
+    }
+}
+
+impl Wire for i32 {
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        s.put_zigzag(i64::from(*self))
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.zigzag_i32("i32")
+    }
+}
+
+impl Wire for bool {
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        s.put_u8(u8::from(*self))
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        match r.u8("bool")? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::NonCanonical {
+                what: "bool",
+                offset,
+            }),
+        }
+    }
+}
+
+impl Wire for String {
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        s.put_text(self)
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.text("text")
+    }
+}
+
+/// Lists: a count, then the items. The count is checked against `max_list` and, since every item
+/// takes at least one byte, against the bytes left, before anything is reserved.
+impl<T: Wire> Wire for Vec<T> {
+    fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        s.put_len(self.len())?;
+        self.iter().try_for_each(|item| item.encode(s))
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        let n = r.length("list", r.limits.max_list)?;
+        if n > r.remaining() {
+            return Err(DecodeError::Truncated {
+                what: "list",
+                offset,
+            });
+        }
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(T::decode(r)?);
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8]) -> Result<u64, DecodeError> {
+        let limits = Limits::DEFAULT;
+        let mut r = Reader::new(bytes, &limits);
+        let v = r.varint("v")?;
+        r.finish("v")?;
+        Ok(v)
+    }
+
+    fn write(v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        BufSink(&mut out).put_varint(v).unwrap();
+        out
+    }
+
+    #[test]
+    fn varint_vectors() {
+        for (v, bytes) in [
+            (0u64, &[0x00][..]),
+            (1, &[0x01]),
+            (127, &[0x7f]),
+            (128, &[0x80, 0x01]),
+            (300, &[0xac, 0x02]),
+            (16_383, &[0xff, 0x7f]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (
+                u64::MAX,
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+        ] {
+            assert_eq!(write(v), bytes, "encode {v}");
+            assert_eq!(read(bytes), Ok(v), "decode {v}");
+        }
+    }
+
+    #[test]
+    fn varint_rejects_non_canonical_and_overflow() {
+        let nc = DecodeError::NonCanonical {
+            what: "v",
+            offset: 0,
+        };
+        assert_eq!(read(&[0x80, 0x00]), Err(nc.clone()));
+        assert_eq!(read(&[0xff, 0x80, 0x00]), Err(nc));
+        let of = DecodeError::Overflow {
+            what: "v",
+            offset: 0,
+        };
+        assert_eq!(
+            read(&[0xff; 9].iter().copied().chain([0x02]).collect::<Vec<_>>()),
+            Err(of.clone())
+        );
+        assert_eq!(read(&[0xff; 11]), Err(of));
+        assert_eq!(
+            read(&[0x80]),
+            Err(DecodeError::Truncated {
+                what: "v",
+                offset: 0
+            })
+        );
+    }
+
+    #[test]
+    fn zigzag_vectors() {
+        for (v, z) in [
+            (0i64, 0u64),
+            (-1, 1),
+            (1, 2),
+            (-2, 3),
+            (i64::MAX, u64::MAX - 1),
+            (i64::MIN, u64::MAX),
+        ] {
+            assert_eq!(zigzag(v), z);
+            assert_eq!(unzigzag(z), v);
+        }
+    }
+
+    #[test]
+    fn slice_sink_reports_shortage() {
+        let mut buf = [0u8; 2];
+        let mut s = SliceSink::new(&mut buf);
+        s.put(&[1, 2]).unwrap();
+        assert_eq!(s.put_u8(3), Err(EncodeError::BufferTooSmall { needed: 1 }));
+        assert_eq!(s.written(), 2);
+    }
+
+    #[test]
+    fn list_count_cannot_reserve_beyond_input() {
+        let limits = Limits::DEFAULT;
+        let mut r = Reader::new(&[60, 1, 2], &limits);
+        assert!(matches!(
+            Vec::<u8>::decode(&mut r),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let mut r = Reader::new(&[0xff, 0x01], &limits);
+        assert!(matches!(
+            Vec::<u8>::decode(&mut r),
+            Err(DecodeError::TooLong { .. })
+        ));
+    }
+}

@@ -1,0 +1,17 @@
+//! IoMT: protocol libraries for the Internet of Military Things.
+//!
+//! This facade re-exports the workspace's crates so an application can depend on one crate:
+//!
+//! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
+//!
+//! ```
+//! use iomt::schema::{Precedence, ShortId};
+//! assert!(Precedence::Flash > Precedence::Routine);
+//! assert_eq!(ShortId::from_u64(1).to_string(), "0000000000000001");
+//! ```
+//!
+//! It adds no code of its own; examples and benches of the whole workspace live with it.
+
+#![forbid(unsafe_code)]
+
+pub use iomt_schema as schema;
