@@ -82,34 +82,27 @@ impl fmt::Display for Callsign {
 }
 
 /// Wire form: length byte, then the characters' six-bit codes (`c & 0x3f`) packed MSB first,
-/// the last byte's spare bits zero.
+/// the last byte's spare bits zero. Packing goes through one 128-bit word, since 16 characters
+/// take at most 96 bits.
 impl Wire for Callsign {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        let mut packed = [0u8; 12];
-        let mut acc: u32 = 0;
-        let mut bits = 0u32;
-        let mut n = 0usize;
-        for &c in self.chars.iter().take(usize::from(self.len)) {
-            acc = acc << 6 | u32::from(c & 0x3f);
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                if let Some(slot) = packed.get_mut(n) {
-                    *slot = (acc >> bits).to_le_bytes()[0];
-                }
-                n += 1;
+        let mut out = [0u8; 13];
+        let [len, body @ ..] = &mut out;
+        *len = self.len;
+        for (group, packed) in self.chars.chunks_exact(4).zip(body.chunks_exact_mut(3)) {
+            if let ([w, x, y, z], [a, b, c]) = (group, packed) {
+                let (w, x, y, z) = (w & 0x3f, x & 0x3f, y & 0x3f, z & 0x3f);
+                *a = w << 2 | x >> 4;
+                *b = x << 4 | y >> 2;
+                *c = y << 6 | z;
             }
         }
-        if bits > 0 {
-            if let Some(slot) = packed.get_mut(n) {
-                *slot = (acc << (8 - bits)).to_le_bytes()[0];
-            }
-            n += 1;
-        }
-        s.put_u8(self.len)?;
-        s.put(packed.get(..n).unwrap_or_default())
+        let n = 1 + (usize::from(self.len) * 6).div_ceil(8);
+        s.put(out.get(..n).unwrap_or_default())
     }
 
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let offset = r.offset();
         let len = r.u8("callsign length")?;
@@ -121,23 +114,32 @@ impl Wire for Callsign {
                 offset,
             });
         }
-        let bytes = r.take((n * 6).div_ceil(8), "callsign")?;
-        let mut chars = [0u8; Self::MAX_LEN];
-        let mut acc: u32 = 0;
-        let mut bits = 0u32;
-        let mut out = chars.iter_mut().take(n);
-        for &b in bytes {
-            acc = acc << 8 | u32::from(b);
-            bits += 8;
-            while bits >= 6 {
-                let Some(slot) = out.next() else { break };
-                bits -= 6;
-                let code = (acc >> bits).to_le_bytes()[0] & 0x3f;
-                *slot = if code < 32 { code + 64 } else { code };
-            }
-            acc &= (1 << bits) - 1;
+        let packed = r.take((n * 6).div_ceil(8), "callsign")?;
+        let mut bytes = [0u8; 12];
+        if let Some(dst) = bytes.get_mut(..packed.len()) {
+            dst.copy_from_slice(packed);
         }
-        if acc != 0 {
+        // Every 3 bytes hold 4 codes. Codes 0..32 are '@'..'_' (0x40..0x5f), codes 32..64 are
+        // ' '..'?' (0x20..0x3f); the spare bits after the last code must be zero.
+        let mut codes = [0u8; 16];
+        for (group, out) in bytes.chunks_exact(3).zip(codes.chunks_exact_mut(4)) {
+            if let ([a, b, c], [w, x, y, z]) = (group, out) {
+                *w = a >> 2;
+                *x = (a & 0x03) << 4 | b >> 4;
+                *y = (b & 0x0f) << 2 | c >> 6;
+                *z = c & 0x3f;
+            }
+        }
+        let mut chars = [0u8; Self::MAX_LEN];
+        let mut spare = 0u8;
+        for (i, (slot, code)) in chars.iter_mut().zip(codes).enumerate() {
+            if i < n {
+                *slot = code | ((!code & 0x20) << 1);
+            } else {
+                spare |= code;
+            }
+        }
+        if spare != 0 {
             return Err(DecodeError::NonCanonical {
                 what: "callsign padding",
                 offset,

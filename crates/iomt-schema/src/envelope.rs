@@ -313,6 +313,14 @@ fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, DecodeError> 
             offset,
         });
     }
+    // Each record takes at least two bytes (kind and length): never reserve for more records
+    // than the input can hold, whatever the limit.
+    if count > r.remaining() / 2 {
+        return Err(DecodeError::Truncated {
+            what: "extension list",
+            offset,
+        });
+    }
     let mut out: Vec<Extension> = Vec::with_capacity(count);
     for _ in 0..count {
         let offset = r.offset();

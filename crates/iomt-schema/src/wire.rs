@@ -43,38 +43,56 @@ impl<'a> Reader<'a> {
     }
 
     /// Frame offset of the next byte.
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
         self.origin.saturating_add(self.pos)
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.input.len().saturating_sub(self.pos)
     }
 
+    #[inline(always)]
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        let [b] = self.array::<1>(what)?;
+        let Some(&b) = self.input.get(self.pos) else {
+            return Err(self.truncated(what));
+        };
+        self.pos += 1;
         Ok(b)
     }
 
+    #[inline(always)]
     pub(crate) fn array<const N: usize>(
         &mut self,
         what: &'static str,
     ) -> Result<[u8; N], DecodeError> {
-        let bytes = self.take(N, what)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
+        let Some(bytes) = self
+            .input
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<N>())
+        else {
+            return Err(self.truncated(what));
+        };
+        self.pos += N;
+        Ok(*bytes)
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated {
+        let Some(bytes) = self.input.get(self.pos..).and_then(|rest| rest.get(..n)) else {
+            return Err(self.truncated(what));
+        };
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    #[cold]
+    fn truncated(&self, what: &'static str) -> DecodeError {
+        DecodeError::Truncated {
             what,
             offset: self.offset(),
-        };
-        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
-        let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
-        self.pos = end;
-        Ok(bytes)
+        }
     }
 
     /// Everything not yet read.
@@ -109,8 +127,23 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Unsigned LEB128 in its shortest form.
+    /// Unsigned LEB128 in its shortest form. One- and two-byte values take the inline path.
+    #[inline(always)]
     pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        match self.input.get(self.pos..).unwrap_or_default() {
+            [b0, ..] if *b0 < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(*b0))
+            }
+            [b0, b1, ..] if *b1 < 0x80 && *b1 != 0 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7f) | u64::from(*b1) << 7)
+            }
+            _ => self.varint_long(what),
+        }
+    }
+
+    fn varint_long(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let start = self.offset();
         let mut value: u64 = 0;
         for i in 0..10u32 {
@@ -120,15 +153,14 @@ impl<'a> Reader<'a> {
                     offset: start,
                 });
             };
-            self.pos = self.pos.saturating_add(1);
-            let low = u64::from(b & 0x7f);
+            self.pos += 1;
             if i == 9 && b > 1 {
                 return Err(DecodeError::Overflow {
                     what,
                     offset: start,
                 });
             }
-            value |= low << (7 * i);
+            value |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
                 if b == 0 && i > 0 {
                     return Err(DecodeError::NonCanonical {
@@ -145,12 +177,14 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let offset = self.offset();
         let v = self.varint(what)?;
         u32::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
     }
 
+    #[inline]
     pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         let offset = self.offset();
         let v = self.varint(what)?;
@@ -158,6 +192,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length or count, checked against `max` before the caller allocates for it.
+    #[inline]
     pub(crate) fn length(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
         let offset = self.offset();
         let len = self.varint(what)?;
@@ -173,11 +208,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Signed integer, zigzag then LEB128.
+    #[inline]
     pub(crate) fn zigzag(&mut self, what: &'static str) -> Result<i64, DecodeError> {
         let v = self.varint(what)?;
         Ok(unzigzag(v))
     }
 
+    #[inline]
     pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
         let offset = self.offset();
         let v = self.zigzag(what)?;
@@ -194,10 +231,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+#[inline]
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)).cast_unsigned()
 }
 
+#[inline]
 pub(crate) fn unzigzag(v: u64) -> i64 {
     (v >> 1).cast_signed() ^ (v & 1).cast_signed().wrapping_neg()
 }
@@ -210,17 +249,23 @@ pub(crate) trait Sink {
         self.put(&[b])
     }
 
-    fn put_varint(&mut self, mut v: u64) -> Result<(), EncodeError> {
+    #[inline(always)]
+    fn put_varint(&mut self, v: u64) -> Result<(), EncodeError> {
+        let [b0, b1, ..] = v.to_le_bytes();
         if v < 0x80 {
-            return self.put_u8(v.to_le_bytes()[0]);
+            return self.put_u8(b0);
+        }
+        if v < 0x4000 {
+            return self.put(&[b0 | 0x80, (b1 << 1) | (b0 >> 7)]);
         }
         let mut tmp = [0u8; 10];
+        let mut rest = v;
         let mut n = 0;
         for slot in tmp.iter_mut() {
-            let low = v.to_le_bytes()[0] & 0x7f;
-            v >>= 7;
+            let low = rest.to_le_bytes()[0] & 0x7f;
+            rest >>= 7;
             n += 1;
-            if v == 0 {
+            if rest == 0 {
                 *slot = low;
                 break;
             }
@@ -229,6 +274,7 @@ pub(crate) trait Sink {
         self.put(tmp.get(..n).unwrap_or_default())
     }
 
+    #[inline]
     fn put_zigzag(&mut self, v: i64) -> Result<(), EncodeError> {
         self.put_varint(zigzag(v))
     }
@@ -285,20 +331,23 @@ impl<'a> SliceSink<'a> {
 }
 
 impl Sink for SliceSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len.saturating_add(bytes.len());
-        let Some(dst) = self.buf.get_mut(self.len..end) else {
+        let Some(dst) = self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|rest| rest.get_mut(..bytes.len()))
+        else {
             return Err(EncodeError::BufferTooSmall {
                 needed: bytes.len(),
             });
         };
         dst.copy_from_slice(bytes);
-        self.len = end;
+        self.len += bytes.len();
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
         let Some(dst) = self.buf.get_mut(self.len) else {
             return Err(EncodeError::BufferTooSmall { needed: 1 });

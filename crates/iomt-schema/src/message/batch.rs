@@ -60,7 +60,8 @@ impl Batch {
 impl Wire for Batch {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         let base = self.base_position.map(|p| (p.lat.raw(), p.lon.raw()));
-        s.put_varint(self.unknown.bits() & !HAS_BASE | u64::from(base.is_some()))?;
+        let unknown_bits = self.unknown.bits() & !HAS_BASE;
+        s.put_varint(unknown_bits | u64::from(base.is_some()))?;
         if let Some(p) = &self.base_position {
             p.encode(s)?;
         }
@@ -88,7 +89,7 @@ impl Wire for Batch {
             s.put_len(body.len())?;
             s.put(&body)?;
         }
-        s.put(self.unknown.tail())
+        self.unknown.encode_tail(unknown_bits, s)
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
