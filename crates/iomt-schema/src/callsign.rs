@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A callsign: 1 to 16 characters from the six-bit ASCII set of ITU-R M.1371 (AIS): space,
 /// `!` to `?` (punctuation and digits), `@`, upper-case `A` to `Z`, and `[ \ ] ^ _`.
@@ -82,71 +82,67 @@ impl fmt::Display for Callsign {
 }
 
 /// Wire form: length byte, then the characters' six-bit codes (`c & 0x3f`) packed MSB first,
-/// the last byte's spare bits zero. Packing goes through one 128-bit word, since 16 characters
-/// take at most 96 bits.
+/// the last byte's spare bits zero.
+///
+/// Packing works on words: decoding spreads each eight codes (48 bits) into the eight bytes of a
+/// `u64` in three shift-and-mask steps (24 bits to 32-bit lanes, 12 to 16, 6 to 8).
 impl Wire for Callsign {
     #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        let mut out = [0u8; 13];
-        let [len, body @ ..] = &mut out;
-        *len = self.len;
-        for (group, packed) in self.chars.chunks_exact(4).zip(body.chunks_exact_mut(3)) {
-            if let ([w, x, y, z], [a, b, c]) = (group, packed) {
-                let (w, x, y, z) = (w & 0x3f, x & 0x3f, y & 0x3f, z & 0x3f);
-                *a = w << 2 | x >> 4;
-                *b = x << 4 | y >> 2;
-                *c = y << 6 | z;
-            }
-        }
+        // The length byte, then sixteen codes in 96 bits, first code first; unused slots are zero.
+        let word = self
+            .chars
+            .iter()
+            .fold(0u128, |w, &c| w << 6 | u128::from(c & 0x3f));
+        let [_, _, _, p @ ..] = (word | u128::from(self.len) << 96).to_be_bytes();
         let n = 1 + (usize::from(self.len) * 6).div_ceil(8);
-        s.put(out.get(..n).unwrap_or_default())
+        s.put(p.get(..n).unwrap_or_default())
     }
 
     #[inline]
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let len = r.u8("callsign length")?;
         let n = usize::from(len);
         if n == 0 || n > Self::MAX_LEN {
-            return Err(DecodeError::BadLength {
+            return Err(r.fail(DecodeError::BadLength {
                 what: "callsign",
                 len: u64::from(len),
                 offset,
-            });
+            }));
         }
         let packed = r.take((n * 6).div_ceil(8), "callsign")?;
-        let mut bytes = [0u8; 12];
-        if let Some(dst) = bytes.get_mut(..packed.len()) {
-            dst.copy_from_slice(packed);
-        }
-        // Every 3 bytes hold 4 codes. Codes 0..32 are '@'..'_' (0x40..0x5f), codes 32..64 are
-        // ' '..'?' (0x20..0x3f); the spare bits after the last code must be zero.
-        let mut codes = [0u8; 16];
-        for (group, out) in bytes.chunks_exact(3).zip(codes.chunks_exact_mut(4)) {
-            if let ([a, b, c], [w, x, y, z]) = (group, out) {
-                *w = a >> 2;
-                *x = (a & 0x03) << 4 | b >> 4;
-                *y = (b & 0x0f) << 2 | c >> 6;
-                *z = c & 0x3f;
-            }
-        }
-        let mut chars = [0u8; Self::MAX_LEN];
-        let mut spare = 0u8;
-        for (i, (slot, code)) in chars.iter_mut().zip(codes).enumerate() {
-            if i < n {
-                *slot = code | ((!code & 0x20) << 1);
-            } else {
-                spare |= code;
-            }
-        }
-        if spare != 0 {
-            return Err(DecodeError::NonCanonical {
+        // The packed bytes, left-aligned in 96 bits: two 48-bit halves of eight codes each.
+        let word =
+            packed.iter().fold(0u128, |w, &b| w << 8 | u128::from(b)) << (96 - 8 * packed.len());
+        let half = |shift: u32| {
+            let [.., b2, b3, b4, b5, b6, b7] = (word >> shift).to_be_bytes();
+            spread(u64::from_be_bytes([0, 0, b2, b3, b4, b5, b6, b7]))
+        };
+        let codes = u128::from(half(48)) | u128::from(half(0)) << 64;
+        // Codes 0..32 are '@'..'_' (0x40..0x5f): set bit 6 where bit 5 is clear; codes 32..64
+        // are ' '..'?' (0x20..0x3f) as they are. Past the length the codes are spare bits,
+        // which must be zero, and the slots stay zero.
+        const BIT5: u128 = u128::from_le_bytes([0x20; 16]);
+        let keep = u128::MAX >> (8 * (Self::MAX_LEN - n));
+        if codes & !keep != 0 {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "callsign padding",
                 offset,
-            });
+            }));
         }
+        let chars = ((codes | (!codes & BIT5) << 1) & keep).to_le_bytes();
         Ok(Self { len, chars })
     }
+}
+
+/// Spreads eight 6-bit codes, first code in the top bits of a 48-bit value, into the eight bytes
+/// of a `u64`, first code in the lowest byte.
+#[inline]
+fn spread(x: u64) -> u64 {
+    let x = (x >> 24) & 0xff_ffff | (x & 0xff_ffff) << 32;
+    let x = (x >> 12) & 0x0000_0fff_0000_0fff | (x & 0x0000_0fff_0000_0fff) << 16;
+    (x >> 6) & 0x003f_003f_003f_003f | (x & 0x003f_003f_003f_003f) << 8
 }
 
 #[cfg(feature = "serde")]
@@ -219,7 +215,7 @@ mod tests {
     #[test]
     fn rejects_bad_forms() {
         let limits = Limits::DEFAULT;
-        let dec = |b: &[u8]| Callsign::decode(&mut Reader::new(b, &limits));
+        let dec = |b: &[u8]| Reader::new(b, &limits).run(Callsign::decode);
         assert!(matches!(dec(&[0]), Err(DecodeError::BadLength { .. })));
         assert!(matches!(dec(&[17]), Err(DecodeError::BadLength { .. })));
         assert!(matches!(

@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::open_enum::open_enum;
-use crate::wire::{Reader, Sink};
+use crate::wire::{Fault, Reader, Sink};
 
 open_enum! {
     /// Classification level. Three bits on the wire, so codes 5 to 7 are kept as `Unknown`.
@@ -296,42 +296,42 @@ impl Classification {
     }
 
     /// Reads caveats and releasability for `level`.
-    pub(crate) fn decode_marking(level: Level, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_marking(level: Level, r: &mut Reader<'_>) -> Result<Self, Fault> {
         let start = r.offset();
         let caveats = Caveats(r.varint_u32("caveats")?);
         let offset = r.offset();
         let n = r.u8("releasability count")?;
         if usize::from(n) > ReleasableTo::CAPACITY {
-            return Err(DecodeError::BadLength {
+            return Err(r.fail(DecodeError::BadLength {
                 what: "releasability",
                 len: u64::from(n),
                 offset,
-            });
+            }));
         }
         let mut releasable_to = ReleasableTo::default();
         let mut previous: Option<CountryCode> = None;
         for _ in 0..n {
             let offset = r.offset();
-            let code = CountryCode::from_bytes(r.array("country code")?).ok_or(
-                DecodeError::InvalidText {
+            let Some(code) = CountryCode::from_bytes(r.array("country code")?) else {
+                return Err(r.fail(DecodeError::InvalidText {
                     what: "country code",
                     offset,
-                },
-            )?;
+                }));
+            };
             if previous.is_some_and(|p| p >= code) {
-                return Err(DecodeError::NonCanonical {
+                return Err(r.fail(DecodeError::NonCanonical {
                     what: "releasability order",
                     offset,
-                });
+                }));
             }
             previous = Some(code);
-            releasable_to
-                .insert(code)
-                .map_err(|_| DecodeError::BadLength {
+            releasable_to.insert(code).map_err(|_| {
+                r.fail(DecodeError::BadLength {
                     what: "releasability",
                     len: u64::from(n),
                     offset,
-                })?;
+                })
+            })?;
         }
         let marking = Self {
             level,
@@ -339,10 +339,10 @@ impl Classification {
             releasable_to,
         };
         if !marking.has_marking() {
-            return Err(DecodeError::NonCanonical {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "empty marking",
                 offset: start,
-            });
+            }));
         }
         Ok(marking)
     }

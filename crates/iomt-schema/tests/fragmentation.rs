@@ -169,3 +169,55 @@ fn mtu_too_small() {
         Err(FragmentError::AlreadyFragment)
     ));
 }
+
+/// The largest envelope there is still splits for a LoRa-class 50-byte link: fragments carry
+/// a bounded subset of it.
+#[test]
+fn fully_marked_frame_splits_at_50_bytes() {
+    let codes: Vec<CountryCode> = ["AUS", "CAN", "DEU", "FRA", "GBR", "NOR", "NZL", "USA"]
+        .into_iter()
+        .map(|c| CountryCode::new(c).unwrap())
+        .collect();
+    let mut env = Envelope::new(
+        DeviceId::from_bytes([0xab; 16]).into(),
+        u32::MAX,
+        Timestamp::MAX,
+    );
+    env.precedence = Precedence::Flash;
+    env.classification = Classification {
+        level: Level::Secret,
+        caveats: Caveats(u32::MAX),
+        releasable_to: ReleasableTo::new(&codes).unwrap(),
+    };
+    env.expiry = Some(Expiry(u32::MAX));
+    env.ack_requested = true;
+    env.reference = Some(MessageRef {
+        source: ShortId::from_u64(u64::MAX),
+        seq: u32::MAX,
+    });
+    env.extensions = vec![Extension {
+        kind: u16::MAX,
+        must_understand: false,
+        value: vec![0; 40],
+    }];
+    let frame = Frame::new(
+        env,
+        Chat {
+            text: "x".repeat(300),
+            to: None,
+            channel: None,
+            unknown: UnknownFields::default(),
+        },
+    );
+    let pieces = frame.to_fragments(50).unwrap();
+    assert!(pieces.iter().all(|p| p.len() <= 50));
+    let view = FrameView::parse(&pieces[0], &Limits::DEFAULT).unwrap();
+    assert_eq!(view.envelope().precedence, Precedence::Flash);
+    assert_eq!(view.envelope().classification.level, Level::Secret);
+    let mut r = reassembler();
+    let whole = pieces
+        .iter()
+        .rev()
+        .find_map(|p| r.push(Instant::ZERO, p).unwrap());
+    assert_eq!(whole, Some(frame.to_vec().unwrap()));
+}

@@ -116,7 +116,7 @@ macro_rules! message {
 
             #[allow(unused_assignments, reason = "the last field's bit is not read")]
             #[inline]
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 let bits = r.varint(concat!(stringify!($name), " presence"))?;
                 $( let $rfield = $crate::wire::Wire::decode(r)?; )*
                 let mut bit = 1u64;
@@ -165,7 +165,7 @@ macro_rules! record {
                 $( $crate::wire::Wire::encode(&self.$field, s)?; )*
                 Ok(())
             }
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 Ok(Self { $( $field: $crate::wire::Wire::decode(r)?, )* })
             }
         }

@@ -37,9 +37,9 @@ pub use wearable::{
 
 pub use crate::fragment::Fragment;
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::open_enum::open_enum;
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// Presence bits and trailing bytes from a newer schema version of a message.
 ///
@@ -77,11 +77,7 @@ impl UnknownFields {
 
     /// Takes the rest of `r` if `bits` names unknown fields; otherwise the body must end here.
     #[inline]
-    pub(crate) fn take(
-        bits: u64,
-        r: &mut Reader<'_>,
-        what: &'static str,
-    ) -> Result<Self, DecodeError> {
+    pub(crate) fn take(bits: u64, r: &mut Reader<'_>, what: &'static str) -> Result<Self, Fault> {
         if bits == 0 {
             r.finish(what)?;
             return Ok(Self::default());
@@ -145,7 +141,8 @@ macro_rules! catalogue {
             }
 
             /// Decodes a body of `kind`; the reader holds exactly the body.
-            pub(crate) fn decode_body(kind: MessageKind, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            #[inline(always)]
+            pub(crate) fn decode_body(kind: MessageKind, r: &mut Reader<'_>) -> Result<Self, Fault> {
                 Ok(match kind {
                     $( MessageKind::$variant => Self::$variant($variant::decode(r)?), )+
                     MessageKind::Unknown(kind) => Self::Unknown { kind, body: r.rest().to_vec() },
