@@ -1,20 +1,5 @@
-//! Fragmentation: splitting a frame for a link's MTU, and reassembling it with bounded memory.
-//!
-//! A fragment is itself a frame of kind [`MessageKind::Fragment`]. Its envelope repeats the
-//! original's source (short form), sequence number, timestamp, precedence, classification level
-//! and expiry, so a relay can prioritise and shed fragments without reassembling them. It leaves
-//! out the rest (caveats, releasability, reference, extensions, ack request) so that its size is
-//! bounded (33 bytes with the fragment header, for frames under 2 MiB) and any frame splits for
-//! a 50-byte link; a relay that enforces caveats or releasability reassembles first. Its body is
-//! the byte offset, the original frame's total length, and a slice of the original frame:
-//!
-//! ```text
-//! offset  varint u32
-//! total   varint u32 (>= 1)
-//! payload the rest (>= 1 byte; offset + payload length <= total)
-//! ```
-//!
-//! `(source, seq)` names the fragmented frame, so every fragment of one frame shares them.
+//! Fragmentation: splitting a frame for a link's MTU ([`Fragments`]), and reassembling it with
+//! bounded memory ([`Reassembler`]). The layout is described on [`Fragment`].
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -31,7 +16,23 @@ use crate::precedence::Precedence;
 use crate::time::{Instant, Timestamp};
 use crate::wire::{Counter, Fault, Reader, Sink, SliceSink, Wire};
 
-/// A piece of a larger frame. See the [module docs](self) for the layout.
+/// A piece of a larger frame.
+///
+/// A fragment is itself a frame of kind [`MessageKind::Fragment`]. Its envelope repeats the
+/// original's source (short form), sequence number, timestamp, precedence, classification level
+/// and expiry, so a relay can prioritise and shed fragments without reassembling them. It leaves
+/// out the rest (caveats, releasability, reference, extensions, ack request) so that its size is
+/// bounded (33 bytes with the fragment header, for frames under 2 MiB) and any frame splits for
+/// a 50-byte link; a relay that enforces caveats or releasability reassembles first. Its body is
+/// the byte offset, the original frame's total length, and a slice of the original frame:
+///
+/// ```text
+/// offset  varint u32
+/// total   varint u32 (>= 1)
+/// payload the rest (>= 1 byte; offset + payload length <= total)
+/// ```
+///
+/// `(source, seq)` names the fragmented frame, so every fragment of one frame shares them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Fragment {

@@ -33,6 +33,7 @@ pub use vocab::{Affiliation, DeviceKind, Role};
 pub use wearable::{
     CbrnAgent, CbrnReading, DeviceHealth, Environment, FirmwareVersion, HazardLevel, Posture,
     Pressure, RangingMethod, RelativeLocation, TamperState, Vitals, WeaponKind, WeaponState,
+    WeaponStatus,
 };
 
 pub use crate::fragment::Fragment;
