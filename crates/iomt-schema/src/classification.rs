@@ -130,8 +130,9 @@ impl proptest::arbitrary::Arbitrary for CountryCode {
 
 /// The countries a message may be released to: a set of at most
 /// [`ReleasableTo::CAPACITY`] codes, kept sorted so the set has one encoding.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReleasableTo {
+    /// Sorted codes, then zeroed slots (so derived equality and hashing see only the set).
     codes: [CountryCode; Self::CAPACITY],
     len: u8,
 }
@@ -141,15 +142,21 @@ pub struct ReleasableTo {
 #[error("at most {} releasability codes", ReleasableTo::CAPACITY)]
 pub struct ReleasableToError;
 
-impl Default for CountryCode {
+impl Default for ReleasableTo {
     fn default() -> Self {
-        Self(*b"AAA")
+        Self::EMPTY
     }
 }
 
 impl ReleasableTo {
     /// Most codes in one marking.
     pub const CAPACITY: usize = 8;
+
+    /// The empty set.
+    pub const EMPTY: Self = Self {
+        codes: [CountryCode([0; 3]); Self::CAPACITY],
+        len: 0,
+    };
 
     /// The set of `codes`, sorted and without duplicates.
     ///
@@ -273,10 +280,7 @@ impl Classification {
         Self {
             level,
             caveats: Caveats::NONE,
-            releasable_to: ReleasableTo {
-                codes: [CountryCode(*b"AAA"); ReleasableTo::CAPACITY],
-                len: 0,
-            },
+            releasable_to: ReleasableTo::EMPTY,
         }
     }
 
