@@ -54,48 +54,54 @@ impl<'b> Dec<'b> {
         }
     }
 
-    fn err(&self, expected: &'static str) -> DecodeError {
-        DecodeError::at(self.d.position(), expected)
+    /// Runs one `minicbor` read; a failure reports the offset where the item started.
+    fn read<T>(
+        &mut self,
+        expected: &'static str,
+        f: impl FnOnce(&mut Decoder<'b>) -> Result<T, minicbor::decode::Error>,
+    ) -> Result<T, DecodeError> {
+        let start = self.d.position();
+        f(&mut self.d).map_err(|_| DecodeError::at(start, expected))
     }
 
     /// A definite-length array header, at most `limit` long.
     pub(crate) fn array(&mut self, field: &'static str, limit: usize) -> Result<usize, DecodeError> {
-        let n = self.d.array().map_err(|_| self.err("array"))?;
+        let n = self.read("array", |d| d.array())?;
         bounded(n, field, limit)
     }
 
     /// A definite-length map header, at most `limit` pairs.
     pub(crate) fn map(&mut self, field: &'static str, limit: usize) -> Result<usize, DecodeError> {
-        let n = self.d.map().map_err(|_| self.err("map"))?;
+        let n = self.read("map", |d| d.map())?;
         bounded(n, field, limit)
     }
 
     pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
-        self.d.u64().map_err(|_| self.err("unsigned integer"))
+        self.read("unsigned integer", |d| d.u64())
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.d.u32().map_err(|_| self.err("unsigned integer (32 bits)"))
+        self.read("unsigned integer (32 bits)", |d| d.u32())
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.d.u16().map_err(|_| self.err("unsigned integer (16 bits)"))
+        self.read("unsigned integer (16 bits)", |d| d.u16())
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.d.u8().map_err(|_| self.err("unsigned integer (8 bits)"))
+        self.read("unsigned integer (8 bits)", |d| d.u8())
     }
 
     pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
-        self.d.i64().map_err(|_| self.err("integer"))
+        self.read("integer", |d| d.i64())
     }
 
     pub(crate) fn bool(&mut self) -> Result<bool, DecodeError> {
-        self.d.bool().map_err(|_| self.err("bool"))
+        self.read("bool", |d| d.bool())
     }
 
     pub(crate) fn bytes(&mut self) -> Result<&'b [u8], DecodeError> {
-        self.d.bytes().map_err(|_| self.err("byte string"))
+        self.read("byte string", |d| d.bytes())
     }
 
     /// A byte string of exactly `N` bytes.
@@ -108,24 +114,21 @@ impl<'b> Dec<'b> {
     }
 
     pub(crate) fn str(&mut self) -> Result<&'b str, DecodeError> {
-        self.d.str().map_err(|_| self.err("text string"))
+        self.read("text string", |d| d.str())
     }
 
-    /// An optional tag: consumed if it is `tag`.
-    pub(crate) fn optional_tag(&mut self, tag: u64) -> Result<bool, DecodeError> {
+    /// The next item's tag, consumed, if it is tagged.
+    pub(crate) fn optional_tag(&mut self) -> Result<Option<u64>, DecodeError> {
         if matches!(self.d.datatype(), Ok(minicbor::data::Type::Tag)) {
-            let t = self.d.tag().map_err(|_| self.err("tag"))?;
-            if t.as_u64() != tag {
-                return Err(self.err("COSE_Sign1 tag"));
-            }
-            return Ok(true);
+            let t = self.read("tag", |d| d.tag())?;
+            return Ok(Some(t.as_u64()));
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Skips one data item (used only by the lenient generic COSE view).
     pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
-        self.d.skip().map_err(|_| self.err("data item"))
+        self.read("data item", |d| d.skip())
     }
 
     /// Fails unless all input was consumed.

@@ -34,12 +34,14 @@ impl<'a> Sign1<'a> {
     /// through stricter decoders.
     pub fn parse(input: &'a [u8]) -> Result<Self, DecodeError> {
         let mut d = Dec::new(input);
-        if d.optional_tag(TAG_CWT)? {
-            if !d.optional_tag(TAG_COSE_SIGN1)? {
-                return Err(DecodeError::Missing("COSE_Sign1 tag inside CWT tag"));
+        match d.optional_tag()? {
+            None | Some(TAG_COSE_SIGN1) => {}
+            Some(TAG_CWT) => {
+                if d.optional_tag()? != Some(TAG_COSE_SIGN1) {
+                    return Err(DecodeError::Missing("COSE_Sign1 tag inside CWT tag"));
+                }
             }
-        } else {
-            d.optional_tag(TAG_COSE_SIGN1)?;
+            Some(_) => return Err(DecodeError::Unexpected("tag")),
         }
         if d.array("COSE_Sign1", 4)? != 4 {
             return Err(DecodeError::at(0, "array of 4"));
