@@ -128,7 +128,9 @@ impl FromStr for FirmwareVersion {
     type Err = DecodeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = DecodeError::OutOfRange("swversion");
-        let mut parts = s.split('.').map(|p| p.parse::<u16>().map_err(|_| err.clone()));
+        let mut parts = s
+            .split('.')
+            .map(|p| p.parse::<u16>().map_err(|_| err.clone()));
         let (Some(major), Some(minor), Some(patch), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -234,14 +236,22 @@ impl Evidence {
     /// Signs the evidence with the device key (the attester role).
     pub fn sign(&self, device_key: &dyn Signer) -> Result<Vec<u8>, SignError> {
         if device_key.public_key().device_id() != self.device {
-            return Err(SignError::Invalid("evidence names another device than the key"));
+            return Err(SignError::Invalid(
+                "evidence names another device than the key",
+            ));
         }
         let mut this = self.clone();
         this.measurements.sort();
         this.measurements.dedup();
         if this.measurements.len() > MAX_MEASUREMENTS
-            || this.measurements.iter().any(|m| !(1..=32).contains(&m.component.len()))
-            || this.measurements.windows(2).any(|w| matches!(w, [a, b] if a.layer == b.layer && a.component == b.component))
+            || this
+                .measurements
+                .iter()
+                .any(|m| !(1..=32).contains(&m.component.len()))
+            || this
+                .measurements
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a.layer == b.layer && a.component == b.component))
         {
             return Err(SignError::Invalid("measurements"));
         }
@@ -263,7 +273,10 @@ impl Evidence {
             e.i64(CLAIM_MEASUREMENTS)?
                 .array(u64::try_from(self.measurements.len()).unwrap_or(u64::MAX))?;
             for m in &self.measurements {
-                e.array(3)?.u8(m.layer)?.str(&m.component)?.bytes(&m.digest)?;
+                e.array(3)?
+                    .u8(m.layer)?
+                    .str(&m.component)?
+                    .bytes(&m.digest)?;
             }
             Ok(())
         })
@@ -349,7 +362,9 @@ fn kid_of(sign1: &Sign1<'_>) -> Result<ShortId, DecodeError> {
 fn write_ueid(e: &mut Enc<'_>, device: DeviceId) -> Result<(), EncError> {
     let mut ueid = [0u8; 17];
     ueid[0] = UEID_TYPE_RAND;
-    ueid.get_mut(1..).unwrap_or(&mut []).copy_from_slice(device.as_bytes());
+    ueid.get_mut(1..)
+        .unwrap_or(&mut [])
+        .copy_from_slice(device.as_bytes());
     e.i64(CLAIM_UEID)?.bytes(&ueid)?;
     Ok(())
 }
@@ -584,7 +599,9 @@ pub enum Finding {
 impl Finding {
     fn claim_and_tier(&self) -> (AppraisedClaim, Tier) {
         match self {
-            Self::MeasurementNotInReference { .. } => (AppraisedClaim::Measurements, Tier::Contraindicated),
+            Self::MeasurementNotInReference { .. } => {
+                (AppraisedClaim::Measurements, Tier::Contraindicated)
+            }
             Self::UnknownComponent { .. } => (AppraisedClaim::Measurements, Tier::Warning),
             Self::MissingComponent { .. } => (AppraisedClaim::Measurements, Tier::Contraindicated),
             Self::FirmwareBelowMinimum { .. } => (AppraisedClaim::Firmware, Tier::Contraindicated),
@@ -728,9 +745,18 @@ pub struct Appraisal {
 }
 
 impl Appraisal {
-    fn new(key: PublicKey, evidence: Evidence, reference: &ReferenceValues, now: Timestamp) -> Self {
+    fn new(
+        key: PublicKey,
+        evidence: Evidence,
+        reference: &ReferenceValues,
+        now: Timestamp,
+    ) -> Self {
         let mut findings = Vec::new();
-        let measured: BTreeSet<&str> = evidence.measurements.iter().map(|m| m.component.as_str()).collect();
+        let measured: BTreeSet<&str> = evidence
+            .measurements
+            .iter()
+            .map(|m| m.component.as_str())
+            .collect();
         for m in &evidence.measurements {
             match reference.components.get(&m.component) {
                 Some(allowed) if allowed.contains(&m.digest) => {}
@@ -761,8 +787,10 @@ impl Appraisal {
         if reference.require_debug_disabled && !evidence.debug.is_disabled() {
             findings.push(Finding::DebugEnabled);
         }
-        let mut statuses: BTreeMap<AppraisedClaim, Tier> =
-            AppraisedClaim::ALL.into_iter().map(|c| (c, Tier::Affirming)).collect();
+        let mut statuses: BTreeMap<AppraisedClaim, Tier> = AppraisedClaim::ALL
+            .into_iter()
+            .map(|c| (c, Tier::Affirming))
+            .collect();
         for finding in &findings {
             let (claim, tier) = finding.claim_and_tier();
             let entry = statuses.entry(claim).or_insert(Tier::Affirming);
@@ -826,7 +854,9 @@ impl AttestationResult {
     /// Signs the result with a verifier key.
     pub fn sign(&self, verifier: &dyn Signer) -> Result<Vec<u8>, SignError> {
         if self.key.device_id() != self.device {
-            return Err(SignError::Invalid("result names another device than its key"));
+            return Err(SignError::Invalid(
+                "result names another device than its key",
+            ));
         }
         cose::sign(verifier, RESULT_AAD, &self.encode_claims())
     }
@@ -870,7 +900,8 @@ impl AttestationResult {
         let n = d.map("status", AppraisedClaim::ALL.len())?;
         let mut statuses = BTreeMap::new();
         for _ in 0..n {
-            let claim = AppraisedClaim::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("claim"))?;
+            let claim =
+                AppraisedClaim::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("claim"))?;
             let t = Tier::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("tier"))?;
             if statuses.insert(claim, t).is_some() {
                 return Err(DecodeError::Unexpected("duplicate claim status"));

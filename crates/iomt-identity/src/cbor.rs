@@ -65,7 +65,11 @@ impl<'b> Dec<'b> {
     }
 
     /// A definite-length array header, at most `limit` long.
-    pub(crate) fn array(&mut self, field: &'static str, limit: usize) -> Result<usize, DecodeError> {
+    pub(crate) fn array(
+        &mut self,
+        field: &'static str,
+        limit: usize,
+    ) -> Result<usize, DecodeError> {
         let n = self.read("array", |d| d.array())?;
         bounded(n, field, limit)
     }

@@ -208,7 +208,13 @@ pub(crate) fn sign(
     let kid = public.short_id();
     let protected = protected_header(public.algorithm(), kid.as_bytes());
     let signature = signer.sign(&sig_structure(&protected, external_aad, payload))?;
-    if public.verify(&sig_structure(&protected, external_aad, payload), signature.as_bytes()).is_err() {
+    if public
+        .verify(
+            &sig_structure(&protected, external_aad, payload),
+            signature.as_bytes(),
+        )
+        .is_err()
+    {
         return Err(SignError::Failed);
     }
     let mut out = Vec::with_capacity(protected.len() + payload.len() + 72);
@@ -293,7 +299,9 @@ pub(crate) fn read_cose_key(d: &mut Dec<'_>) -> Result<PublicKey, DecodeError> {
     }
     let x = d.bytes()?;
     let key = match (kty, crv, pairs) {
-        (KTY_OKP, CRV_ED25519, 4) => PublicKey::from_bytes(Algorithm::Ed25519, x).map_err(|_| err.clone())?,
+        (KTY_OKP, CRV_ED25519, 4) => {
+            PublicKey::from_bytes(Algorithm::Ed25519, x).map_err(|_| err.clone())?
+        }
         (KTY_EC2, CRV_P256, 5) => {
             if d.i64()? != label::Y {
                 return Err(DecodeError::Missing("y"));

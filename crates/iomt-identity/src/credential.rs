@@ -61,7 +61,11 @@ impl Mission {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !name.starts_with('-')
             && !name.ends_with('-');
-        if ok { Ok(Self(name.to_owned())) } else { Err(BadMission) }
+        if ok {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(BadMission)
+        }
     }
 
     /// The name.
@@ -193,7 +197,9 @@ impl Roles {
 
     /// The roles in the set, lowest code first.
     pub fn iter(self) -> impl Iterator<Item = Role> {
-        (0u8..32).filter(move |c| self.0 & (1u32 << c) != 0).map(Role::from_code)
+        (0u8..32)
+            .filter(move |c| self.0 & (1u32 << c) != 0)
+            .map(Role::from_code)
     }
 }
 
@@ -248,7 +254,8 @@ impl Credential {
             e.i64(CLAIM_NBF)?.u64(self.not_before.as_millis() / 1000)?;
             let serial = self.serial.to_be_bytes();
             let skip = serial.iter().take_while(|b| **b == 0).count().min(7);
-            e.i64(CLAIM_CTI)?.bytes(serial.get(skip..).unwrap_or(&[0]))?;
+            e.i64(CLAIM_CTI)?
+                .bytes(serial.get(skip..).unwrap_or(&[0]))?;
             e.i64(CLAIM_CNF)?.map(1)?.i64(CNF_COSE_KEY)?;
             cose::write_cose_key(e, &self.subject)?;
             e.i64(CLAIM_SCOPE)?
@@ -335,7 +342,9 @@ impl<'a> UnverifiedCredential<'a> {
         let claims = Credential::decode_claims(sign1.payload())?;
         ensure_canonical(sign1.payload(), &claims.encode_claims())?;
         let kid = sign1.kid().unwrap_or_default();
-        let issuer = ShortId::from_bytes(<[u8; 8]>::try_from(kid).map_err(|_| DecodeError::OutOfRange("kid"))?);
+        let issuer = ShortId::from_bytes(
+            <[u8; 8]>::try_from(kid).map_err(|_| DecodeError::OutOfRange("kid"))?,
+        );
         Ok(Self {
             claims,
             issuer,

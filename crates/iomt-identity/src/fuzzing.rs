@@ -27,12 +27,18 @@ pub fn credential(data: &[u8]) {
     };
     assert_eq!(UnverifiedCredential::decode(data).as_ref(), Ok(&decoded));
     let signer = key();
-    let again = decoded.claims().sign(&signer).expect("decoded claims re-sign");
+    let again = decoded
+        .claims()
+        .sign(&signer)
+        .expect("decoded claims re-sign");
     let redecoded = UnverifiedCredential::decode(&again).expect("re-signed credential decodes");
     assert_eq!(redecoded.claims(), decoded.claims());
     let store = TrustStore::new(signer.public_key(), decoded.claims().mission.clone());
     let now = decoded.claims().not_before;
-    assert!(store.verify_credential(&again, now).is_ok(), "re-signed by the anchor verifies");
+    assert!(
+        store.verify_credential(&again, now).is_ok(),
+        "re-signed by the anchor verifies"
+    );
 }
 
 /// Evidence decoder.
@@ -53,7 +59,10 @@ pub fn result(data: &[u8]) {
         return;
     };
     let again = claims.sign(&key()).expect("decoded result re-signs");
-    assert_eq!(AttestationResult::decode(&again).map(|(r, _)| r), Ok(claims));
+    assert_eq!(
+        AttestationResult::decode(&again).map(|(r, _)| r),
+        Ok(claims)
+    );
 }
 
 /// Trust package decoder, then installation by a store provisioned with the fuzz key.
@@ -63,7 +72,10 @@ pub fn trust_package(data: &[u8]) {
     };
     let signer = key();
     let again = package.sign(&signer).expect("decoded package re-signs");
-    assert_eq!(TrustPackage::decode(&again).map(|(p, _)| p).as_ref(), Ok(&package));
+    assert_eq!(
+        TrustPackage::decode(&again).map(|(p, _)| p).as_ref(),
+        Ok(&package)
+    );
     let mission = crate::credential::Mission::new("fuzz").expect("valid mission");
     let mut store = TrustStore::new(signer.public_key(), mission);
     let _ = store.apply_package(&again);

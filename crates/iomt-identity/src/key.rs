@@ -110,7 +110,11 @@ impl PublicKey {
     /// the key bytes: what an attestation result binds to.
     pub fn thumbprint(&self) -> [u8; 32] {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        ctx.update(&i8::try_from(self.algorithm().cose()).unwrap_or(0).to_be_bytes());
+        ctx.update(
+            &i8::try_from(self.algorithm().cose())
+                .unwrap_or(0)
+                .to_be_bytes(),
+        );
         ctx.update(self.as_bytes());
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.finish().as_ref());
@@ -185,7 +189,10 @@ impl fmt::Debug for Signature {
 
 /// DER INTEGER for a non-negative big-endian magnitude.
 fn der_positive_integer(magnitude: &[u8]) -> Vec<u8> {
-    let start = magnitude.iter().position(|b| *b != 0).unwrap_or(magnitude.len().saturating_sub(1));
+    let start = magnitude
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(magnitude.len().saturating_sub(1));
     let digits = magnitude.get(start..).unwrap_or(&[0]);
     let pad = digits.first().is_some_and(|b| b & 0x80 != 0);
     let len = digits.len() + usize::from(pad);
@@ -258,8 +265,7 @@ enum Inner {
 
 /// RFC 8410 PKCS#8 v1 prefix for an Ed25519 private key: the 32-byte seed follows.
 const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-    0x20,
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
 impl SoftwareKey {
@@ -267,10 +273,9 @@ impl SoftwareKey {
     pub fn generate(alg: Algorithm, rng: &SystemRandom) -> Result<Self, KeyError> {
         let doc = match alg {
             Algorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(rng),
-            Algorithm::EcdsaP256 => EcdsaKeyPair::generate_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                rng,
-            ),
+            Algorithm::EcdsaP256 => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+            }
         }
         .map_err(|_| KeyError::Generate)?;
         Self::from_pkcs8(doc.as_ref(), rng)
@@ -288,7 +293,9 @@ impl SoftwareKey {
             Inner::EcdsaP256(pair, rng.clone())
         };
         let public = match &inner {
-            Inner::Ed25519(pair) => PublicKey::from_bytes(Algorithm::Ed25519, pair.public_key().as_ref()),
+            Inner::Ed25519(pair) => {
+                PublicKey::from_bytes(Algorithm::Ed25519, pair.public_key().as_ref())
+            }
             Inner::EcdsaP256(pair, _) => {
                 PublicKey::from_bytes(Algorithm::EcdsaP256, pair.public_key().as_ref())
             }
@@ -306,7 +313,8 @@ impl SoftwareKey {
         let mut der = Zeroizing::new(Vec::with_capacity(48));
         der.extend_from_slice(&ED25519_PKCS8_V1_PREFIX);
         der.extend_from_slice(seed);
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| KeyError::BadPkcs8)?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| KeyError::BadPkcs8)?;
         let public = PublicKey::from_bytes(Algorithm::Ed25519, pair.public_key().as_ref())?;
         Ok(Self {
             inner: Inner::Ed25519(pair),

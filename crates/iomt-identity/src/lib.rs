@@ -124,7 +124,7 @@ pub mod tls;
 pub mod fuzzing;
 
 pub use attest::{
-    AppraisalConfig, AppraisedClaim, Appraisal, AttestationResult, AttestationVerifier, BadNonce,
+    Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier, BadNonce,
     Challenge, DebugState, Evidence, Finding, FirmwareVersion, MAX_MEASUREMENTS, Measurement,
     Nonce, ReferenceValues, Tier, VerifiedResult,
 };

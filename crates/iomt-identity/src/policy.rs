@@ -100,17 +100,44 @@ impl Default for Policy {
         use Action::*;
         let roles = BTreeMap::from([
             (Role::CommandPost, Actions::of(&Action::ALL)),
-            (Role::Commander, Actions::of(&[Report, ReachCommandPost, ReceiveTasking, IssueCommands, Relay])),
-            (Role::Operator, Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Relay])),
+            (
+                Role::Commander,
+                Actions::of(&[
+                    Report,
+                    ReachCommandPost,
+                    ReceiveTasking,
+                    IssueCommands,
+                    Relay,
+                ]),
+            ),
+            (
+                Role::Operator,
+                Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Relay]),
+            ),
             (Role::Sensor, Actions::of(&[Report, ReachCommandPost])),
-            (Role::Relay, Actions::of(&[Relay, Custody, ReachCommandPost])),
-            (Role::Vehicle, Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Relay, Custody])),
-            (Role::Logistics, Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Logistics])),
-            (Role::Medic, Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Logistics])),
+            (
+                Role::Relay,
+                Actions::of(&[Relay, Custody, ReachCommandPost]),
+            ),
+            (
+                Role::Vehicle,
+                Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Relay, Custody]),
+            ),
+            (
+                Role::Logistics,
+                Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Logistics]),
+            ),
+            (
+                Role::Medic,
+                Actions::of(&[Report, ReachCommandPost, ReceiveTasking, Logistics]),
+            ),
         ]);
         let states = BTreeMap::from([
             (TrustState::Trusted, Actions::of(&Action::ALL)),
-            (TrustState::Stale, Actions::of(&[Report, ReachCommandPost, ReceiveTasking])),
+            (
+                TrustState::Stale,
+                Actions::of(&[Report, ReachCommandPost, ReceiveTasking]),
+            ),
             (TrustState::Quarantined, Actions::of(&[ReachCommandPost])),
             (TrustState::Revoked, Actions::NONE),
         ]);

@@ -115,7 +115,9 @@ impl Revocation {
     fn decode(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
         let n = d.array("revocation", 5)?;
         let target = match (n, d.u8()?) {
-            (4, 0) => RevocationTarget::Device(DeviceId::from_bytes(d.array_bytes::<16>("device")?)),
+            (4, 0) => {
+                RevocationTarget::Device(DeviceId::from_bytes(d.array_bytes::<16>("device")?))
+            }
             (5, 1) => RevocationTarget::Credential {
                 issuer: ShortId::from_bytes(d.array_bytes::<8>("issuer")?),
                 serial: d.u64()?,

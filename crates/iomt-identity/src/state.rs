@@ -110,11 +110,16 @@ impl PeerTrust {
     }
 
     /// Applies a verified attestation result about this peer.
-    pub fn on_result(&mut self, result: &VerifiedResult, now: Timestamp) -> Result<TrustState, WrongPeer> {
+    pub fn on_result(
+        &mut self,
+        result: &VerifiedResult,
+        now: Timestamp,
+    ) -> Result<TrustState, WrongPeer> {
         if result.device() != self.device || result.key().thumbprint() != self.key_thumbprint {
             return Err(WrongPeer);
         }
-        if self.state == TrustState::Revoked || self.newest.is_some_and(|n| result.issued_at() < n) {
+        if self.state == TrustState::Revoked || self.newest.is_some_and(|n| result.issued_at() < n)
+        {
             return Ok(self.state);
         }
         self.newest = Some(result.issued_at());

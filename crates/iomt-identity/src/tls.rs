@@ -169,9 +169,18 @@ impl DeviceCheck {
                     .map(|a| a.to_owned())
             })
             .collect();
-        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|e| Refusal::Path(e.to_string()))?;
-        cert.verify_for_usage(self.algorithms.all, &anchors, intermediates, now, usage, None, None)
+        let cert = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|e| Refusal::Path(e.to_string()))?;
+        cert.verify_for_usage(
+            self.algorithms.all,
+            &anchors,
+            intermediates,
+            now,
+            usage,
+            None,
+            None,
+        )
+        .map_err(|e| Refusal::Path(e.to_string()))?;
         let identity = CertificateIdentity::parse(end_entity.as_ref())?;
         let derived = identity.key.device_id();
         if identity.device != derived {
@@ -193,9 +202,14 @@ impl DeviceCheck {
         let result = identity
             .attestation_result
             .clone()
-            .or_else(|| self.results.as_ref().and_then(|s| s.result_for(&identity.key)))
+            .or_else(|| {
+                self.results
+                    .as_ref()
+                    .and_then(|s| s.result_for(&identity.key))
+            })
             .ok_or(Refusal::Unattested)?;
-        let now_ts = Timestamp::from_millis(now.as_secs().saturating_mul(1000)).unwrap_or(Timestamp::MAX);
+        let now_ts =
+            Timestamp::from_millis(now.as_secs().saturating_mul(1000)).unwrap_or(Timestamp::MAX);
         trust
             .verify_result(&result, &identity.key, now_ts)?
             .require_affirming()?;
@@ -239,7 +253,12 @@ impl ClientCertVerifier for DeviceClientVerifier {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.check
-            .verify(end_entity, intermediates, now, webpki::KeyUsage::client_auth())
+            .verify(
+                end_entity,
+                intermediates,
+                now,
+                webpki::KeyUsage::client_auth(),
+            )
             .map_err(to_rustls)?;
         Ok(ClientCertVerified::assertion())
     }
@@ -293,7 +312,12 @@ impl ServerCertVerifier for DeviceServerVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let identity = self
             .check
-            .verify(end_entity, intermediates, now, webpki::KeyUsage::server_auth())
+            .verify(
+                end_entity,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+            )
             .map_err(to_rustls)?;
         if device_from_server_name(server_name) != Some(identity.device) {
             return Err(to_rustls(Refusal::WrongServer {
@@ -383,7 +407,9 @@ struct TlsSigner {
 
 impl fmt::Debug for TlsSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsSigner").field("scheme", &self.scheme).finish_non_exhaustive()
+        f.debug_struct("TlsSigner")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
     }
 }
 
@@ -442,7 +468,11 @@ impl rustls::server::ResolvesServerCert for RotatingCertResolver {
 }
 
 impl rustls::client::ResolvesClientCert for RotatingCertResolver {
-    fn resolve(&self, _root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
         self.get()
     }
 

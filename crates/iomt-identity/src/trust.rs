@@ -140,7 +140,11 @@ impl TrustStore {
     }
 
     /// As [`new`](Self::new), with explicit tunables.
-    pub fn with_config(package_authority: PublicKey, mission: Mission, config: TrustConfig) -> Self {
+    pub fn with_config(
+        package_authority: PublicKey,
+        mission: Mission,
+        config: TrustConfig,
+    ) -> Self {
         let anchors = BTreeMap::from([(package_authority.short_id(), package_authority)]);
         Self {
             package_authority,
@@ -198,21 +202,35 @@ impl TrustStore {
             }
         }
         #[cfg(feature = "rustls")]
-        if package.x509_roots.iter().any(|der| !crate::tls::is_usable_anchor(der)) {
+        if package
+            .x509_roots
+            .iter()
+            .any(|der| !crate::tls::is_usable_anchor(der))
+        {
             return Err(PackageError::BadX509Anchor);
         }
-        let mut anchors = BTreeMap::from([(self.package_authority.short_id(), self.package_authority)]);
+        let mut anchors =
+            BTreeMap::from([(self.package_authority.short_id(), self.package_authority)]);
         anchors.extend(package.anchors.iter().map(|k| (k.short_id(), *k)));
         self.anchors = anchors;
-        self.verifiers = package.verifiers.iter().map(|k| (k.short_id(), *k)).collect();
+        self.verifiers = package
+            .verifiers
+            .iter()
+            .map(|k| (k.short_id(), *k))
+            .collect();
         let anchors = &self.anchors;
-        self.authorities.retain(|_, a| anchors.contains_key(&a.issuer));
+        self.authorities
+            .retain(|_, a| anchors.contains_key(&a.issuer));
         self.x509_roots = package.x509_roots;
         self.reference = package.reference;
         for r in package.revocations {
             self.revocations.insert(r);
         }
-        if self.policy.as_ref().is_some_and(|p| p.digest() != package.policy_digest) {
+        if self
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.digest() != package.policy_digest)
+        {
             self.policy = None;
         }
         self.policy_digest = Some(package.policy_digest);
@@ -279,7 +297,11 @@ impl TrustStore {
     /// Accepts an intermediate issuing authority: a credential with the
     /// [`Authority`](Role::Authority) role, issued by a trust anchor. It may then issue
     /// credentials for its own mission for as long as its credential is valid and unrevoked.
-    pub fn add_authority(&mut self, bytes: &[u8], now: Timestamp) -> Result<ShortId, CredentialError> {
+    pub fn add_authority(
+        &mut self,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<ShortId, CredentialError> {
         let unverified = UnverifiedCredential::decode(bytes)?;
         let issuer = unverified.issuer();
         let key = self
@@ -313,17 +335,22 @@ impl TrustStore {
     /// Verifies a compact credential at `now`: deterministic encoding, issuer (a trust anchor,
     /// or an accepted authority that is itself still valid), signature, validity window,
     /// revocation of device and credential, and mission scope.
-    pub fn verify_credential(&self, bytes: &[u8], now: Timestamp) -> Result<VerifiedCredential, CredentialError> {
+    pub fn verify_credential(
+        &self,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<VerifiedCredential, CredentialError> {
         let unverified = UnverifiedCredential::decode(bytes)?;
         let issuer = unverified.issuer();
         let key = match (self.anchors.get(&issuer), self.authorities.get(&issuer)) {
             (Some(key), _) => key,
             (None, Some(authority)) => {
-                self.check_current(authority, now)
-                    .map_err(|reason| CredentialError::IssuerInvalid {
+                self.check_current(authority, now).map_err(|reason| {
+                    CredentialError::IssuerInvalid {
                         issuer,
                         reason: Box::new(reason),
-                    })?;
+                    }
+                })?;
                 if authority.mission() != &unverified.claims().mission {
                     return Err(CredentialError::IssuerOutOfScope {
                         issuer,
@@ -385,7 +412,12 @@ impl TrustStore {
     /// verifier key from the trust package, bound to `peer`, issued no later than `now` (plus
     /// skew), not expired, device not revoked. The tier is reported, not required: see
     /// [`VerifiedResult::require_affirming`].
-    pub fn verify_result(&self, bytes: &[u8], peer: &PublicKey, now: Timestamp) -> Result<VerifiedResult, ResultError> {
+    pub fn verify_result(
+        &self,
+        bytes: &[u8],
+        peer: &PublicKey,
+        now: Timestamp,
+    ) -> Result<VerifiedResult, ResultError> {
         let (result, verifier, sign1) = AttestationResult::decode_signed(bytes)?;
         let key = self
             .verifiers
@@ -473,7 +505,9 @@ impl CredentialCache {
             self.order.push_back(kid);
         }
         while self.entries.len() > self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             self.entries.remove(&old);
         }
         Ok(kid)

@@ -57,12 +57,20 @@ pub struct CertificateAuthority<S> {
 
 impl<S: Signer> CertificateAuthority<S> {
     /// A self-signed root named `name`, valid from `not_before` to `not_after`.
-    pub fn new(signer: S, name: &str, not_before: Timestamp, not_after: Timestamp) -> Result<Self, SignError> {
+    pub fn new(
+        signer: S,
+        name: &str,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    ) -> Result<Self, SignError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         params.not_before = datetime(not_before)?;
         params.not_after = datetime(not_after)?;
         params.serial_number = Some(SerialNumber::from_slice(&[1]));
@@ -72,7 +80,11 @@ impl<S: Signer> CertificateAuthority<S> {
             .map_err(|_| SignError::Failed)?
             .der()
             .to_vec();
-        Ok(Self { signer, params, der })
+        Ok(Self {
+            signer,
+            params,
+            der,
+        })
     }
 
     /// The root certificate (DER), for the trust package's X.509 anchors.
@@ -92,34 +104,49 @@ impl<S: Signer> CertificateAuthority<S> {
 
     /// Issues the X.509 form of `credential` (DER), optionally carrying a signed attestation
     /// result in the CMW extension.
-    pub fn issue_x509(&self, credential: &Credential, attestation_result: Option<&[u8]>) -> Result<Vec<u8>, SignError> {
+    pub fn issue_x509(
+        &self,
+        credential: &Credential,
+        attestation_result: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SignError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
             .push(DnType::CommonName, credential.device_id().to_string());
         let uri = device_uri(&credential.mission, credential.device_id());
-        params.subject_alt_names = vec![SanType::URI(uri.try_into().map_err(|_| SignError::Invalid("URI SAN"))?)];
+        params.subject_alt_names = vec![SanType::URI(
+            uri.try_into().map_err(|_| SignError::Invalid("URI SAN"))?,
+        )];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         params.not_before = datetime(credential.not_before)?;
         params.not_after = datetime(credential.not_after)?;
         params.serial_number = Some(SerialNumber::from_slice(&credential.serial.to_be_bytes()));
         if let Some(result) = attestation_result {
             params
                 .custom_extensions
-                .push(CustomExtension::from_oid_content(CMW_EXTENSION_OID, cmw_extension_value(result)));
+                .push(CustomExtension::from_oid_content(
+                    CMW_EXTENSION_OID,
+                    cmw_extension_value(result),
+                ));
         }
         let issuer = Issuer::from_params(&self.params, RcgenKey::new(&self.signer));
         let subject = SubjectKey(credential.subject);
-        let cert = params.signed_by(&subject, &issuer).map_err(|_| SignError::Failed)?;
+        let cert = params
+            .signed_by(&subject, &issuer)
+            .map_err(|_| SignError::Failed)?;
         Ok(cert.der().to_vec())
     }
 }
 
 impl<S> fmt::Debug for CertificateAuthority<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificateAuthority").finish_non_exhaustive()
+        f.debug_struct("CertificateAuthority")
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,7 +228,10 @@ impl rcgen::PublicKeyData for RcgenKey<'_> {
 
 impl rcgen::SigningKey for RcgenKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let sig = self.signer.sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
+        let sig = self
+            .signer
+            .sign(msg)
+            .map_err(|_| rcgen::Error::RemoteKeyError)?;
         Ok(sig.to_der_if_ecdsa(self.public.algorithm()))
     }
 }
@@ -245,7 +275,9 @@ impl CertificateIdentity {
     pub fn parse(der: &[u8]) -> Result<Self, CredentialError> {
         let bad = |_| CredentialError::Certificate("malformed certificate".into());
         let tbs = der::tbs(der).map_err(bad)?;
-        let key = tbs.key.ok_or_else(|| CredentialError::Certificate("unsupported key".into()))?;
+        let key = tbs
+            .key
+            .ok_or_else(|| CredentialError::Certificate("unsupported key".into()))?;
         let mut uris = tbs.uris.iter().filter_map(|u| parse_device_uri(u));
         let (Some((mission, device)), None) = (uris.next(), uris.next()) else {
             return Err(CredentialError::NoDeviceUri);
@@ -367,7 +399,9 @@ mod der {
                         })?;
                         match oid.as_slice_less_safe() {
                             OID_SAN => uris.extend(san_uris(value)?),
-                            OID_CMW if cmw.is_none() => cmw = Some(value.as_slice_less_safe().to_vec()),
+                            OID_CMW if cmw.is_none() => {
+                                cmw = Some(value.as_slice_less_safe().to_vec())
+                            }
                             OID_CMW => return Err(DecodeError::Unexpected("two CMW extensions")),
                             _ => {}
                         }
@@ -417,7 +451,11 @@ mod der {
             let bits = expect(r, BIT_STRING)?.as_slice_less_safe();
             let (oid, param) = alg.read_all(err(), |r| {
                 let oid = expect(r, OID)?.as_slice_less_safe();
-                let param = if r.at_end() { None } else { Some(expect(r, OID)?.as_slice_less_safe()) };
+                let param = if r.at_end() {
+                    None
+                } else {
+                    Some(expect(r, OID)?.as_slice_less_safe())
+                };
                 Ok((oid, param))
             })?;
             let [0, key @ ..] = bits else {

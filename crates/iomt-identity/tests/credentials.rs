@@ -38,8 +38,17 @@ fn compact_credential_is_at_most_half_the_x509_leaf() {
     let credential = m.credential_for(&device.public_key(), sensor(), 0x0102_0304);
     let compact = m.ca.issue_compact(&credential).unwrap();
     let x509 = m.ca.issue_x509(&credential, None).unwrap();
-    println!("compact credential {} bytes, X.509 leaf {} bytes", compact.len(), x509.len());
-    assert!(compact.len() * 2 <= x509.len(), "{} vs {}", compact.len(), x509.len());
+    println!(
+        "compact credential {} bytes, X.509 leaf {} bytes",
+        compact.len(),
+        x509.len()
+    );
+    assert!(
+        compact.len() * 2 <= x509.len(),
+        "{} vs {}",
+        compact.len(),
+        x509.len()
+    );
 }
 
 #[test]
@@ -75,7 +84,11 @@ fn every_tampered_byte_is_refused() {
             );
         }
     }
-    assert!(m.trust.verify_credential(&bytes[..bytes.len() - 1], at(T0 + 1)).is_err());
+    assert!(
+        m.trust
+            .verify_credential(&bytes[..bytes.len() - 1], at(T0 + 1))
+            .is_err()
+    );
     let mut longer = bytes.clone();
     longer.push(0);
     assert_eq!(
@@ -114,7 +127,9 @@ fn bad_credential_table() {
             at: at(T0),
         }],
     };
-    revoked_device.apply_revocation(&delta.sign(&m.authority).unwrap()).unwrap();
+    revoked_device
+        .apply_revocation(&delta.sign(&m.authority).unwrap())
+        .unwrap();
 
     let mut revoked_serial = m.trust.clone();
     let delta = RevocationDelta {
@@ -128,9 +143,17 @@ fn bad_credential_table() {
             at: at(T0),
         }],
     };
-    revoked_serial.apply_revocation(&delta.sign(&m.authority).unwrap()).unwrap();
+    revoked_serial
+        .apply_revocation(&delta.sign(&m.authority).unwrap())
+        .unwrap();
 
-    let cases: Vec<(&str, &TrustStore, &[u8], iomt_schema::Timestamp, CredentialError)> = vec![
+    let cases: Vec<(
+        &str,
+        &TrustStore,
+        &[u8],
+        iomt_schema::Timestamp,
+        CredentialError,
+    )> = vec![
         (
             "wrong issuer",
             &m.trust,
@@ -138,13 +161,21 @@ fn bad_credential_table() {
             now,
             CredentialError::UnknownIssuer(stranger.public_key().short_id()),
         ),
-        ("forged signature", &m.trust, &forged, now, CredentialError::BadSignature),
+        (
+            "forged signature",
+            &m.trust,
+            &forged,
+            now,
+            CredentialError::BadSignature,
+        ),
         (
             "expired",
             &m.trust,
             &good,
             at(T0 + DAY),
-            CredentialError::Expired { not_after: at(T0 + DAY) },
+            CredentialError::Expired {
+                not_after: at(T0 + DAY),
+            },
         ),
         (
             "not yet valid",
@@ -185,7 +216,10 @@ fn bad_credential_table() {
             &m.trust,
             b"\x01\x02",
             now,
-            CredentialError::Decode(DecodeError::Malformed { offset: 0, expected: "array" }),
+            CredentialError::Decode(DecodeError::Malformed {
+                offset: 0,
+                expected: "array",
+            }),
         ),
     ];
     for (name, store, bytes, now, expected) in cases {
@@ -210,7 +244,10 @@ fn non_canonical_encodings_are_refused() {
     let mut indefinite = vec![0x9f];
     indefinite.extend_from_slice(&good[1..]);
     indefinite.push(0xff);
-    assert_eq!(UnverifiedCredential::decode(&indefinite), Err(DecodeError::NotCanonical));
+    assert_eq!(
+        UnverifiedCredential::decode(&indefinite),
+        Err(DecodeError::NotCanonical)
+    );
 }
 
 #[test]
@@ -228,23 +265,39 @@ fn intermediate_authority_chain() {
     };
     let sub_cred = sub.sign(&m.authority).unwrap();
     let device = m.device(Algorithm::Ed25519);
-    let leaf = m.credential_for(&device.public_key(), sensor(), 5).sign(&sub_key).unwrap();
+    let leaf = m
+        .credential_for(&device.public_key(), sensor(), 5)
+        .sign(&sub_key)
+        .unwrap();
 
     assert_eq!(
         trust.verify_credential(&leaf, at(T0 + 1)),
-        Err(CredentialError::UnknownIssuer(sub_key.public_key().short_id()))
+        Err(CredentialError::UnknownIssuer(
+            sub_key.public_key().short_id()
+        ))
     );
-    assert_eq!(trust.add_authority(&sub_cred, at(T0 + 1)), Ok(sub_key.public_key().short_id()));
+    assert_eq!(
+        trust.add_authority(&sub_cred, at(T0 + 1)),
+        Ok(sub_key.public_key().short_id())
+    );
     let verified = trust.verify_credential(&leaf, at(T0 + 1)).unwrap();
     assert_eq!(verified.issuer(), sub_key.public_key().short_id());
 
     // The leaf outlives its authority: refused once the authority expires.
-    let err = trust.verify_credential(&leaf, at(T0 + DAY / 2)).unwrap_err();
-    assert!(matches!(err, CredentialError::IssuerInvalid { .. }), "{err:?}");
+    let err = trust
+        .verify_credential(&leaf, at(T0 + DAY / 2))
+        .unwrap_err();
+    assert!(
+        matches!(err, CredentialError::IssuerInvalid { .. }),
+        "{err:?}"
+    );
 
     // An authority may not be created from a plain credential.
     let plain = m.issue(&m.device(Algorithm::Ed25519).public_key(), sensor(), 6);
-    assert_eq!(trust.add_authority(&plain, at(T0 + 1)), Err(CredentialError::NotAnAuthority));
+    assert_eq!(
+        trust.add_authority(&plain, at(T0 + 1)),
+        Err(CredentialError::NotAnAuthority)
+    );
 }
 
 #[test]
@@ -252,12 +305,19 @@ fn credential_cache_finds_by_kid_and_stays_bounded() {
     let m = Mission1::new();
     let mut cache = CredentialCache::new(2);
     let keys: Vec<_> = (0..3).map(|_| m.device(Algorithm::Ed25519)).collect();
-    let creds: Vec<_> = keys.iter().enumerate().map(|(i, k)| m.issue(&k.public_key(), sensor(), i as u64)).collect();
+    let creds: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| m.issue(&k.public_key(), sensor(), i as u64))
+        .collect();
     for c in &creds {
         cache.insert(c).unwrap();
     }
     assert_eq!(cache.len(), 2);
     assert_eq!(cache.get(keys[0].public_key().short_id()), None);
-    assert_eq!(cache.get(keys[2].public_key().short_id()), Some(creds[2].as_slice()));
+    assert_eq!(
+        cache.get(keys[2].public_key().short_id()),
+        Some(creds[2].as_slice())
+    );
     assert!(cache.insert(b"junk").is_err());
 }

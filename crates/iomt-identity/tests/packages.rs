@@ -22,7 +22,9 @@ fn package(m: &Mission1, sequence: u64) -> TrustPackage {
 fn bad_package_table() {
     let m = Mission1::new();
     let mut store = m.trust.clone();
-    store.apply_package(&package(&m, 5).sign(&m.authority).unwrap()).unwrap();
+    store
+        .apply_package(&package(&m, 5).sign(&m.authority).unwrap())
+        .unwrap();
     let before = format!("{store:?}");
 
     let stranger = m.device(Algorithm::Ed25519);
@@ -35,18 +37,47 @@ fn bad_package_table() {
     bad_root.x509_roots = vec![b"not a certificate".to_vec()];
 
     let cases: Vec<(&str, Vec<u8>, PackageError)> = vec![
-        ("rollback", package(&m, 4).sign(&m.authority).unwrap(), PackageError::Rollback { installed: 5, offered: 4 }),
-        ("unknown signer", package(&m, 6).sign(&stranger).unwrap(), PackageError::UnknownSigner(stranger.public_key().short_id())),
+        (
+            "rollback",
+            package(&m, 4).sign(&m.authority).unwrap(),
+            PackageError::Rollback {
+                installed: 5,
+                offered: 4,
+            },
+        ),
+        (
+            "unknown signer",
+            package(&m, 6).sign(&stranger).unwrap(),
+            PackageError::UnknownSigner(stranger.public_key().short_id()),
+        ),
         ("bad signature", forged, PackageError::BadSignature),
-        ("conflict at the same sequence", conflicting.sign(&m.authority).unwrap(), PackageError::Conflict(5)),
-        ("unusable X.509 anchor", bad_root.sign(&m.authority).unwrap(), PackageError::BadX509Anchor),
-        ("garbage", vec![0xa0], PackageError::Decode(DecodeError::Malformed { offset: 0, expected: "array" })),
+        (
+            "conflict at the same sequence",
+            conflicting.sign(&m.authority).unwrap(),
+            PackageError::Conflict(5),
+        ),
+        (
+            "unusable X.509 anchor",
+            bad_root.sign(&m.authority).unwrap(),
+            PackageError::BadX509Anchor,
+        ),
+        (
+            "garbage",
+            vec![0xa0],
+            PackageError::Decode(DecodeError::Malformed {
+                offset: 0,
+                expected: "array",
+            }),
+        ),
     ];
     for (name, bytes, expected) in cases {
         assert_eq!(store.apply_package(&bytes), Err(expected), "{name}");
         assert_eq!(format!("{store:?}"), before, "{name} changed the store");
     }
-    assert_eq!(store.apply_package(&package(&m, 5).sign(&m.authority).unwrap()), Ok(PackageOutcome::Unchanged));
+    assert_eq!(
+        store.apply_package(&package(&m, 5).sign(&m.authority).unwrap()),
+        Ok(PackageOutcome::Unchanged)
+    );
     assert_eq!(
         store.apply_package(&package(&m, 6).sign(&m.authority).unwrap()),
         Ok(PackageOutcome::Installed { previous: Some(5) })
@@ -60,7 +91,10 @@ fn policy_must_match_the_package_digest() {
     let mut store = m.trust.clone();
     let mut other = Policy::default();
     other.states.insert(TrustState::Quarantined, Actions::NONE);
-    assert_eq!(store.install_policy(other.clone()), Err(PackageError::PolicyMismatch));
+    assert_eq!(
+        store.install_policy(other.clone()),
+        Err(PackageError::PolicyMismatch)
+    );
     assert_eq!(store.install_policy(m.policy.clone()), Ok(()));
     assert_eq!(Policy::decode(&other.encode()), Ok(other));
 }
@@ -77,7 +111,9 @@ fn package_revocations_survive_newer_packages() {
         at: at(T0),
     }];
     store.apply_package(&p.sign(&m.authority).unwrap()).unwrap();
-    store.apply_package(&package(&m, 3).sign(&m.authority).unwrap()).unwrap();
+    store
+        .apply_package(&package(&m, 3).sign(&m.authority).unwrap())
+        .unwrap();
     assert!(store.is_revoked(device.public_key().device_id()));
 }
 
@@ -94,13 +130,19 @@ fn revocation_deltas_merge_idempotently_in_any_order() {
     let m = Mission1::new();
     let a = RevocationDelta {
         sequence: 1,
-        entries: vec![entry(1, RevocationReason::DeviceLost, T0), entry(2, RevocationReason::KeyCompromise, T0 + 5)],
+        entries: vec![
+            entry(1, RevocationReason::DeviceLost, T0),
+            entry(2, RevocationReason::KeyCompromise, T0 + 5),
+        ],
     }
     .sign(&m.authority)
     .unwrap();
     let b = RevocationDelta {
         sequence: 2,
-        entries: vec![entry(2, RevocationReason::Superseded, T0 + 1), entry(3, RevocationReason::Contraindicated, T0)],
+        entries: vec![
+            entry(2, RevocationReason::Superseded, T0 + 1),
+            entry(3, RevocationReason::Contraindicated, T0),
+        ],
     }
     .sign(&m.authority)
     .unwrap();
@@ -119,33 +161,53 @@ fn revocation_deltas_merge_idempotently_in_any_order() {
     assert_eq!(ab_entries, ba.revocations().entries().collect::<Vec<_>>());
     assert_eq!(ab_entries.len(), 3);
     assert_eq!(ab_entries[1].reason, RevocationReason::Superseded);
-    assert!(ab.revocations().has_applied(m.authority.public_key().short_id(), 2));
+    assert!(
+        ab.revocations()
+            .has_applied(m.authority.public_key().short_id(), 2)
+    );
 }
 
 #[test]
 fn bad_revocation_table() {
     let m = Mission1::new();
     let stranger = m.device(Algorithm::Ed25519);
-    let delta = RevocationDelta { sequence: 1, entries: vec![entry(1, RevocationReason::DeviceLost, T0)] };
+    let delta = RevocationDelta {
+        sequence: 1,
+        entries: vec![entry(1, RevocationReason::DeviceLost, T0)],
+    };
     let mut forged = delta.sign(&m.authority).unwrap();
     let n = forged.len();
     forged[n - 2] ^= 0x20;
     let mut small = TrustStore::with_config(
         m.authority.public_key(),
         mission(),
-        TrustConfig { revocation_capacity: 1, ..TrustConfig::default() },
+        TrustConfig {
+            revocation_capacity: 1,
+            ..TrustConfig::default()
+        },
     );
     let two = RevocationDelta {
         sequence: 2,
-        entries: vec![entry(1, RevocationReason::DeviceLost, T0), entry(2, RevocationReason::DeviceLost, T0)],
+        entries: vec![
+            entry(1, RevocationReason::DeviceLost, T0),
+            entry(2, RevocationReason::DeviceLost, T0),
+        ],
     };
     let mut store = m.trust.clone();
     assert_eq!(
         store.apply_revocation(&delta.sign(&stranger).unwrap()),
-        Err(RevocationError::UnknownIssuer(stranger.public_key().short_id()))
+        Err(RevocationError::UnknownIssuer(
+            stranger.public_key().short_id()
+        ))
     );
-    assert_eq!(store.apply_revocation(&forged), Err(RevocationError::BadSignature));
-    assert_eq!(small.apply_revocation(&two.sign(&m.authority).unwrap()), Err(RevocationError::Full(0)));
+    assert_eq!(
+        store.apply_revocation(&forged),
+        Err(RevocationError::BadSignature)
+    );
+    assert_eq!(
+        small.apply_revocation(&two.sign(&m.authority).unwrap()),
+        Err(RevocationError::Full(0))
+    );
     assert!(store.revocations().is_empty());
     assert!(small.revocations().is_empty());
 }
@@ -153,7 +215,10 @@ fn bad_revocation_table() {
 #[test]
 fn a_delta_is_small_enough_to_flood() {
     let m = Mission1::new();
-    let one = RevocationDelta { sequence: 1, entries: vec![entry(1, RevocationReason::DeviceLost, T0)] };
+    let one = RevocationDelta {
+        sequence: 1,
+        entries: vec![entry(1, RevocationReason::DeviceLost, T0)],
+    };
     let bytes = one.sign(&m.authority).unwrap();
     assert!(bytes.len() <= 128, "{} bytes", bytes.len());
 }

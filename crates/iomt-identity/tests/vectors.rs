@@ -94,7 +94,10 @@ fn rfc8392_signed_cwt_verifies_through_the_cose_layer() {
     assert_eq!(sign1.payload(), hex(RFC8392_A1).as_slice());
     assert_eq!(sign1.verify(&rfc8392_key(), b""), Ok(()));
     // External AAD is part of what is signed.
-    assert_eq!(sign1.verify(&rfc8392_key(), b"iomt-credential-v1"), Err(BadSignature));
+    assert_eq!(
+        sign1.verify(&rfc8392_key(), b"iomt-credential-v1"),
+        Err(BadSignature)
+    );
 }
 
 #[test]
@@ -109,7 +112,10 @@ fn rfc8392_signed_cwt_with_any_signed_byte_changed_fails() {
         bad[i] ^= 0x01;
         let verified = Sign1::parse(&bad).map(|s| s.verify(&rfc8392_key(), b""));
         if !unprotected.contains(&i) {
-            assert!(!matches!(verified, Ok(Ok(()))), "byte {i} flipped still verifies");
+            assert!(
+                !matches!(verified, Ok(Ok(()))),
+                "byte {i} flipped still verifies"
+            );
         }
     }
 }

@@ -49,6 +49,7 @@ pub struct Mission1 {
     pub authority_arc: std::sync::Arc<SoftwareKey>,
     pub verifier: AttestationVerifier<SoftwareKey>,
     pub verifier_public: PublicKey,
+    pub verifier_key: SoftwareKey,
     pub policy: Policy,
     pub package: Vec<u8>,
     pub trust: TrustStore,
@@ -59,10 +60,22 @@ impl Mission1 {
         let rng = SystemRandom::new();
         let authority_arc = std::sync::Arc::new(SoftwareKey::from_ed25519_seed(&[1; 32]).unwrap());
         let authority = SoftwareKey::from_ed25519_seed(&[1; 32]).unwrap();
-        let ca = CertificateAuthority::new(authority_arc.clone(), "op-nordic authority", at(T0 - DAY), at(T0 + 365 * DAY)).unwrap();
-        let verifier_key = SoftwareKey::generate(Algorithm::EcdsaP256, &rng).unwrap();
+        let ca = CertificateAuthority::new(
+            authority_arc.clone(),
+            "op-nordic authority",
+            at(T0 - DAY),
+            at(T0 + 365 * DAY),
+        )
+        .unwrap();
+        let verifier_pkcs8 = SoftwareKey::generate(Algorithm::EcdsaP256, &rng)
+            .unwrap()
+            .to_pkcs8();
+        let verifier_key = SoftwareKey::from_pkcs8(&verifier_pkcs8, &rng).unwrap();
         let verifier_public = verifier_key.public_key();
-        let verifier = AttestationVerifier::new(verifier_key, AppraisalConfig::default());
+        let verifier = AttestationVerifier::new(
+            SoftwareKey::from_pkcs8(&verifier_pkcs8, &rng).unwrap(),
+            AppraisalConfig::default(),
+        );
         let policy = Policy::default();
         let package = TrustPackage {
             sequence: 1,
@@ -85,6 +98,7 @@ impl Mission1 {
             authority_arc,
             verifier,
             verifier_public,
+            verifier_key,
             policy,
             package,
             trust,
@@ -107,7 +121,9 @@ impl Mission1 {
     }
 
     pub fn issue(&self, key: &PublicKey, roles: Roles, serial: u64) -> Vec<u8> {
-        self.credential_for(key, roles, serial).sign(&self.authority).unwrap()
+        self.credential_for(key, roles, serial)
+            .sign(&self.authority)
+            .unwrap()
     }
 
     pub fn evidence(&self, device: &SoftwareKey, nonce: &Nonce, now: Timestamp) -> Evidence {
@@ -123,14 +139,25 @@ impl Mission1 {
     }
 
     /// Challenge, evidence, appraisal, signed result: the whole round at `now`.
-    pub fn attest(&self, device: &SoftwareKey, now: Timestamp, tweak: impl FnOnce(&mut Evidence)) -> (Appraisal, Vec<u8>) {
+    pub fn attest(
+        &self,
+        device: &SoftwareKey,
+        now: Timestamp,
+        tweak: impl FnOnce(&mut Evidence),
+    ) -> (Appraisal, Vec<u8>) {
         let challenge = Challenge::new(&self.rng, now).unwrap();
         let mut evidence = self.evidence(device, challenge.nonce(), now);
         tweak(&mut evidence);
         let signed = evidence.sign(device).unwrap();
         let appraisal = self
             .verifier
-            .appraise(challenge, &device.public_key(), &signed, self.trust.reference_values(), now)
+            .appraise(
+                challenge,
+                &device.public_key(),
+                &signed,
+                self.trust.reference_values(),
+                now,
+            )
             .unwrap();
         let result = self.verifier.sign_result(&appraisal).unwrap();
         (appraisal, result)
