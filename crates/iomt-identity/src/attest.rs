@@ -378,6 +378,11 @@ fn read_ueid(d: &mut Dec<'_>) -> Result<DeviceId, DecodeError> {
     Ok(DeviceId::from_bytes(rest))
 }
 
+/// The random source failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the random source failed")]
+pub struct RandomFailure;
+
 /// A challenge the verifier made; [`AttestationVerifier::appraise`] consumes it.
 ///
 /// Neither `Clone` nor `Copy`, and only the verifier makes one: evidence can be appraised only
@@ -389,9 +394,9 @@ pub struct Challenge {
 
 impl Challenge {
     /// A fresh random 32-byte challenge issued at `now`.
-    pub fn new(rng: &dyn SecureRandom, now: Timestamp) -> Result<Self, ring::error::Unspecified> {
+    pub fn new(rng: &dyn SecureRandom, now: Timestamp) -> Result<Self, RandomFailure> {
         let mut bytes = [0u8; 32];
-        rng.fill(&mut bytes)?;
+        rng.fill(&mut bytes).map_err(|_| RandomFailure)?;
         Ok(Self {
             nonce: Nonce(bytes.to_vec()),
             issued_at: now,

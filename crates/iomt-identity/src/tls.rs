@@ -382,13 +382,15 @@ impl fmt::Debug for TlsSigningKey {
 impl rustls::sign::SigningKey for TlsSigningKey {
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn rustls::sign::Signer>> {
         let scheme = self.scheme();
-        offered.contains(&scheme).then(|| {
-            Box::new(TlsSigner {
-                signer: self.signer.clone(),
-                alg: self.public.algorithm(),
-                scheme,
-            }) as Box<dyn rustls::sign::Signer>
-        })
+        if !offered.contains(&scheme) {
+            return None;
+        }
+        let signer: Box<dyn rustls::sign::Signer> = Box::new(TlsSigner {
+            signer: self.signer.clone(),
+            alg: self.public.algorithm(),
+            scheme,
+        });
+        Some(signer)
     }
 
     fn algorithm(&self) -> SignatureAlgorithm {
