@@ -61,6 +61,16 @@ fn channel_bound_challenge() {
     );
 }
 
+/// Name, store, result bytes, peer key, now, expected error.
+type ResultCase<'a> = (
+    &'a str,
+    &'a TrustStore,
+    &'a [u8],
+    PublicKey,
+    iomt_schema::Timestamp,
+    ResultError,
+);
+
 fn appraise(
     m: &Mission1,
     device: &SoftwareKey,
@@ -263,14 +273,7 @@ fn bad_result_table() {
     let n = forged.len();
     forged[n - 1] ^= 1;
 
-    let cases: Vec<(
-        &str,
-        &TrustStore,
-        &[u8],
-        PublicKey,
-        iomt_schema::Timestamp,
-        ResultError,
-    )> = vec![
+    let cases: Vec<ResultCase<'_>> = vec![
         (
             "unknown verifier",
             &m.trust,

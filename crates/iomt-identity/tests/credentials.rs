@@ -6,6 +6,15 @@ mod common;
 use common::*;
 use iomt_identity::*;
 
+/// Name, store, credential bytes, now, expected error.
+type CredentialCase<'a> = (
+    &'a str,
+    &'a TrustStore,
+    &'a [u8],
+    iomt_schema::Timestamp,
+    CredentialError,
+);
+
 fn sensor() -> Roles {
     Roles::EMPTY.with(Role::Sensor).with(Role::Relay)
 }
@@ -147,13 +156,7 @@ fn bad_credential_table() {
         .apply_revocation(&delta.sign(&m.authority).unwrap())
         .unwrap();
 
-    let cases: Vec<(
-        &str,
-        &TrustStore,
-        &[u8],
-        iomt_schema::Timestamp,
-        CredentialError,
-    )> = vec![
+    let cases: Vec<CredentialCase<'_>> = vec![
         (
             "wrong issuer",
             &m.trust,
