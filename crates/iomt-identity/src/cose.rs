@@ -207,14 +207,11 @@ pub(crate) fn sign(
     let public = signer.public_key();
     let kid = public.short_id();
     let protected = protected_header(public.algorithm(), kid.as_bytes());
-    let signature = signer.sign(&sig_structure(&protected, external_aad, payload))?;
-    if public
-        .verify(
-            &sig_structure(&protected, external_aad, payload),
-            signature.as_bytes(),
-        )
-        .is_err()
-    {
+    let tbs = sig_structure(&protected, external_aad, payload);
+    let signature = signer.sign(&tbs)?;
+    // A signer is often hardware: a faulty signature must not leave this function (it would be
+    // refused everywhere, and faulted signatures can leak key material).
+    if public.verify(&tbs, signature.as_bytes()).is_err() {
         return Err(SignError::Failed);
     }
     let mut out = Vec::with_capacity(protected.len() + payload.len() + 72);
