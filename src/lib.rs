@@ -3,6 +3,8 @@
 //! This facade re-exports the workspace's crates so an application can depend on one crate:
 //!
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
+//! - [`identity`]: device keys, credentials, attestation, trust packages, revocation and
+//!   authorization (`iomt-identity`; its rustls verifiers with the `rustls` feature).
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -14,4 +16,5 @@
 
 #![forbid(unsafe_code)]
 
+pub use iomt_identity as identity;
 pub use iomt_schema as schema;
