@@ -9,6 +9,8 @@ mod ead;
 mod error;
 mod handshake;
 mod message;
+mod record;
+mod replay;
 mod schedule;
 mod suite;
 pub use conn_id::*;
@@ -18,6 +20,8 @@ pub use ead::*;
 pub use error::*;
 pub use handshake::*;
 pub use message::*;
+pub use record::*;
+pub use replay::*;
 pub use schedule::*;
 pub use suite::*;
 #[cfg(test)]
