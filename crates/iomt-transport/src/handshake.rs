@@ -95,6 +95,9 @@ pub struct Message2Failure<B: Backend> {
     pub error: HandshakeError,
     /// The state to wait for another message_2 with, if it survived.
     pub retry: Option<Initiator<B>>,
+    /// C_R, if message_2 decrypted far enough to reveal it (an error message can then be
+    /// addressed to the responder).
+    pub c_r: Option<ConnId>,
 }
 
 impl<B: Backend> core::fmt::Debug for Message2Failure<B> {
@@ -175,13 +178,18 @@ impl<B: Backend> Initiator<B> {
                 return Err(Message2Failure {
                     error,
                     retry: Some(self),
+                    c_r: None,
                 });
             }
         };
         let suite = self.suite;
         let c_i = self.c_i;
         let th_2 = schedule::th_2(b, g_y, &self.message_1);
-        let fail = |error| Message2Failure { error, retry: None };
+        let fail = |error| Message2Failure {
+            error,
+            retry: None,
+            c_r: None,
+        };
         let g_xy = b
             .agree(self.x, g_y)
             .map_err(|_| fail(HandshakeError::BadEphemeralKey))?;
@@ -192,8 +200,11 @@ impl<B: Backend> Initiator<B> {
             .iter_mut()
             .zip(ciphertext_2)
             .for_each(|(p, c)| *p ^= c);
+        let pt = Plaintext2::decode(&plaintext_2)
+            .map_err(malformed(MessageKind::Message2))
+            .map_err(fail)?;
+        let c_r = pt.c_r;
         let steps = || -> Result<(InitiatorAwaitingMessage4, Vec<u8>), HandshakeError> {
-            let pt = Plaintext2::decode(&plaintext_2).map_err(malformed(MessageKind::Message2))?;
             let nonce = schedule::handshake_nonce(b, &prk_2e, &th_2)?;
             let peer = verify_peer(
                 b,
@@ -270,7 +281,11 @@ impl<B: Backend> Initiator<B> {
                 message_3,
             ))
         };
-        steps().map_err(fail)
+        steps().map_err(|error| Message2Failure {
+            error,
+            retry: None,
+            c_r: Some(c_r),
+        })
     }
 }
 
