@@ -3,6 +3,8 @@
 //! This facade re-exports the workspace's crates so an application can depend on one crate:
 //!
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
+//! - [`transport`]: sans-IO secure sessions, EDHOC handshake and datagram record layer
+//!   (`iomt-transport`).
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -15,3 +17,4 @@
 #![forbid(unsafe_code)]
 
 pub use iomt_schema as schema;
+pub use iomt_transport as transport;

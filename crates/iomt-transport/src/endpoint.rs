@@ -39,6 +39,7 @@
 //! after key agreement costs the initiator its ephemeral key, so it restarts at once with a
 //! fresh message_1 (same C_I), which the responder takes as a new handshake from that peer.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -274,7 +275,7 @@ enum State {
         datagram: Vec<u8>,
     },
     InitiatorWaitM4 {
-        handshake: InitiatorAwaitingMessage4,
+        handshake: Box<InitiatorAwaitingMessage4>,
         record: RecordLayer,
         datagram: Vec<u8>,
     },
@@ -652,7 +653,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                 s.retransmits = 0;
                 s.timer = Some(now.saturating_add(s.rto));
                 s.state = State::InitiatorWaitM4 {
-                    handshake: awaiting,
+                    handshake: Box::new(awaiting),
                     record,
                     datagram: datagram.clone(),
                 };
@@ -840,10 +841,10 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                 renegotiated: false,
                 ..
             } => {
-                if let ErrorMessage::WrongSelectedSuite(theirs) = &error {
-                    if let Some(next) = self.renegotiate(suites, theirs) {
-                        return self.restart(now, id, Some(next));
-                    }
+                if let ErrorMessage::WrongSelectedSuite(theirs) = &error
+                    && let Some(next) = self.renegotiate(suites, theirs)
+                {
+                    return self.restart(now, id, Some(next));
                 }
             }
             State::InitiatorWaitM2 { .. }

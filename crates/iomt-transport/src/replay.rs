@@ -112,10 +112,11 @@ mod tests {
 
     impl Model {
         fn accept(&mut self, seq: u64) -> Result<(), ReplayError> {
-            if let Some(&top) = self.seen.last() {
-                if seq <= top && top - seq >= WINDOW {
-                    return Err(ReplayError::TooOld);
-                }
+            if let Some(&top) = self.seen.last()
+                && seq <= top
+                && top - seq >= WINDOW
+            {
+                return Err(ReplayError::TooOld);
             }
             if !self.seen.insert(seq) {
                 return Err(ReplayError::Duplicate);

@@ -41,7 +41,7 @@ fn overhead_is_at_most_22_bytes() {
         // The initiator addresses the responder's 2-byte id, the responder the 1-byte one.
         assert_eq!(to_r.len(), 4 + 5 + 16);
         assert_eq!(to_i.len(), 4 + 4 + 16);
-        assert!(MAX_OVERHEAD <= 22);
+        const { assert!(MAX_OVERHEAD <= 22) };
         assert_eq!(to_r[0] & 0x90, 0x90);
         assert_eq!(to_i[0] & 0x90, 0x80);
         assert_eq!(open(&mut r, Instant::ZERO, &to_r).unwrap(), b"ping");
@@ -192,8 +192,8 @@ fn key_update_by_count_survives_loss_and_reordering() {
         let records: Vec<_> = (0..45u8).map(|n| seal(&mut i, now, &[n])).collect();
         assert_eq!(i.stats().send_phase, 4);
         // Phase 0 arrives, then phase 1 is lost entirely, then phase 2 arrives (two ahead).
-        for n in 0..9 {
-            assert_eq!(open(&mut r, now, &records[n]).unwrap(), [n as u8]);
+        for (n, record) in records.iter().enumerate().take(9) {
+            assert_eq!(open(&mut r, now, record).unwrap(), [n as u8]);
         }
         assert_eq!(open(&mut r, now, &records[25]).unwrap(), [25]);
         assert_eq!(r.stats().receive_phase, 2);
