@@ -52,14 +52,24 @@ fn edhoc(suite: CipherSuite, pair: &Pair, rng: &SystemRandom) -> usize {
     let parsed = iomt::transport::Message1::decode(&m1).unwrap();
     let responder_creds: &dyn Credentials = &pair.responder;
     let selected = check_message_1(&parsed, &[suite], responder_creds).unwrap();
-    let (responder, m2) =
-        Responder::respond(&b, rng, &m1, selected, ConnId::new(&[2]).unwrap(), responder_creds)
-            .unwrap();
+    let (responder, m2) = Responder::respond(
+        &b,
+        rng,
+        &m1,
+        selected,
+        ConnId::new(&[2]).unwrap(),
+        responder_creds,
+    )
+    .unwrap();
     let (awaiting, m3) = initiator
         .process_message_2(&b, rng, &m2, &pair.initiator)
         .unwrap();
-    let (done, m4) = responder.process_message_3(&b, &m3, responder_creds).unwrap();
-    awaiting.process_message_4(&b, &m4, &pair.initiator).unwrap();
+    let (done, m4) = responder
+        .process_message_3(&b, &m3, responder_creds)
+        .unwrap();
+    awaiting
+        .process_message_4(&b, &m4, &pair.initiator)
+        .unwrap();
     black_box(done);
     m1.len() + m2.len() + m3.len() + m4.len()
 }
@@ -93,7 +103,10 @@ fn snow_xx(
     total += n;
     r.read_message(&buf[..n], &mut payload).unwrap();
     assert_eq!(r.get_remote_static(), Some(&initiator_key.public[..]));
-    black_box((i.into_transport_mode().unwrap(), r.into_transport_mode().unwrap()));
+    black_box((
+        i.into_transport_mode().unwrap(),
+        r.into_transport_mode().unwrap(),
+    ));
     total
 }
 
@@ -104,7 +117,9 @@ fn handshake(c: &mut Criterion) {
     let params: snow::params::NoiseParams = "Noise_XX_25519_ChaChaPoly_SHA256".parse().unwrap();
     let builder = snow::Builder::new(params.clone());
     let initiator_key = builder.generate_keypair().unwrap();
-    let responder_key = snow::Builder::new(params.clone()).generate_keypair().unwrap();
+    let responder_key = snow::Builder::new(params.clone())
+        .generate_keypair()
+        .unwrap();
 
     let mut group = c.benchmark_group("transport/handshake");
     group.bench_function("iomt_edhoc_kid", |b| {
@@ -128,20 +143,44 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         Vec::new(),
     )
     .unwrap();
-    let (responder, m2) =
-        Responder::respond(&b, rng, &m1, suite, ConnId::new(&[2]).unwrap(), &pair.responder)
-            .unwrap();
+    let (responder, m2) = Responder::respond(
+        &b,
+        rng,
+        &m1,
+        suite,
+        ConnId::new(&[2]).unwrap(),
+        &pair.responder,
+    )
+    .unwrap();
     let (awaiting, m3) = initiator
         .process_message_2(&b, rng, &m2, &pair.initiator)
         .unwrap();
-    let (r_done, _) = responder.process_message_3(&b, &m3, &pair.responder).unwrap();
+    let (r_done, _) = responder
+        .process_message_3(&b, &m3, &pair.responder)
+        .unwrap();
     let i_done = awaiting.into_completed();
     let config = RecordConfig::default();
     (
-        RecordLayer::new(suite, &i_done.secret, Role::Initiator, i_done.c_i, i_done.c_r, config, Instant::ZERO)
-            .unwrap(),
-        RecordLayer::new(suite, &r_done.secret, Role::Responder, r_done.c_r, r_done.c_i, config, Instant::ZERO)
-            .unwrap(),
+        RecordLayer::new(
+            suite,
+            &i_done.secret,
+            Role::Initiator,
+            i_done.c_i,
+            i_done.c_r,
+            config,
+            Instant::ZERO,
+        )
+        .unwrap(),
+        RecordLayer::new(
+            suite,
+            &r_done.secret,
+            Role::Responder,
+            r_done.c_r,
+            r_done.c_i,
+            config,
+            Instant::ZERO,
+        )
+        .unwrap(),
     )
 }
 
@@ -162,7 +201,10 @@ fn records(c: &mut Criterion, name: &str, size: usize) {
     let payload = vec![0x5a; size];
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Bytes(size as u64));
-    for (suite, label) in [(CipherSuite::Suite4, "suite4"), (CipherSuite::Suite6, "suite6")] {
+    for (suite, label) in [
+        (CipherSuite::Suite4, "suite4"),
+        (CipherSuite::Suite6, "suite6"),
+    ] {
         let (mut sender, mut receiver) = record_pair(suite, &rng);
         let mut buf = Vec::with_capacity(size + 64);
         let now = Instant::ZERO;
@@ -177,23 +219,31 @@ fn records(c: &mut Criterion, name: &str, size: usize) {
 
         let (seal_key, open_key) = ring_raw(suite);
         let mut counter = 0u64;
-        group.bench_with_input(BenchmarkId::new("ring_raw", label), &payload, |b, payload| {
-            b.iter(|| {
-                counter += 1;
-                let mut nonce = [0u8; 12];
-                nonce[4..].copy_from_slice(&counter.to_be_bytes());
-                buf.clear();
-                buf.extend_from_slice(payload);
-                let tag = seal_key
-                    .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
-                    .unwrap();
-                buf.extend_from_slice(tag.as_ref());
-                let plain = open_key
-                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
-                    .unwrap();
-                black_box(plain.len());
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("ring_raw", label),
+            &payload,
+            |b, payload| {
+                b.iter(|| {
+                    counter += 1;
+                    let mut nonce = [0u8; 12];
+                    nonce[4..].copy_from_slice(&counter.to_be_bytes());
+                    buf.clear();
+                    buf.extend_from_slice(payload);
+                    let tag = seal_key
+                        .seal_in_place_separate_tag(
+                            Nonce::assume_unique_for_key(nonce),
+                            Aad::empty(),
+                            &mut buf,
+                        )
+                        .unwrap();
+                    buf.extend_from_slice(tag.as_ref());
+                    let plain = open_key
+                        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+                        .unwrap();
+                    black_box(plain.len());
+                });
+            },
+        );
     }
     group.finish();
 }

@@ -335,7 +335,10 @@ mod tests {
             (-10, &[0x29]),
             (-100, &[0x38, 0x63]),
             (-1000, &[0x39, 0x03, 0xe7]),
-            (i64::MIN, &[0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            (
+                i64::MIN,
+                &[0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
         ];
         for (value, bytes) in cases {
             let mut out = Vec::new();
@@ -358,7 +361,9 @@ mod tests {
         write_bstr(&mut out, &[0xcd]);
         assert_eq!(
             out,
-            [0x82, 0x42, 0x12, 0xcd, 0x64, b'I', b'E', b'T', b'F', 0xa1, 0x04, 0x41, 0xcd]
+            [
+                0x82, 0x42, 0x12, 0xcd, 0x64, b'I', b'E', b'T', b'F', 0xa1, 0x04, 0x41, 0xcd
+            ]
         );
         let mut r = Reader::new(&out);
         assert_eq!(r.array(), Ok(2));
@@ -374,7 +379,10 @@ mod tests {
             (&[0x18, 0x17], CborError::NonCanonical),
             (&[0x19, 0x00, 0xff], CborError::NonCanonical),
             (&[0x1a, 0x00, 0x00, 0xff, 0xff], CborError::NonCanonical),
-            (&[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], CborError::NonCanonical),
+            (
+                &[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+                CborError::NonCanonical,
+            ),
             (&[0x5f], CborError::NonCanonical),
             (&[0x1c], CborError::Unsupported),
             (&[0x19, 0x01], CborError::Truncated),
@@ -390,10 +398,16 @@ mod tests {
             Reader::new(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).bstr(),
             Err(CborError::Truncated)
         );
-        assert_eq!(Reader::new(&[0x62, 0xff, 0xfe]).tstr(), Err(CborError::UnexpectedType));
+        assert_eq!(
+            Reader::new(&[0x62, 0xff, 0xfe]).tstr(),
+            Err(CborError::UnexpectedType)
+        );
         let deep = vec![0x81; 20];
         assert_eq!(Reader::new(&deep).item(), Err(CborError::TooDeep));
-        assert_eq!(Reader::new(&[0x00, 0x01]).finish(), Err(CborError::TrailingBytes));
+        assert_eq!(
+            Reader::new(&[0x00, 0x01]).finish(),
+            Err(CborError::TrailingBytes)
+        );
     }
 
     #[test]

@@ -116,7 +116,13 @@ mod tests {
         assert_eq!(enc(&[0x18]), vec![0x41, 0x18]);
         assert_eq!(enc(&[]), vec![0x40]);
         assert_eq!(enc(&[1, 2]), vec![0x42, 1, 2]);
-        for bytes in [vec![0x2d], vec![0x41, 0x18], vec![0x40], vec![0x00], vec![0x37]] {
+        for bytes in [
+            vec![0x2d],
+            vec![0x41, 0x18],
+            vec![0x40],
+            vec![0x00],
+            vec![0x37],
+        ] {
             let id = ConnId::decode(&mut Reader::new(&bytes)).unwrap();
             assert_eq!(enc(id.as_bytes()), bytes);
         }
@@ -133,9 +139,16 @@ mod tests {
             (&[], CborError::Truncated),
         ];
         for (bytes, err) in bad {
-            assert_eq!(ConnId::decode(&mut Reader::new(bytes)), Err(*err), "{bytes:02x?}");
+            assert_eq!(
+                ConnId::decode(&mut Reader::new(bytes)),
+                Err(*err),
+                "{bytes:02x?}"
+            );
         }
         assert!(ConnId::new(&[0; 9]).is_none());
-        assert_eq!(format!("{:?}", ConnId::new(&[0xab]).unwrap()), "ConnId(h'ab')");
+        assert_eq!(
+            format!("{:?}", ConnId::new(&[0xab]).unwrap()),
+            "ConnId(h'ab')"
+        );
     }
 }

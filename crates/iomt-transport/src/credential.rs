@@ -214,6 +214,17 @@ impl LocalCredential {
     pub fn signer(&self) -> &dyn Signer {
         self.signer.as_ref()
     }
+
+    /// ID_CRED_x carrying CRED_x by value: `kccs` for a CCS (a map), `x5chain` for a DER
+    /// certificate (a bstr); `None` for other forms.
+    pub fn by_value_id_cred(&self) -> Option<IdCred> {
+        let mut r = Reader::new(&self.cred);
+        match r.peek_major() {
+            Some(cbor::MAJOR_MAP) => IdCred::kccs(&self.cred).ok(),
+            Some(cbor::MAJOR_BSTR) => r.bstr().ok().map(IdCred::x5chain),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for LocalCredential {
@@ -343,7 +354,9 @@ mod tests {
         let id = IdCred::x5t(-15, &[0x79, 0xf2, 0xa4, 0x1b, 0x51, 0x0c, 0x1f, 0x9b]);
         assert_eq!(
             id.map_bytes(),
-            [0xa1, 0x18, 0x22, 0x82, 0x2e, 0x48, 0x79, 0xf2, 0xa4, 0x1b, 0x51, 0x0c, 0x1f, 0x9b]
+            [
+                0xa1, 0x18, 0x22, 0x82, 0x2e, 0x48, 0x79, 0xf2, 0xa4, 0x1b, 0x51, 0x0c, 0x1f, 0x9b
+            ]
         );
         assert_eq!(id.kid_value(), None);
         assert_eq!(id.by_value(), None);
@@ -357,14 +370,24 @@ mod tests {
     #[test]
     fn kid_compact_forms() {
         // RFC 9528 section 3.5.3.2: kid h'0f' travels as the int 15, h'18' as a bstr.
-        let cases: &[(&[u8], &[u8])] = &[(&[0x0f], &[0x0f]), (&[0x18], &[0x41, 0x18]), (&[1, 2], &[0x42, 1, 2])];
+        let cases: &[(&[u8], &[u8])] = &[
+            (&[0x0f], &[0x0f]),
+            (&[0x18], &[0x41, 0x18]),
+            (&[1, 2], &[0x42, 1, 2]),
+        ];
         for (kid, compact) in cases {
             let id = IdCred::kid(kid);
             let mut out = Vec::new();
             id.encode_compact(&mut out);
             assert_eq!(&out[..], *compact);
-            assert_eq!(IdCred::decode_compact(&mut Reader::new(compact)).unwrap(), id);
-            assert_eq!(IdCred::from_map(id.map_bytes()).unwrap().kid_value(), Some(*kid));
+            assert_eq!(
+                IdCred::decode_compact(&mut Reader::new(compact)).unwrap(),
+                id
+            );
+            assert_eq!(
+                IdCred::from_map(id.map_bytes()).unwrap().kid_value(),
+                Some(*kid)
+            );
         }
         assert_eq!(IdCred::kid(&[0x0f]).map_bytes(), [0xa1, 0x04, 0x41, 0x0f]);
         assert_eq!(
@@ -377,13 +400,19 @@ mod tests {
     fn by_value_credentials() {
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x00];
         let id = IdCred::x5chain(&der);
-        assert_eq!(id.by_value(), Some(&[0x45, 0x30, 0x03, 0x02, 0x01, 0x00][..]));
+        assert_eq!(
+            id.by_value(),
+            Some(&[0x45, 0x30, 0x03, 0x02, 0x01, 0x00][..])
+        );
         let ccs = [0xa1, 0x02, 0x61, b'x'];
         let id = IdCred::kccs(&ccs).unwrap();
         assert_eq!(id.by_value(), Some(&ccs[..]));
         assert_eq!(id.map_bytes(), [0xa1, 0x0e, 0xa1, 0x02, 0x61, b'x']);
         assert_eq!(IdCred::kcwt(&[0xa1, 0x02]), Err(CborError::Truncated));
         assert_eq!(IdCred::from_map(&[0x01]), Err(CborError::UnexpectedType));
-        assert_eq!(IdCred::from_map(&[0xa0, 0x00]), Err(CborError::TrailingBytes));
+        assert_eq!(
+            IdCred::from_map(&[0xa0, 0x00]),
+            Err(CborError::TrailingBytes)
+        );
     }
 }

@@ -187,8 +187,11 @@ impl Backend for RingBackend {
     ) -> Result<(Self::Ephemeral, [u8; X25519_LEN]), CryptoError> {
         let private = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, rng)
             .map_err(|_| CryptoError::Failed)?;
-        let public = private.compute_public_key().map_err(|_| CryptoError::Failed)?;
-        let public = <[u8; X25519_LEN]>::try_from(public.as_ref()).map_err(|_| CryptoError::Failed)?;
+        let public = private
+            .compute_public_key()
+            .map_err(|_| CryptoError::Failed)?;
+        let public =
+            <[u8; X25519_LEN]>::try_from(public.as_ref()).map_err(|_| CryptoError::Failed)?;
         Ok((private, public))
     }
 
@@ -262,7 +265,10 @@ impl fmt::Debug for PeerKey {
             Self::EcdsaP256(k) => ("EcdsaP256", k),
         };
         write!(f, "{name}(")?;
-        bytes.iter().take(8).try_for_each(|b| write!(f, "{b:02x}"))?;
+        bytes
+            .iter()
+            .take(8)
+            .try_for_each(|b| write!(f, "{b:02x}"))?;
         write!(f, "..)")
     }
 }
@@ -327,13 +333,9 @@ pub struct EcdsaP256Signer(signature::EcdsaKeyPair);
 impl EcdsaP256Signer {
     /// From a PKCS#8 document.
     pub fn from_pkcs8(pkcs8: &[u8], rng: &dyn SecureRandom) -> Result<Self, CryptoError> {
-        signature::EcdsaKeyPair::from_pkcs8(
-            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            pkcs8,
-            rng,
-        )
-        .map(Self)
-        .map_err(|_| CryptoError::Failed)
+        signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, rng)
+            .map(Self)
+            .map_err(|_| CryptoError::Failed)
     }
 
     /// Generates a fresh key.
@@ -422,7 +424,13 @@ mod tests {
         }
         let mut buf = Vec::new();
         assert_eq!(
-            b.seal(AeadAlgorithm::AesCcm16_64_128, &[0; 16], &[0; 13], &[], &mut buf),
+            b.seal(
+                AeadAlgorithm::AesCcm16_64_128,
+                &[0; 16],
+                &[0; 13],
+                &[],
+                &mut buf
+            ),
             Err(CryptoError::Unsupported)
         );
         assert!(!b.supports(CipherSuite::Suite0));

@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn rejects_bad_framing() {
         assert_eq!(Datagram::parse(&[]), Err(DatagramError::Empty));
-        assert_eq!(Datagram::parse(&[0x07, 0x01]), Err(DatagramError::UnknownType(7)));
+        assert_eq!(
+            Datagram::parse(&[0x07, 0x01]),
+            Err(DatagramError::UnknownType(7))
+        );
         assert_eq!(
             Datagram::parse(&[0x02, 0x41, 0x01]),
             Err(DatagramError::BadPrefix(CborError::NonCanonical))

@@ -125,7 +125,9 @@ mod tests {
         let many = vec![0x01; MAX_EAD_ITEMS + 1];
         assert_eq!(decode(&mut Reader::new(&many)), Err(CborError::OutOfRange));
         assert_eq!(
-            decode(&mut Reader::new(&[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+            decode(&mut Reader::new(&[
+                0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+            ])),
             Err(CborError::OutOfRange)
         );
         assert_eq!(decode(&mut Reader::new(&[])), Ok(vec![]));

@@ -270,8 +270,6 @@ pub enum SendError {
 enum State {
     InitiatorWaitM2 {
         handshake: Option<Initiator<RingBackend>>,
-        suites: Suites,
-        renegotiated: bool,
         datagram: Vec<u8>,
     },
     InitiatorWaitM4 {
@@ -292,8 +290,18 @@ enum State {
     Failed,
 }
 
+/// How the initiator runs its current attempt; changed by the error messages it gets.
+#[derive(Clone)]
+struct Attempt {
+    suites: Suites,
+    renegotiated: bool,
+    by_value: bool,
+}
+
 struct Session<A> {
     peer: A,
+    /// The initiator's attempt (`None` for a responder).
+    attempt: Option<Attempt>,
     role: Role,
     local_id: ConnId,
     peer_id: Option<ConnId>,
@@ -386,9 +394,15 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let first = *self.usable_suites().first().ok_or(OpenError::NoSuite)?;
         let suites = Suites::new(alloc::vec![first.id()]).ok_or(OpenError::NoSuite)?;
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
-        let (handshake, datagram) = self.start_initiator(&suites, local_id)?;
+        let attempt = Attempt {
+            suites,
+            renegotiated: false,
+            by_value: false,
+        };
+        let (handshake, datagram) = self.start_initiator(&attempt, local_id)?;
         let id = self.insert(Session {
             peer: peer.clone(),
+            attempt: Some(attempt),
             role: Role::Initiator,
             local_id,
             peer_id: None,
@@ -397,8 +411,6 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             last_error: None,
             state: State::InitiatorWaitM2 {
                 handshake: Some(handshake),
-                suites,
-                renegotiated: false,
                 datagram: datagram.clone(),
             },
             timer: Some(now.saturating_add(self.config.initial_rto)),
@@ -411,13 +423,23 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
 
     fn start_initiator(
         &self,
-        suites: &Suites,
+        attempt: &Attempt,
         local_id: ConnId,
     ) -> Result<(Initiator<RingBackend>, Vec<u8>), OpenError> {
         let ead_1 = self.creds.ead(EadSlot::Message1, None);
-        let (handshake, message_1) =
-            Initiator::start(&RingBackend, &*self.rng, suites.clone(), local_id, ead_1)
-                .map_err(OpenError::Handshake)?;
+        let (handshake, message_1) = Initiator::start(
+            &RingBackend,
+            &*self.rng,
+            attempt.suites.clone(),
+            local_id,
+            ead_1,
+        )
+        .map_err(OpenError::Handshake)?;
+        let handshake = if attempt.by_value {
+            handshake.send_credential_by_value()
+        } else {
+            handshake
+        };
         Ok((handshake, datagram::frame(Kind::Message1, None, &message_1)))
     }
 
@@ -450,6 +472,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
         let id = self.insert(Session {
             peer: incoming.peer.clone(),
+            attempt: None,
             role: Role::Responder,
             local_id,
             peer_id: Some(incoming.c_i),
@@ -481,9 +504,8 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get_mut(&session) else {
             return Err(SendError::UnknownSession);
         };
-        let record = match &mut s.state {
-            State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
-            _ => return Err(SendError::NotEstablished),
+        let State::Established { record, .. } = &mut s.state else {
+            return Err(SendError::NotEstablished);
         };
         let mut out = Vec::with_capacity(data.len() + crate::record::MAX_OVERHEAD);
         match record.seal(now, data, &mut out) {
@@ -510,10 +532,8 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get(&session) else {
             return Err(SendError::UnknownSession);
         };
-        let secret = match &s.state {
-            State::InitiatorWaitM4 { handshake, .. } => &handshake.completed().secret,
-            State::Established { secret, .. } => secret,
-            _ => return Err(SendError::NotEstablished),
+        let State::Established { secret, .. } = &s.state else {
+            return Err(SendError::NotEstablished);
         };
         secret
             .export(label, context, out)
@@ -640,13 +660,6 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                     }
                 };
                 let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
-                let event = Event::Connected {
-                    session: id,
-                    peer: s.peer.clone(),
-                    role: Role::Initiator,
-                    suite: completed.suite,
-                    info: completed.peer.clone(),
-                };
                 s.peer_id = Some(completed.c_r);
                 s.processed_hash = Some(hash);
                 s.rto = self.config.initial_rto;
@@ -658,13 +671,15 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                     datagram: datagram.clone(),
                 };
                 self.transmits.push_back((s.peer.clone(), datagram));
-                self.events.push_back(event);
                 Ok(())
             }
             Err(failure) => {
                 let error = failure.error;
                 if let Some(handshake) = failure.retry {
-                    if let State::InitiatorWaitM2 { handshake: slot, .. } = &mut s.state {
+                    if let State::InitiatorWaitM2 {
+                        handshake: slot, ..
+                    } = &mut s.state
+                    {
                         *slot = Some(handshake);
                     }
                     return Err(InputError::Handshake(error));
@@ -796,7 +811,8 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         };
         match result {
             Ok(_ead_4) => {
-                Self::confirm(s);
+                let event = Self::confirm(id, s);
+                self.events.extend(event);
                 Ok(())
             }
             Err(error) => {
@@ -808,20 +824,34 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         }
     }
 
-    /// The initiator learned that the responder has the keys: stop sending message_3.
-    fn confirm(s: &mut Session<A>) {
+    /// The initiator learned that the responder has the keys: stop sending message_3 and
+    /// report the session.
+    fn confirm(id: SessionId, s: &mut Session<A>) -> Option<Event<A>> {
         let state = core::mem::replace(&mut s.state, State::Failed);
-        s.state = match state {
+        let (state, event) = match state {
             State::InitiatorWaitM4 {
                 handshake, record, ..
-            } => State::Established {
-                record,
-                secret: handshake.into_completed().secret,
-                reply: None,
-            },
-            other => other,
+            } => {
+                let completed = handshake.into_completed();
+                let event = Event::Connected {
+                    session: id,
+                    peer: s.peer.clone(),
+                    role: Role::Initiator,
+                    suite: completed.suite,
+                    info: completed.peer,
+                };
+                let state = State::Established {
+                    record,
+                    secret: completed.secret,
+                    reply: None,
+                };
+                (state, Some(event))
+            }
+            other => (other, None),
         };
+        s.state = state;
         s.timer = None;
+        event
     }
 
     fn on_error(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
@@ -835,26 +865,40 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get(&id) else {
             return Err(InputError::UnknownSession);
         };
-        match &s.state {
-            State::InitiatorWaitM2 {
-                suites,
-                renegotiated: false,
-                ..
-            } => {
-                if let ErrorMessage::WrongSelectedSuite(theirs) = &error
-                    && let Some(next) = self.renegotiate(suites, theirs)
+        if matches!(s.state, State::Established { .. } | State::Failed) {
+            return Err(InputError::Unexpected(MessageKind::Error));
+        }
+        if let Some(attempt) = &s.attempt {
+            let mut next = attempt.clone();
+            let retry = match (&s.state, &error) {
+                // Error code 2 answers message_1: try a suite the responder named, once.
+                (State::InitiatorWaitM2 { .. }, ErrorMessage::WrongSelectedSuite(theirs))
+                    if !attempt.renegotiated =>
                 {
-                    return self.restart(now, id, Some(next));
+                    self.renegotiate(&attempt.suites, theirs).map(|suites| {
+                        next.suites = suites;
+                        next.renegotiated = true;
+                    })
                 }
-            }
-            State::InitiatorWaitM2 { .. }
-            | State::InitiatorWaitM4 { .. }
-            | State::ResponderWaitM3 { .. } => {}
-            State::Established { .. } | State::Failed => {
-                return Err(InputError::Unexpected(MessageKind::Error));
+                // Error code 3 answers message_3: our kid is unknown, send the credential
+                // by value, once.
+                (State::InitiatorWaitM4 { .. }, ErrorMessage::UnknownCredential)
+                    if !attempt.by_value =>
+                {
+                    next.by_value = true;
+                    Some(())
+                }
+                _ => None,
+            };
+            if retry.is_some() {
+                return self.restart(now, id, Some(next));
             }
         }
-        self.fail(now, id, CloseReason::Handshake(HandshakeError::PeerError(error)));
+        self.fail(
+            now,
+            id,
+            CloseReason::Handshake(HandshakeError::PeerError(error)),
+        );
         Ok(())
     }
 
@@ -869,17 +913,21 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         Suites::new(ids)
     }
 
-    /// Starts the initiator's handshake again with a fresh ephemeral key (and new suites).
-    fn restart(&mut self, now: Instant, id: SessionId, suites: Option<Suites>) -> Result<(), InputError> {
+    /// Starts the initiator's handshake again with a fresh ephemeral key (and, given, a new
+    /// attempt).
+    fn restart(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        next: Option<Attempt>,
+    ) -> Result<(), InputError> {
         let Some(s) = self.sessions.get(&id) else {
             return Err(InputError::UnknownSession);
         };
-        let (suites, renegotiated) = match (&s.state, suites) {
-            (State::InitiatorWaitM2 { .. }, Some(new)) => (new, true),
-            (State::InitiatorWaitM2 { suites, renegotiated, .. }, None) => (suites.clone(), *renegotiated),
-            _ => return Err(InputError::Unexpected(MessageKind::Error)),
+        let Some(attempt) = next.or_else(|| s.attempt.clone()) else {
+            return Err(InputError::Unexpected(MessageKind::Error));
         };
-        let started = self.start_initiator(&suites, s.local_id);
+        let started = self.start_initiator(&attempt, s.local_id);
         let (handshake, datagram) = match started {
             Ok(started) => started,
             Err(OpenError::Handshake(e)) => {
@@ -894,10 +942,11 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
         };
+        s.attempt = Some(attempt);
+        s.peer_id = None;
+        s.processed_hash = None;
         s.state = State::InitiatorWaitM2 {
             handshake: Some(handshake),
-            suites,
-            renegotiated,
             datagram: datagram.clone(),
         };
         s.timer = Some(now.saturating_add(s.rto));
@@ -924,7 +973,8 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                 buf.truncate(range.end);
                 buf.drain(..range.start);
                 if matches!(s.state, State::InitiatorWaitM4 { .. }) {
-                    Self::confirm(s);
+                    let event = Self::confirm(id, s);
+                    self.events.extend(event);
                 }
                 self.events.push_back(Event::Received {
                     session: id,
@@ -1003,7 +1053,10 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
 
     /// The earliest time [`Endpoint::handle_timeout`] has work, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sessions.values().filter_map(Session::next_timeout).min()
+        self.sessions
+            .values()
+            .filter_map(Session::next_timeout)
+            .min()
     }
 
     /// The next datagram to send, written into `buf` (cleared first).

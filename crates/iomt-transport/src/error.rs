@@ -132,12 +132,18 @@ impl HandshakeError {
     pub(crate) fn reply(&self) -> Option<ErrorMessage> {
         match self {
             Self::Refused(Refusal::UnknownCredential) => Some(ErrorMessage::UnknownCredential),
-            Self::UnsupportedMethod(_) => Some(ErrorMessage::Unspecified("unsupported method".into())),
+            Self::UnsupportedMethod(_) => {
+                Some(ErrorMessage::Unspecified("unsupported method".into()))
+            }
             Self::KeyAlgorithmMismatch | Self::Refused(_) => {
                 Some(ErrorMessage::Unspecified("authentication refused".into()))
             }
-            Self::CriticalEad { .. } => Some(ErrorMessage::Unspecified("unsupported critical EAD".into())),
-            Self::NoCredential | Self::Crypto(_) => Some(ErrorMessage::Unspecified("internal error".into())),
+            Self::CriticalEad { .. } => {
+                Some(ErrorMessage::Unspecified("unsupported critical EAD".into()))
+            }
+            Self::NoCredential | Self::Crypto(_) => {
+                Some(ErrorMessage::Unspecified("internal error".into()))
+            }
             _ => None,
         }
     }

@@ -84,7 +84,10 @@ pub fn record_open(data: &[u8]) {
     let (mut sender, mut receiver) = RecordLayer::fuzz_pair(suite).expect("keys");
     let now = Instant::ZERO;
     let mut raw = rest.to_vec();
-    assert!(receiver.open(now, &mut raw).is_err(), "random bytes never authenticate");
+    assert!(
+        receiver.open(now, &mut raw).is_err(),
+        "random bytes never authenticate"
+    );
     let mut sealed = Vec::new();
     for chunk in rest.chunks(7) {
         let mut record = Vec::new();

@@ -83,6 +83,7 @@ pub fn check_message_1(
 /// The initiator, after sending message_1 and before message_2.
 pub struct Initiator<B: Backend> {
     suite: CipherSuite,
+    by_value: bool,
     c_i: ConnId,
     x: B::Ephemeral,
     message_1: Vec<u8>,
@@ -135,6 +136,7 @@ impl<B: Backend> Initiator<B> {
         Ok((
             Self {
                 suite,
+                by_value: false,
                 c_i,
                 x,
                 message_1: message_1.clone(),
@@ -146,6 +148,15 @@ impl<B: Backend> Initiator<B> {
     /// The selected suite.
     pub fn suite(&self) -> CipherSuite {
         self.suite
+    }
+
+    /// Sends our credential by value in message_3 (after the responder answered a `kid` with
+    /// error code 3) instead of the reference of [`LocalCredential::id_cred`].
+    ///
+    /// [`LocalCredential::id_cred`]: crate::LocalCredential::id_cred
+    pub fn send_credential_by_value(mut self) -> Self {
+        self.by_value = true;
+        self
     }
 
     /// message_1 as sent.
@@ -183,6 +194,7 @@ impl<B: Backend> Initiator<B> {
             }
         };
         let suite = self.suite;
+        let by_value = self.by_value;
         let c_i = self.c_i;
         let th_2 = schedule::th_2(b, g_y, &self.message_1);
         let fail = |error| Message2Failure {
@@ -226,19 +238,26 @@ impl<B: Backend> Initiator<B> {
             let th_3 = schedule::th_next(b, &th_2, &plaintext_2, &peer.credential.cred);
 
             let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
+            let id_cred_i = if by_value {
+                local
+                    .by_value_id_cred()
+                    .ok_or(HandshakeError::NoCredential)?
+            } else {
+                local.id_cred().clone()
+            };
             let ead_3 = creds.ead(EadSlot::Message3, Some(&nonce));
             let mut ead_3_bytes = Vec::new();
             ead::encode(&ead_3, &mut ead_3_bytes);
             let context_3 = schedule::mac_context(
                 &[],
-                local.id_cred().map_bytes(),
+                id_cred_i.map_bytes(),
                 &th_3,
                 local.cred(),
                 &ead_3_bytes,
             );
             let mac_3 = schedule::mac(b, &prk_2e, label::MAC_3, &context_3)?;
             let to_sign = schedule::sig_structure(
-                local.id_cred().map_bytes(),
+                id_cred_i.map_bytes(),
                 &th_3,
                 local.cred(),
                 &ead_3_bytes,
@@ -246,7 +265,7 @@ impl<B: Backend> Initiator<B> {
             );
             let signature = local.signer().sign(&to_sign, rng)?;
             let mut plaintext_3 = Vec::with_capacity(signature.len() + ead_3_bytes.len() + 32);
-            local.id_cred().encode_compact(&mut plaintext_3);
+            id_cred_i.encode_compact(&mut plaintext_3);
             cbor::write_bstr(&mut plaintext_3, &signature);
             plaintext_3.extend_from_slice(&ead_3_bytes);
             let th_4 = schedule::th_next(b, &th_3, &plaintext_3, local.cred());

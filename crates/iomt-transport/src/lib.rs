@@ -130,8 +130,8 @@ pub use message::{
 };
 pub use record::{
     EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
-    MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer,
-    RecordStats, TAG_LEN,
+    MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,
+    TAG_LEN,
 };
 pub use replay::{ReplayError, ReplayWindow, WINDOW};
 pub use schedule::SessionSecret;

@@ -301,12 +301,18 @@ mod tests {
     #[test]
     fn error_messages() {
         let cases: Vec<(ErrorMessage, Vec<u8>)> = vec![
-            (ErrorMessage::Unspecified("bad".into()), vec![0x01, 0x63, b'b', b'a', b'd']),
+            (
+                ErrorMessage::Unspecified("bad".into()),
+                vec![0x01, 0x63, b'b', b'a', b'd'],
+            ),
             (
                 ErrorMessage::WrongSelectedSuite(Suites::new(vec![4, 6]).unwrap()),
                 vec![0x02, 0x82, 0x04, 0x06],
             ),
-            (ErrorMessage::WrongSelectedSuite(Suites::new(vec![6]).unwrap()), vec![0x02, 0x06]),
+            (
+                ErrorMessage::WrongSelectedSuite(Suites::new(vec![6]).unwrap()),
+                vec![0x02, 0x06],
+            ),
             (ErrorMessage::UnknownCredential, vec![0x03, 0xf5]),
         ];
         for (msg, bytes) in cases {
@@ -315,10 +321,22 @@ mod tests {
             assert_eq!(out, bytes);
             assert_eq!(ErrorMessage::decode(&bytes), Ok(msg));
         }
-        assert_eq!(ErrorMessage::decode(&[0x18, 0x63, 0x80]), Ok(ErrorMessage::Other(99)));
-        assert_eq!(ErrorMessage::decode(&[0x00, 0xf5]), Err(CborError::OutOfRange));
-        assert_eq!(ErrorMessage::decode(&[0x03, 0xf4]), Err(CborError::UnexpectedType));
-        assert_eq!(ErrorMessage::decode(&[0x01, 0x60, 0x00]), Err(CborError::TrailingBytes));
+        assert_eq!(
+            ErrorMessage::decode(&[0x18, 0x63, 0x80]),
+            Ok(ErrorMessage::Other(99))
+        );
+        assert_eq!(
+            ErrorMessage::decode(&[0x00, 0xf5]),
+            Err(CborError::OutOfRange)
+        );
+        assert_eq!(
+            ErrorMessage::decode(&[0x03, 0xf4]),
+            Err(CborError::UnexpectedType)
+        );
+        assert_eq!(
+            ErrorMessage::decode(&[0x01, 0x60, 0x00]),
+            Err(CborError::TrailingBytes)
+        );
         let long = "é".repeat(100);
         let mut out = Vec::new();
         ErrorMessage::Unspecified(long).encode(&mut out);
@@ -331,7 +349,10 @@ mod tests {
     #[test]
     fn single_bstr_messages() {
         assert_eq!(decode_single_bstr(&[0x42, 1, 2]), Ok(&[1, 2][..]));
-        assert_eq!(decode_single_bstr(&[0x42, 1, 2, 3]), Err(CborError::TrailingBytes));
+        assert_eq!(
+            decode_single_bstr(&[0x42, 1, 2, 3]),
+            Err(CborError::TrailingBytes)
+        );
         assert_eq!(decode_single_bstr(&[0x02]), Err(CborError::UnexpectedType));
     }
 }

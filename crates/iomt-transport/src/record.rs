@@ -178,7 +178,9 @@ impl RecordHeader {
         }
         let id = datagram.get(1..1 + id_len).ok_or(RecordError::Truncated)?;
         let receiver = ConnId::new(id).ok_or(RecordError::Truncated)?;
-        let low = datagram.get(1 + id_len..len).ok_or(RecordError::Truncated)?;
+        let low = datagram
+            .get(1 + id_len..len)
+            .ok_or(RecordError::Truncated)?;
         let low = u16::from_be_bytes(<[u8; 2]>::try_from(low).map_err(|_| RecordError::Truncated)?);
         Ok(Self {
             receiver,
@@ -320,7 +322,9 @@ impl RecordLayer {
         config: RecordConfig,
         now: Instant,
     ) -> Result<Self, RecordError> {
-        if !(1..=2).contains(&peer_id.as_bytes().len()) || !(1..=2).contains(&local_id.as_bytes().len()) {
+        if !(1..=2).contains(&peer_id.as_bytes().len())
+            || !(1..=2).contains(&local_id.as_bytes().len())
+        {
             return Err(RecordError::UnusableConnId);
         }
         let alg = RingBackend::aead_algorithm(suite.aead())?;
@@ -341,7 +345,9 @@ impl RecordLayer {
             local_id,
             peer_id,
             config,
-            update_after_records: config.key_update_after_records.clamp(1, confidentiality_limit),
+            update_after_records: config
+                .key_update_after_records
+                .clamp(1, confidentiality_limit),
             send: PhaseKeys::derive(alg, 0, send_secret)?,
             send_started: now,
             sealed_in_phase: 0,
@@ -478,7 +484,11 @@ impl RecordLayer {
 
     /// Drops the previous receive key once its retention ended.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.previous.as_ref().is_some_and(|(_, until)| *until <= now) {
+        if self
+            .previous
+            .as_ref()
+            .is_some_and(|(_, until)| *until <= now)
+        {
             self.previous = None;
         }
     }

@@ -78,7 +78,9 @@ impl ReplayWindow {
     pub fn accept(&mut self, seq: u64) -> Result<(), ReplayError> {
         self.check(seq)?;
         if self.top.is_none_or(|top| seq > top) {
-            let first_new = self.top.map_or(seq / BLOCK_BITS, |top| top / BLOCK_BITS + 1);
+            let first_new = self
+                .top
+                .map_or(seq / BLOCK_BITS, |top| top / BLOCK_BITS + 1);
             let last_new = seq / BLOCK_BITS;
             // Clear every block the window advances into (at most all of them).
             let span = (last_new + 1).saturating_sub(first_new).min(BLOCKS_U64);

@@ -179,13 +179,21 @@ fn key_schedule_value_by_value() {
     let th_2 = schedule::th_2(&b, &G_Y, &MESSAGE_1);
     assert_eq!(th_2, TH_2, "TH_2");
 
-    let (x, g_x) = TraceBackend::with(X).ephemeral(&SystemRandom::new()).unwrap();
+    let (x, g_x) = TraceBackend::with(X)
+        .ephemeral(&SystemRandom::new())
+        .unwrap();
     assert_eq!(g_x, G_X, "G_X");
-    let (y, g_y) = TraceBackend::with(Y).ephemeral(&SystemRandom::new()).unwrap();
+    let (y, g_y) = TraceBackend::with(Y)
+        .ephemeral(&SystemRandom::new())
+        .unwrap();
     assert_eq!(g_y, G_Y, "G_Y");
     let g_xy = TraceBackend::with(X).agree(x, &G_Y).unwrap();
     assert_eq!(*g_xy.expose(), G_XY, "G_XY from X and G_Y");
-    assert_eq!(TraceBackend::with(Y).agree(y, &G_X).unwrap(), g_xy, "G_XY from Y and G_X");
+    assert_eq!(
+        TraceBackend::with(Y).agree(y, &G_X).unwrap(),
+        g_xy,
+        "G_XY from Y and G_X"
+    );
 
     let prk_2e = schedule::prk_2e(&b, &th_2, &g_xy);
     assert_eq!(*prk_2e.expose(), PRK_2E, "PRK_2e");
@@ -198,7 +206,10 @@ fn key_schedule_value_by_value() {
     let mac_2 = schedule::mac(&b, &prk_2e, label::MAC_2, &context_2).unwrap();
     assert_eq!(mac_2, MAC_2, "MAC_2");
     let sig_structure_2 = schedule::sig_structure(&ID_CRED_R, &th_2, &CRED_R, &[], &mac_2);
-    assert_eq!(sig_structure_2, SIG_STRUCTURE_2, "Sig_structure of message_2");
+    assert_eq!(
+        sig_structure_2, SIG_STRUCTURE_2,
+        "Sig_structure of message_2"
+    );
     let rng = SystemRandom::new();
     let signature_2 = Ed25519Signer::from_seed(&SK_R)
         .unwrap()
@@ -213,7 +224,11 @@ fn key_schedule_value_by_value() {
 
     let keystream_2 = schedule::keystream_2(&b, &prk_2e, &th_2, PLAINTEXT_2.len()).unwrap();
     assert_eq!(keystream_2, KEYSTREAM_2, "KEYSTREAM_2");
-    assert_eq!(xor(&PLAINTEXT_2, &keystream_2), CIPHERTEXT_2, "CIPHERTEXT_2");
+    assert_eq!(
+        xor(&PLAINTEXT_2, &keystream_2),
+        CIPHERTEXT_2,
+        "CIPHERTEXT_2"
+    );
 
     // message_3.
     let th_3 = schedule::th_next(&b, &th_2, &PLAINTEXT_2, &CRED_R);
@@ -233,7 +248,10 @@ fn key_schedule_value_by_value() {
     let mac_3 = schedule::mac(&b, &prk_2e, label::MAC_3, &context_3).unwrap();
     assert_eq!(mac_3, MAC_3, "MAC_3");
     let sig_structure_3 = schedule::sig_structure(&ID_CRED_I, &th_3, &CRED_I, &[], &mac_3);
-    assert_eq!(sig_structure_3, SIG_STRUCTURE_3, "Sig_structure of message_3");
+    assert_eq!(
+        sig_structure_3, SIG_STRUCTURE_3,
+        "Sig_structure of message_3"
+    );
     let signature_3 = Ed25519Signer::from_seed(&SK_I)
         .unwrap()
         .sign(&sig_structure_3, &rng)
@@ -242,7 +260,13 @@ fn key_schedule_value_by_value() {
     assert_eq!(schedule::enc_structure(&th_3), A_3, "A_3");
     let mut ciphertext_3 = PLAINTEXT_3.to_vec();
     TraceBackend::with(X)
-        .seal(AeadAlgorithm::AesCcm16_64_128, &k3.key, &k3.iv, &A_3, &mut ciphertext_3)
+        .seal(
+            AeadAlgorithm::AesCcm16_64_128,
+            &k3.key,
+            &k3.iv,
+            &A_3,
+            &mut ciphertext_3,
+        )
         .unwrap();
     assert_eq!(ciphertext_3, CIPHERTEXT_3, "CIPHERTEXT_3");
 
@@ -262,7 +286,13 @@ fn key_schedule_value_by_value() {
     assert_eq!(schedule::enc_structure(&th_4), A_4, "A_4");
     let mut ciphertext_4 = Vec::new();
     TraceBackend::with(X)
-        .seal(AeadAlgorithm::AesCcm16_64_128, &k4.key, &k4.iv, &A_4, &mut ciphertext_4)
+        .seal(
+            AeadAlgorithm::AesCcm16_64_128,
+            &k4.key,
+            &k4.iv,
+            &A_4,
+            &mut ciphertext_4,
+        )
         .unwrap();
     assert_eq!(ciphertext_4, CIPHERTEXT_4, "CIPHERTEXT_4");
     let prk_out = schedule::kdf_secret(&b, prk_2e.expose(), label::PRK_OUT, &th_4).unwrap();
@@ -316,7 +346,10 @@ fn full_handshake_reproduces_messages() {
         awaiting_4.process_message_4(&ib, &message_4, &initiator_creds),
         Ok(Vec::new())
     );
-    assert_eq!(r_done.nonce, i_done.nonce, "both sides derive the same nonce");
+    assert_eq!(
+        r_done.nonce, i_done.nonce,
+        "both sides derive the same nonce"
+    );
 
     // Exporter: the OSCORE master secret and salt (RFC 9528 Appendix A.1).
     let mut secret = r_done.secret;
@@ -330,8 +363,16 @@ fn full_handshake_reproduces_messages() {
 
     // EDHOC_KeyUpdate with the trace's context.
     secret.key_update(&KEY_UPDATE_CONTEXT).unwrap();
-    assert_eq!(secret.prk_out(), &KEY_UPDATE_PRK_OUT, "PRK_out after key update");
-    assert_eq!(secret.prk_exporter(), &KEY_UPDATE_PRK_EXPORTER, "PRK_exporter after key update");
+    assert_eq!(
+        secret.prk_out(),
+        &KEY_UPDATE_PRK_OUT,
+        "PRK_out after key update"
+    );
+    assert_eq!(
+        secret.prk_exporter(),
+        &KEY_UPDATE_PRK_EXPORTER,
+        "PRK_exporter after key update"
+    );
     secret.export(0, &[], &mut master_secret).unwrap();
     secret.export(1, &[], &mut master_salt).unwrap();
     assert_eq!(master_secret, KEY_UPDATE_OSCORE_MASTER_SECRET);
@@ -354,7 +395,13 @@ fn trace_messages_parse_to_their_parts() {
     assert_eq!(re, PLAINTEXT_2);
     let pt3 = crate::message::Plaintext3::decode(&PLAINTEXT_3).unwrap();
     assert_eq!(pt3.id_cred.map_bytes(), ID_CRED_I);
-    assert_eq!(crate::message::decode_single_bstr(&MESSAGE_3).unwrap(), CIPHERTEXT_3);
-    assert_eq!(crate::message::decode_single_bstr(&MESSAGE_4).unwrap(), CIPHERTEXT_4);
+    assert_eq!(
+        crate::message::decode_single_bstr(&MESSAGE_3).unwrap(),
+        CIPHERTEXT_3
+    );
+    assert_eq!(
+        crate::message::decode_single_bstr(&MESSAGE_4).unwrap(),
+        CIPHERTEXT_4
+    );
     assert!(Reader::new(&CRED_R).item().is_ok());
 }

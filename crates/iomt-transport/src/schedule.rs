@@ -196,7 +196,13 @@ pub(crate) fn handshake_nonce<B: Backend + ?Sized>(
     th_2: &[u8; HASH_LEN],
 ) -> Result<HandshakeNonce, CryptoError> {
     let mut out = [0; 32];
-    edhoc_kdf(b, prk_2e.expose(), HandshakeNonce::INFO_LABEL, th_2, &mut out)?;
+    edhoc_kdf(
+        b,
+        prk_2e.expose(),
+        HandshakeNonce::INFO_LABEL,
+        th_2,
+        &mut out,
+    )?;
     Ok(HandshakeNonce(out))
 }
 
@@ -222,13 +228,24 @@ impl SessionSecret {
     /// EDHOC_Exporter(label, context, length) = EDHOC_KDF(PRK_exporter, label, context,
     /// length), filling `out`. Labels 0 and 1 are OSCORE's; 32768 and up are private use.
     pub fn export(&self, label: u64, context: &[u8], out: &mut [u8]) -> Result<(), CryptoError> {
-        edhoc_kdf(&RingBackend, self.prk_exporter.expose(), label, context, out)
+        edhoc_kdf(
+            &RingBackend,
+            self.prk_exporter.expose(),
+            label,
+            context,
+            out,
+        )
     }
 
     /// EDHOC_KeyUpdate(context): PRK_out = EDHOC_KDF(PRK_out, 11, context, hash_length), and
     /// PRK_exporter derived anew. The old secrets are wiped.
     pub fn key_update(&mut self, context: &[u8]) -> Result<(), CryptoError> {
-        let next = kdf_secret(&RingBackend, self.prk_out.expose(), label::KEY_UPDATE, context)?;
+        let next = kdf_secret(
+            &RingBackend,
+            self.prk_out.expose(),
+            label::KEY_UPDATE,
+            context,
+        )?;
         *self = Self::new(next)?;
         Ok(())
     }

@@ -33,7 +33,10 @@ pub fn raw_public_key_ccs(key: &PeerKey) -> Vec<u8> {
             cbor::write_bstr(&mut out, x);
         }
         PeerKey::EcdsaP256(point) => {
-            let (x, y) = point.get(1..).unwrap_or_default().split_at(point.len().saturating_sub(1) / 2);
+            let (x, y) = point
+                .get(1..)
+                .unwrap_or_default()
+                .split_at(point.len().saturating_sub(1) / 2);
             cbor::write_map(&mut out, 4);
             cbor::write_int(&mut out, 1);
             cbor::write_int(&mut out, 2);
@@ -116,10 +119,11 @@ impl Credentials for StaticCredentials {
         self.local.iter().find(|(s, _)| *s == suite).map(|(_, c)| c)
     }
 
+    /// A known ID_CRED_x, or a credential sent by value that equals a known peer's.
     fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         self.peers
             .iter()
-            .find(|(id, _)| id == peer.id_cred)
+            .find(|(id, c)| id == peer.id_cred || peer.by_value == Some(c.cred.as_slice()))
             .map(|(_, c)| c.clone())
             .ok_or(Refusal::UnknownCredential)
     }
@@ -153,6 +157,9 @@ mod tests {
             assert_eq!(r.item().map(<[u8]>::len), Ok(ccs.len()));
         }
         let ed = raw_public_key_ccs(&PeerKey::Ed25519([7; 32]));
-        assert_eq!(ed[..10], [0xa1, 0x08, 0xa1, 0x01, 0xa3, 0x01, 0x01, 0x20, 0x06, 0x21]);
+        assert_eq!(
+            ed[..10],
+            [0xa1, 0x08, 0xa1, 0x01, 0xa3, 0x01, 0x01, 0x20, 0x06, 0x21]
+        );
     }
 }

@@ -115,7 +115,11 @@ mod tests {
 
     #[test]
     fn ids_round_trip() {
-        for suite in [CipherSuite::Suite0, CipherSuite::Suite4, CipherSuite::Suite6] {
+        for suite in [
+            CipherSuite::Suite0,
+            CipherSuite::Suite4,
+            CipherSuite::Suite6,
+        ] {
             assert_eq!(CipherSuite::from_id(suite.id()), Some(suite));
         }
         assert_eq!(CipherSuite::from_id(2), None);

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use ring::rand::SystemRandom;
 
 use super::*;
-use crate::credential::{HandshakeNonce, PeerCandidate, PeerCredential, Refusal};
+use crate::credential::{HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Refusal};
 use crate::crypto::generate_signer;
 use crate::static_credentials::StaticCredentials;
 
@@ -38,7 +38,11 @@ fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials)
     for suite in suites {
         let (id, cred) = i.add_local_kid(*suite, &[0x0a], generate_signer(*suite, &rng).unwrap());
         r.add_peer(id, cred);
-        let (id, cred) = r.add_local_kid(*suite, &[0x0b, 0x01], generate_signer(*suite, &rng).unwrap());
+        let (id, cred) = r.add_local_kid(
+            *suite,
+            &[0x0b, 0x01],
+            generate_signer(*suite, &rng).unwrap(),
+        );
         i.add_peer(id, cred);
     }
     (i, r)
@@ -114,9 +118,18 @@ impl Net {
                 if self.rng.chance(self.loss) {
                     continue;
                 }
-                let copies = if self.rng.chance(self.duplicate) { 2 } else { 1 };
+                let copies = if self.rng.chance(self.duplicate) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
-                    let delay = 10 + if self.jitter_ms > 0 { self.rng.next() % self.jitter_ms } else { 0 };
+                    let delay = 10
+                        + if self.jitter_ms > 0 {
+                            self.rng.next() % self.jitter_ms
+                        } else {
+                            0
+                        };
                     self.flight.push(InFlight {
                         at: self.now + Duration::from_millis(delay),
                         to: t.destination,
@@ -224,7 +237,8 @@ fn handshake_and_records_on_a_clean_link() {
         let rid = net.connected(R).unwrap();
         assert_eq!(net.connected(I), Some(sid));
         for (node, kid) in [(I, vec![0x0b, 0x01]), (R, vec![0x0a])] {
-            let Some(Event::Connected { info, suite: s, .. }) = net.events[usize::from(node)].first()
+            let Some(Event::Connected { info, suite: s, .. }) =
+                net.events[usize::from(node)].first()
             else {
                 panic!("first event is Connected");
             };
@@ -237,7 +251,9 @@ fn handshake_and_records_on_a_clean_link() {
 
         net.eps[0].send(net.now, sid, b"hello responder").unwrap();
         net.eps[1].send(net.now, rid, b"hello initiator").unwrap();
-        net.run_until(Duration::from_secs(1), |n| !n.received(I).is_empty() && !n.received(R).is_empty());
+        net.run_until(Duration::from_secs(1), |n| {
+            !n.received(I).is_empty() && !n.received(R).is_empty()
+        });
         assert_eq!(net.received(R), vec![b"hello responder".to_vec()]);
         assert_eq!(net.received(I), vec![b"hello initiator".to_vec()]);
 
@@ -254,7 +270,8 @@ fn handshake_and_records_on_a_clean_link() {
 fn lossy_reordering_duplicating_link() {
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
         for seed in 1..=12u64 {
-            let mut net = Net::new(config_with(&[suite]), &[suite]).lossy(seed * 7919, 300, 200, 400);
+            let mut net =
+                Net::new(config_with(&[suite]), &[suite]).lossy(seed * 7919, 300, 200, 400);
             let sid = net.eps[0].connect(net.now, R).unwrap();
             assert!(
                 net.run_until(Duration::from_secs(120), Net::both_confirmed),
@@ -278,7 +295,11 @@ fn lossy_reordering_duplicating_link() {
                 unique.dedup();
                 assert_eq!(unique.len(), got.len(), "no record delivered twice");
                 assert!(got.iter().all(|m| sent.contains(m)), "only what was sent");
-                assert!(got.len() > 60, "{suite:?} seed {seed}: most records arrive ({})", got.len());
+                assert!(
+                    got.len() > 60,
+                    "{suite:?} seed {seed}: most records arrive ({})",
+                    got.len()
+                );
             }
             assert!(net.closed(I).is_none() && net.closed(R).is_none());
         }
@@ -325,7 +346,10 @@ fn initiator_gives_up_after_its_retransmissions() {
     assert_eq!(net.sent[0].len(), 4);
     assert!(net.sent[0].iter().all(|d| d == &net.sent[0][0]));
     assert_eq!(net.eps[0].session_count(), 0);
-    assert_eq!(net.now, Instant::ZERO + Duration::from_millis(500 + 1000 + 2000 + 4000 + 5000));
+    assert_eq!(
+        net.now,
+        Instant::ZERO + Duration::from_millis(500 + 1000 + 2000 + 4000 + 5000)
+    );
 }
 
 #[test]
@@ -357,12 +381,23 @@ fn message_1_flood_is_bounded() {
     assert_eq!(accepted, 4);
     // The pending handshakes expire and make room again.
     let later = now + Duration::from_secs(31);
-    assert_eq!(responder.poll_timeout(), Some(now + Duration::from_secs(30)));
+    assert_eq!(
+        responder.poll_timeout(),
+        Some(now + Duration::from_secs(30))
+    );
     responder.handle_timeout(later);
     assert_eq!(responder.session_count(), 0);
     assert_eq!(responder.poll_timeout(), None);
     let closed = core::iter::from_fn(|| responder.poll_event())
-        .filter(|e| matches!(e, Event::Closed { reason: CloseReason::TimedOut, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Closed {
+                    reason: CloseReason::TimedOut,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(closed, 4);
 }
@@ -374,7 +409,10 @@ fn refused_initiator_hears_an_error_message() {
     net.eps[0].connect(net.now, R).unwrap();
     net.drain();
     let m1 = net.flight.remove(0);
-    let incoming = net.eps[1].handle_input(net.now, I, &m1.bytes).unwrap().unwrap();
+    let incoming = net.eps[1]
+        .handle_input(net.now, I, &m1.bytes)
+        .unwrap()
+        .unwrap();
     assert_eq!(incoming.peer(), &I);
     assert_eq!(incoming.suite(), CipherSuite::Suite4);
     net.eps[1].refuse(incoming);
@@ -396,10 +434,10 @@ fn wrong_selected_suite_is_renegotiated() {
     let mut net = Net::with(initiator, responder);
     net.eps[0].connect(net.now, R).unwrap();
     assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
-    assert!(net
-        .errors
-        .iter()
-        .any(|(n, e)| *n == R && *e == InputError::Handshake(HandshakeError::WrongSuite { selected: 6 })));
+    assert!(
+        net.errors.iter().any(|(n, e)| *n == R
+            && *e == InputError::Handshake(HandshakeError::WrongSuite { selected: 6 }))
+    );
     // The second message_1 lists 6 then selects 4: SUITES_I = [6, 4].
     let second = &net.sent[0][1];
     assert_eq!(second[..4], [0x01, 0x00, 0x82, 0x06]);
@@ -418,16 +456,25 @@ fn unknown_credential_is_answered_with_code_3() {
     let mut cr = StaticCredentials::new();
     let (id, cred) = cr.add_local_kid(suite, &[0x0b, 0x01], generate_signer(suite, &rng).unwrap());
     ci.add_peer(id, cred);
-    let mut net = Net::with(endpoint(config_with(&[suite]), ci), endpoint(config_with(&[suite]), cr));
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
     net.eps[0].connect(net.now, R).unwrap();
-    net.run_until(Duration::from_secs(5), |n| n.closed(I).is_some() && n.closed(R).is_some());
+    net.run_until(Duration::from_secs(5), |n| {
+        n.closed(I).is_some() && n.closed(R).is_some()
+    });
     assert_eq!(
         net.closed(R),
-        Some(&CloseReason::Handshake(HandshakeError::Refused(Refusal::UnknownCredential)))
+        Some(&CloseReason::Handshake(HandshakeError::Refused(
+            Refusal::UnknownCredential
+        )))
     );
     assert_eq!(
         net.closed(I),
-        Some(&CloseReason::Handshake(HandshakeError::PeerError(ErrorMessage::UnknownCredential)))
+        Some(&CloseReason::Handshake(HandshakeError::PeerError(
+            ErrorMessage::UnknownCredential
+        )))
     );
 }
 
@@ -444,12 +491,18 @@ impl Credentials for Observing {
     }
 
     fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
-        self.seen.lock().unwrap().push((peer.ead.to_vec(), *peer.nonce));
+        self.seen
+            .lock()
+            .unwrap()
+            .push((peer.ead.to_vec(), *peer.nonce));
         self.inner.verify_peer(peer)
     }
 
     fn ead(&self, slot: EadSlot, nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
-        self.nonces_given.lock().unwrap().push((slot, nonce.copied()));
+        self.nonces_given
+            .lock()
+            .unwrap()
+            .push((slot, nonce.copied()));
         self.inner.ead(slot, nonce)
     }
 
@@ -474,7 +527,11 @@ fn ead_travels_both_ways_with_the_handshake_nonce() {
     let (ci, cr) = credentials(&[suite]);
     let mut ci_inner = ci;
     ci_inner.add_ead(EadSlot::Message1, EadItem::new(76, Some(vec![1])));
-    let ci = observing(ci_inner, EadSlot::Message3, EadItem::critical(77, Some(vec![3, 3])));
+    let ci = observing(
+        ci_inner,
+        EadSlot::Message3,
+        EadItem::critical(77, Some(vec![3, 3])),
+    );
     let cr = observing(cr, EadSlot::Message2, EadItem::new(78, Some(vec![2])));
     let rng = Arc::new(SystemRandom::new());
     let i = Endpoint::new(config_with(&[suite]), ci.clone(), rng.clone());
@@ -483,15 +540,26 @@ fn ead_travels_both_ways_with_the_handshake_nonce() {
     net.eps[0].connect(net.now, R).unwrap();
     net.drain();
     let m1 = net.flight.remove(0);
-    let incoming = net.eps[1].handle_input(net.now, I, &m1.bytes).unwrap().unwrap();
+    let incoming = net.eps[1]
+        .handle_input(net.now, I, &m1.bytes)
+        .unwrap()
+        .unwrap();
     assert_eq!(incoming.ead(), [EadItem::new(76, Some(vec![1]))]);
     net.eps[1].accept(net.now, incoming).unwrap();
     assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
 
     let seen_by_i = ci.seen.lock().unwrap().clone();
     let seen_by_r = cr.seen.lock().unwrap().clone();
-    assert_eq!(seen_by_i[0].0, [EadItem::new(78, Some(vec![2]))], "EAD_2 reaches the initiator");
-    assert_eq!(seen_by_r[0].0, [EadItem::critical(77, Some(vec![3, 3]))], "EAD_3 reaches the responder");
+    assert_eq!(
+        seen_by_i[0].0,
+        [EadItem::new(78, Some(vec![2]))],
+        "EAD_2 reaches the initiator"
+    );
+    assert_eq!(
+        seen_by_r[0].0,
+        [EadItem::critical(77, Some(vec![3, 3]))],
+        "EAD_3 reaches the responder"
+    );
     assert_eq!(seen_by_i[0].1, seen_by_r[0].1, "one nonce per handshake");
     let given = ci.nonces_given.lock().unwrap().clone();
     assert_eq!(given[0], (EadSlot::Message1, None));
@@ -503,16 +571,23 @@ fn unknown_critical_ead_ends_the_handshake() {
     let suite = CipherSuite::Suite6;
     let (mut ci, cr) = credentials(&[suite]);
     ci.add_ead(EadSlot::Message3, EadItem::critical(99, None));
-    let mut net = Net::with(endpoint(config_with(&[suite]), ci), endpoint(config_with(&[suite]), cr));
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
     net.eps[0].connect(net.now, R).unwrap();
     net.run_until(Duration::from_secs(5), |n| n.closed(I).is_some());
     assert_eq!(
         net.closed(R),
-        Some(&CloseReason::Handshake(HandshakeError::CriticalEad { label: 99 }))
+        Some(&CloseReason::Handshake(HandshakeError::CriticalEad {
+            label: 99
+        }))
     );
     assert!(matches!(
         net.closed(I),
-        Some(CloseReason::Handshake(HandshakeError::PeerError(ErrorMessage::Unspecified(_))))
+        Some(CloseReason::Handshake(HandshakeError::PeerError(
+            ErrorMessage::Unspecified(_)
+        )))
     ));
 }
 
@@ -606,7 +681,10 @@ fn bad_message_3_leaves_the_responder_unchanged() {
         }
         // The genuine message_3 still completes the handshake.
         net.eps[1].handle_input(net.now, I, &m3).unwrap();
-        assert!(matches!(net.eps[1].poll_event(), Some(Event::Connected { .. })));
+        assert!(matches!(
+            net.eps[1].poll_event(),
+            Some(Event::Connected { .. })
+        ));
         // Replayed message_3: answered again with message_4, reported as a duplicate.
         let _ = net.eps[1].poll_transmit(net.now, &mut Vec::new());
         assert_eq!(
@@ -627,7 +705,11 @@ fn bad_message_2_is_survived() {
         let config = config_with(&[suite]);
         let mut k = 0;
         loop {
-            let Captured { mut net, m2: genuine, .. } = capture_until_message_2(suite, &config);
+            let Captured {
+                mut net,
+                m2: genuine,
+                ..
+            } = capture_until_message_2(suite, &config);
             let Some(m) = mutations(&genuine).into_iter().nth(k) else {
                 break;
             };
@@ -651,7 +733,10 @@ fn bad_message_2_is_survived() {
             net.drain();
             assert!(net.closed(I).is_none(), "{res:?}");
             // The handshake still completes (restarting if the ephemeral key was spent).
-            assert!(net.run_until(Duration::from_secs(20), Net::both_confirmed), "{m:02x?}");
+            assert!(
+                net.run_until(Duration::from_secs(20), Net::both_confirmed),
+                "{m:02x?}"
+            );
         }
     }
 }
@@ -677,7 +762,12 @@ fn capture_until_message_2(suite: CipherSuite, config: &EndpointConfig) -> Captu
 #[test]
 fn replayed_handshake_messages_after_completion() {
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
-        let Captured { mut net, m1, m2, m3 } = capture(suite);
+        let Captured {
+            mut net,
+            m1,
+            m2,
+            m3,
+        } = capture(suite);
         net.eps[1].handle_input(net.now, I, &m3).unwrap();
         net.drain();
         assert!(net.run_until(Duration::from_secs(1), Net::both_confirmed));
@@ -694,7 +784,10 @@ fn replayed_handshake_messages_after_completion() {
             net.eps[1].handle_input(net.now, I, &m3),
             Err(InputError::Duplicate(MessageKind::Message3))
         );
-        assert_eq!((net.eps[0].session_count(), net.eps[1].session_count()), before);
+        assert_eq!(
+            (net.eps[0].session_count(), net.eps[1].session_count()),
+            before
+        );
         // A message_2 for an unknown connection identifier.
         let mut stray = m2.clone();
         stray[1] ^= 0x05;
@@ -735,8 +828,14 @@ fn forged_records_kill_the_session() {
         );
     }
     net.drain();
-    assert_eq!(net.closed(R), Some(&CloseReason::Record(RecordError::Killed)));
-    assert_eq!(net.eps[1].handle_input(net.now, I, &record), Err(InputError::Closed));
+    assert_eq!(
+        net.closed(R),
+        Some(&CloseReason::Record(RecordError::Killed))
+    );
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &record),
+        Err(InputError::Closed)
+    );
     let rid = net.connected(R).unwrap();
     assert_eq!(
         net.eps[1].send(net.now, rid, b"x"),
@@ -765,7 +864,55 @@ fn oversized_and_unknown_datagrams() {
         Err(InputError::Datagram(DatagramError::UnknownType(9)))
     );
     assert_eq!(
-        net.eps[1].handle_input(net.now, I, &[0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        net.eps[1].handle_input(
+            net.now,
+            I,
+            &[
+                0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]
+        ),
         Err(InputError::UnknownSession)
     );
+}
+
+#[test]
+fn unknown_kid_falls_back_to_credential_by_value() {
+    let rng = SystemRandom::new();
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let mut ci = StaticCredentials::new();
+        let (_, initiator_cred) =
+            ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let mut cr = StaticCredentials::new();
+        let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        ci.add_peer(id, cred);
+        // The responder knows the initiator's credential, but under another kid.
+        cr.add_peer(IdCred::kid(&[0x77]), initiator_cred.clone());
+        let mut net = Net::with(
+            endpoint(config_with(&[suite]), ci),
+            endpoint(config_with(&[suite]), cr),
+        );
+        net.eps[0].connect(net.now, R).unwrap();
+        assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+        // The first responder session refused the kid with error code 3...
+        assert_eq!(
+            net.closed(R),
+            Some(&CloseReason::Handshake(HandshakeError::Refused(
+                Refusal::UnknownCredential
+            )))
+        );
+        // ...and the second accepted the credential sent by value (kccs).
+        let info = net.events[1]
+            .iter()
+            .find_map(|e| match e {
+                Event::Connected { info, .. } => Some(info.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            info.id_cred.by_value(),
+            Some(initiator_cred.cred.as_slice())
+        );
+        assert_eq!(info.credential, initiator_cred);
+        assert!(net.closed(I).is_none());
+    }
 }

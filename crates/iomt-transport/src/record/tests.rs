@@ -63,9 +63,15 @@ fn header_layout() {
     assert_eq!(h.receiver, id);
     assert_eq!(h.truncated_seq, 0x5_6789);
     assert_eq!(h.phase_bits, 2);
-    assert_eq!(RecordHeader::parse(&record[..20]), Err(RecordError::Truncated));
+    assert_eq!(
+        RecordHeader::parse(&record[..20]),
+        Err(RecordError::Truncated)
+    );
     assert_eq!(RecordHeader::parse(&[]), Err(RecordError::Truncated));
-    assert_eq!(RecordHeader::parse(&[0x01; 30]), Err(RecordError::NotARecord));
+    assert_eq!(
+        RecordHeader::parse(&[0x01; 30]),
+        Err(RecordError::NotARecord)
+    );
 }
 
 #[test]
@@ -136,7 +142,11 @@ fn bad_record_table() {
         let cases: Vec<(&str, Vec<u8>, RecordError)> = vec![
             ("replayed", newest.clone(), RecordError::Replayed),
             ("replayed first", first.clone(), RecordError::TooOld),
-            ("far outside the window", old[0].clone(), RecordError::TooOld),
+            (
+                "far outside the window",
+                old[0].clone(),
+                RecordError::TooOld,
+            ),
             ("forged tag", forged, RecordError::Forged),
             ("flipped ciphertext", flipped_body, RecordError::Forged),
             ("truncated", truncated, RecordError::Truncated),
@@ -175,7 +185,10 @@ fn forgery_limit_kills_the_session() {
     assert!(r.is_killed());
     assert_eq!(open(&mut r, Instant::ZERO, &good), Err(RecordError::Killed));
     let mut out = Vec::new();
-    assert_eq!(r.seal(Instant::ZERO, b"y", &mut out), Err(RecordError::Killed));
+    assert_eq!(
+        r.seal(Instant::ZERO, b"y", &mut out),
+        Err(RecordError::Killed)
+    );
     assert!(out.is_empty());
 }
 
@@ -198,8 +211,14 @@ fn key_update_by_count_survives_loss_and_reordering() {
         assert_eq!(open(&mut r, now, &records[25]).unwrap(), [25]);
         assert_eq!(r.stats().receive_phase, 2);
         // A straggler from phase 1 is "the previous phase": its key was never kept.
-        assert_eq!(open(&mut r, now, &records[15]), Err(RecordError::OldKeyPhase));
-        assert_eq!(open(&mut r, now, &records[9]), Err(RecordError::OldKeyPhase));
+        assert_eq!(
+            open(&mut r, now, &records[15]),
+            Err(RecordError::OldKeyPhase)
+        );
+        assert_eq!(
+            open(&mut r, now, &records[9]),
+            Err(RecordError::OldKeyPhase)
+        );
         // Phase 3, then a reordered phase-2 record within the retention period.
         assert_eq!(open(&mut r, now, &records[31]).unwrap(), [31]);
         assert_eq!(open(&mut r, now, &records[26]).unwrap(), [26]);
@@ -208,7 +227,10 @@ fn key_update_by_count_survives_loss_and_reordering() {
         assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(5)));
         r.handle_timeout(later);
         assert_eq!(r.poll_timeout(), None);
-        assert_eq!(open(&mut r, later, &records[27]), Err(RecordError::OldKeyPhase));
+        assert_eq!(
+            open(&mut r, later, &records[27]),
+            Err(RecordError::OldKeyPhase)
+        );
         assert_eq!(open(&mut r, later, &records[44]).unwrap(), [44]);
         assert_eq!(r.stats().receive_phase, 4);
     }
@@ -251,7 +273,10 @@ fn sequence_numbers_never_wrap() {
     i.next_seq = MAX_SEQUENCE;
     let mut out = Vec::new();
     i.seal(Instant::ZERO, b"last", &mut out).unwrap();
-    assert_eq!(i.seal(Instant::ZERO, b"more", &mut out), Err(RecordError::SequenceExhausted));
+    assert_eq!(
+        i.seal(Instant::ZERO, b"more", &mut out),
+        Err(RecordError::SequenceExhausted)
+    );
 }
 
 #[test]
