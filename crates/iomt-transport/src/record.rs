@@ -496,8 +496,8 @@ impl RecordLayer {
 
 #[cfg(fuzzing)]
 impl RecordLayer {
-    pub(crate) fn fuzz_pair(suite: CipherSuite) -> Option<(Self, Self)> {
-        let secret = SessionSecret::new(Secret([7; HASH_LEN])).ok()?;
+    pub(crate) fn fuzz_pair(suite: CipherSuite, seed: u8) -> Option<(Self, Self)> {
+        let secret = SessionSecret::new(Secret([seed; HASH_LEN])).ok()?;
         let a = ConnId::new(&[1])?;
         let b = ConnId::new(&[2, 3])?;
         let config = RecordConfig {
