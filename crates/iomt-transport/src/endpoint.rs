@@ -232,6 +232,9 @@ pub enum InputError {
     /// Too many events are queued; the record was not opened.
     #[error("event queue full")]
     Backpressure,
+    /// A record for a session whose handshake has not produced keys on this side yet.
+    #[error("record before the session is established")]
+    NotEstablished,
 }
 
 /// Why [`Endpoint::connect`] or [`Endpoint::accept`] failed.
@@ -965,7 +968,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let record = match &mut s.state {
             State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
             State::Failed => return Err(InputError::Closed),
-            _ => return Err(InputError::Record(RecordError::WrongSession)),
+            _ => return Err(InputError::NotEstablished),
         };
         let mut buf = bytes.to_vec();
         match record.open(now, &mut buf) {

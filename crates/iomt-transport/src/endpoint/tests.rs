@@ -916,3 +916,24 @@ fn unknown_kid_falls_back_to_credential_by_value() {
         assert!(net.closed(I).is_none());
     }
 }
+
+#[test]
+fn records_before_message_3_are_not_opened() {
+    let Captured { mut net, m3, .. } = capture(CipherSuite::Suite4);
+    // The initiator has keys (it sent message_3) but is not confirmed, so it cannot send yet;
+    // a record-shaped datagram for the pending responder session is refused as such.
+    let rid = *net.eps[1].by_local_id.keys().next().unwrap();
+    let mut record = vec![0x80 | if rid.as_bytes().len() == 2 { 0x10 } else { 0 }];
+    record.extend_from_slice(rid.as_bytes());
+    record.extend_from_slice(&[0; 2 + 20]);
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &record),
+        Err(InputError::NotEstablished)
+    );
+    let sid = net.eps[0].sessions.keys().copied().next().unwrap();
+    assert_eq!(
+        net.eps[0].send(net.now, sid, b"early"),
+        Err(SendError::NotEstablished)
+    );
+    net.eps[1].handle_input(net.now, I, &m3).unwrap();
+}
