@@ -5,6 +5,8 @@
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
 //! - [`identity`]: device keys, credentials, attestation, trust packages, revocation and
 //!   authorization (`iomt-identity`; its rustls verifiers with the `rustls` feature).
+//! - [`transport`]: sans-IO secure sessions, EDHOC handshake and datagram record layer
+//!   (`iomt-transport`).
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -18,3 +20,4 @@
 
 pub use iomt_identity as identity;
 pub use iomt_schema as schema;
+pub use iomt_transport as transport;
