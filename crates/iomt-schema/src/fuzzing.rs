@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use crate::envelope::Envelope;
 use crate::fragment::{Reassembler, ReassemblyLimits};
-use crate::frame::{Frame, FrameView};
+use crate::frame::{Frame, FrameView, next_delimited};
 use crate::id::ShortId;
 use crate::limits::Limits;
 use crate::message::Chat;
@@ -18,9 +18,14 @@ use crate::precedence::Precedence;
 use crate::time::{Instant, Timestamp};
 
 /// Decodes `data` as a frame; an accepted frame must re-encode to exactly `data`, and its
-/// envelope-only view must agree with the full decode.
+/// envelope-only view must agree with the full decode. Also reads `data` as a length-delimited
+/// stream: whatever frame it yields lies inside the input, right after its prefix.
 pub fn decode(data: &[u8]) {
     let limits = Limits::DEFAULT;
+    if let Ok(Some((frame, used))) = next_delimited(data, &limits) {
+        assert!(used <= data.len() && used > frame.len());
+        assert_eq!(data.get(used - frame.len()..used), Some(frame));
+    }
     let full = Frame::decode_with(data, &limits);
     let view = FrameView::parse(data, &limits);
     if let Ok(frame) = full {
