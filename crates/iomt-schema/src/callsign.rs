@@ -8,21 +8,27 @@ use crate::wire::{Fault, Reader, Sink, Wire};
 /// A callsign: 1 to 16 characters from the six-bit ASCII set of ITU-R M.1371 (AIS): space,
 /// `!` to `?` (punctuation and digits), `@`, upper-case `A` to `Z`, and `[ \ ] ^ _`.
 ///
-/// Held inline (no allocation) and packed six bits per character on the wire, behind a one-byte
-/// length: an 8-character callsign takes 7 bytes.
+/// Held inline in its wire form, six bits per character: an 8-character callsign takes 7 bytes
+/// on the wire (length byte included) and encoding or decoding it is a copy. The text is
+/// produced on demand ([`Display`](fmt::Display), [`Callsign::chars`]).
 ///
 /// ```
 /// use iomt_schema::Callsign;
 /// let cs = Callsign::new("VIPER-21")?;
-/// assert_eq!(cs.as_str(), "VIPER-21");
+/// assert_eq!(cs.to_string(), "VIPER-21");
+/// assert_eq!(cs.len(), 8);
 /// assert!(Callsign::new("viper").is_err(), "lower case is outside the set");
 /// # Ok::<(), iomt_schema::CallsignError>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Callsign {
     len: u8,
-    chars: [u8; Self::MAX_LEN],
+    /// The codes, first in the top bits of the first byte; the spare bits are zero.
+    packed: [u8; PACKED],
 }
+
+/// Bytes that 16 six-bit codes take.
+const PACKED: usize = 12;
 
 /// Error for text that is not a valid [`Callsign`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -45,58 +51,71 @@ impl Callsign {
         if text.is_empty() || text.len() > Self::MAX_LEN {
             return Err(CallsignError::Length);
         }
-        let mut chars = [0u8; Self::MAX_LEN];
-        for (slot, c) in chars.iter_mut().zip(text.chars()) {
-            if !is_sixbit(c) {
-                return Err(CallsignError::Character(c));
-            }
-            *slot = u8::try_from(c).map_err(|_| CallsignError::Character(c))?;
+        let mut word: u128 = 0;
+        for (i, c) in text.chars().enumerate() {
+            let code = u8::try_from(c)
+                .ok()
+                .filter(|b| (0x20..=0x5f).contains(b))
+                .ok_or(CallsignError::Character(c))?;
+            word |= u128::from(code & 0x3f) << (122 - 6 * i);
         }
+        let [p @ .., _, _, _, _] = word.to_be_bytes();
         Ok(Self {
             len: u8::try_from(text.len()).map_err(|_| CallsignError::Length)?,
-            chars,
+            packed: p,
         })
     }
 
-    /// The callsign as text.
-    pub fn as_str(&self) -> &str {
-        let bytes = self.chars.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or_default()
+    /// Number of characters.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
     }
-}
 
-fn is_sixbit(c: char) -> bool {
-    ('\u{20}'..='\u{5f}').contains(&c)
+    /// Always false: a callsign has at least one character.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The characters.
+    pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = self.packed;
+        let word = u128::from_be_bytes([a, b, c, d, e, f, g, h, i, j, k, l, 0, 0, 0, 0]);
+        (0..self.len()).map(move |n| {
+            let code = (word >> (122 - 6 * n)).to_le_bytes()[0] & 0x3f;
+            // Codes 0..32 are '@'..'_' (0x40..0x5f), codes 32..64 are ' '..'?' (0x20..0x3f).
+            char::from(code | ((!code & 0x20) << 1))
+        })
+    }
+
+    /// Bytes of the packed codes.
+    fn packed_len(&self) -> usize {
+        (self.len() * 6).div_ceil(8)
+    }
 }
 
 impl fmt::Debug for Callsign {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Callsign({:?})", self.as_str())
+        write!(f, "Callsign(\"{self}\")")
     }
 }
 
 impl fmt::Display for Callsign {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.chars().try_for_each(|c| fmt::Write::write_char(f, c))
     }
 }
 
 /// Wire form: length byte, then the characters' six-bit codes (`c & 0x3f`) packed MSB first,
-/// the last byte's spare bits zero.
-///
-/// Packing works on words: decoding spreads each eight codes (48 bits) into the eight bytes of a
-/// `u64` in three shift-and-mask steps (24 bits to 32-bit lanes, 12 to 16, 6 to 8).
+/// the last byte's spare bits zero. Every code names a character, so decoding checks only the
+/// length and the spare bits.
 impl Wire for Callsign {
     #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        // The length byte, then sixteen codes in 96 bits, first code first; unused slots are zero.
-        let word = self
-            .chars
-            .iter()
-            .fold(0u128, |w, &c| w << 6 | u128::from(c & 0x3f));
-        let [_, _, _, p @ ..] = (word | u128::from(self.len) << 96).to_be_bytes();
-        let n = 1 + (usize::from(self.len) * 6).div_ceil(8);
-        s.put(p.get(..n).unwrap_or_default())
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = self.packed;
+        s.put_prefix(
+            &[self.len, a, b, c, d, e, f, g, h, i, j, k, l],
+            1 + self.packed_len(),
+        )
     }
 
     #[inline]
@@ -111,44 +130,27 @@ impl Wire for Callsign {
                 offset,
             }));
         }
-        let packed = r.take((n * 6).div_ceil(8), "callsign")?;
-        // The packed bytes, left-aligned in 96 bits: two 48-bit halves of eight codes each.
-        let word =
-            packed.iter().fold(0u128, |w, &b| w << 8 | u128::from(b)) << (96 - 8 * packed.len());
-        let half = |shift: u32| {
-            let [.., b2, b3, b4, b5, b6, b7] = (word >> shift).to_be_bytes();
-            spread(u64::from_be_bytes([0, 0, b2, b3, b4, b5, b6, b7]))
-        };
-        let codes = u128::from(half(48)) | u128::from(half(0)) << 64;
-        // Codes 0..32 are '@'..'_' (0x40..0x5f): set bit 6 where bit 5 is clear; codes 32..64
-        // are ' '..'?' (0x20..0x3f) as they are. Past the length the codes are spare bits,
-        // which must be zero, and the slots stay zero.
-        const BIT5: u128 = u128::from_le_bytes([0x20; 16]);
-        let keep = u128::MAX >> (8 * (Self::MAX_LEN - n));
-        if codes & !keep != 0 {
+        let bytes = r.take((n * 6).div_ceil(8), "callsign")?;
+        let mut packed = [0u8; PACKED];
+        for (dst, src) in packed.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = packed;
+        let word = u128::from_be_bytes([a, b, c, d, e, f, g, h, i, j, k, l, 0, 0, 0, 0]);
+        if word << (6 * n) != 0 {
             return Err(r.fail(DecodeError::NonCanonical {
                 what: "callsign padding",
                 offset,
             }));
         }
-        let chars = ((codes | (!codes & BIT5) << 1) & keep).to_le_bytes();
-        Ok(Self { len, chars })
+        Ok(Self { len, packed })
     }
-}
-
-/// Spreads eight 6-bit codes, first code in the top bits of a 48-bit value, into the eight bytes
-/// of a `u64`, first code in the lowest byte.
-#[inline]
-fn spread(x: u64) -> u64 {
-    let x = (x >> 24) & 0xff_ffff | (x & 0xff_ffff) << 32;
-    let x = (x >> 12) & 0x0000_0fff_0000_0fff | (x & 0x0000_0fff_0000_0fff) << 16;
-    (x >> 6) & 0x003f_003f_003f_003f | (x & 0x003f_003f_003f_003f) << 8
 }
 
 #[cfg(feature = "serde")]
 impl serde::Serialize for Callsign {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.collect_str(self)
     }
 }
 
@@ -167,12 +169,7 @@ impl proptest::arbitrary::Arbitrary for Callsign {
     fn arbitrary_with((): ()) -> Self::Strategy {
         use proptest::prelude::*;
         "[\\x20-\\x5f]{1,16}"
-            .prop_map(|s| {
-                Self::new(&s).unwrap_or(Self {
-                    len: 1,
-                    chars: [b'A'; 16],
-                })
-            })
+            .prop_filter_map("in the six-bit set", |s| Self::new(&s).ok())
             .boxed()
     }
 }
@@ -208,6 +205,7 @@ mod tests {
             let limits = Limits::DEFAULT;
             let mut r = Reader::new(&bytes, &limits);
             assert_eq!(Callsign::decode(&mut r).unwrap(), cs);
+            assert_eq!(alloc::string::ToString::to_string(&cs), text);
             assert_eq!(r.remaining(), 0);
         }
     }

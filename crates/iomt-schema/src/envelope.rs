@@ -181,6 +181,7 @@ impl Envelope {
     /// Writes the envelope for a body of `kind`. Extensions must be in strictly ascending kind
     /// order (the one canonical order); anything else is refused rather than reordered, so the
     /// bytes always match the value.
+    #[inline]
     pub(crate) fn encode<S: Sink>(&self, kind: MessageKind, s: &mut S) -> Result<(), EncodeError> {
         let flags = self.flags();
         let level = self

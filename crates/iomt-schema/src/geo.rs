@@ -90,6 +90,7 @@ const RESERVED: u8 = 0xe0;
 /// varint deltas from the batch's base position), a flag byte (altitude present, datum, CE
 /// present, LE present), then the present values as varints.
 impl Wire for Position {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         let (lat, lon) = (self.lat.raw(), self.lon.raw());
         match s.position_base() {
@@ -126,6 +127,7 @@ impl Wire for Position {
         Ok(())
     }
 
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let (lat, lon) = match r.base {
@@ -215,11 +217,13 @@ pub struct Velocity {
 }
 
 impl Wire for Velocity {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.east.encode(s)?;
         self.north.encode(s)?;
         self.up.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         Ok(Self {
             east: VelocityComponent::decode(r)?,

@@ -79,9 +79,11 @@ macro_rules! byte_id {
         }
 
         impl Wire for $name {
+            #[inline]
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put(&self.0)
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 r.array(stringify!($name)).map(Self)
             }

@@ -72,9 +72,11 @@ macro_rules! open_enum {
         }
 
         impl $crate::wire::Wire for $name {
+            #[inline]
             fn encode<S: $crate::wire::Sink>(&self, s: &mut S) -> Result<(), $crate::EncodeError> {
                 s.put_u8(self.checked_code(stringify!($name))?)
             }
+            #[inline]
             fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 let offset = r.offset();
                 let code = r.u8(stringify!($name))?;

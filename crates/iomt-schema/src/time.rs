@@ -72,10 +72,12 @@ impl From<Timestamp> for u64 {
 }
 
 impl Wire for Timestamp {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         let [_, _, rest @ ..] = self.0.to_be_bytes();
         s.put(&rest)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let [a, b, c, d, e, f] = r.array("timestamp")?;
         Ok(Self(u64::from_be_bytes([0, 0, a, b, c, d, e, f])))
@@ -172,9 +174,11 @@ impl Expiry {
 }
 
 impl Wire for Expiry {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("expiry").map(Self)
     }

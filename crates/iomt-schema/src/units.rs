@@ -121,9 +121,11 @@ macro_rules! quantity {
     (@wire none $name:ident $inner:ty) => {};
     (@wire fixed $name:ident $inner:ty) => {
         impl Wire for $name {
+            #[inline]
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put(&self.0.to_be_bytes())
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = <$inner>::from_be_bytes(r.array(Self::WHAT)?);
@@ -133,9 +135,11 @@ macro_rules! quantity {
     };
     (@wire varint $name:ident $inner:ty) => {
         impl Wire for $name {
+            #[inline]
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_varint(u64::from(self.0))
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.varint(Self::WHAT)?;
@@ -146,9 +150,11 @@ macro_rules! quantity {
     };
     (@wire zigzag $name:ident $inner:ty) => {
         impl Wire for $name {
+            #[inline]
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_zigzag(i64::from(self.0))
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.zigzag(Self::WHAT)?;
@@ -275,9 +281,11 @@ impl From<Percent> for u8 {
 }
 
 impl Wire for Percent {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(self.0)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         Self::new(r.u8("Percent")?).ok_or_else(|| {

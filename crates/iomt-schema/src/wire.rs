@@ -319,6 +319,13 @@ pub(crate) trait Sink {
         self.put(s.as_bytes())
     }
 
+    /// Writes the first `n` bytes of `bytes` (`n <= N`). A slice sink copies all `N` when there
+    /// is room, which is one fixed-size store instead of a variable-length copy; only `n` count.
+    #[inline]
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], n: usize) -> Result<(), EncodeError> {
+        self.put(bytes.get(..n).unwrap_or(bytes))
+    }
+
     /// Inside a batch: the base position that positions are delta-coded against.
     fn position_base(&self) -> Option<(i32, i32)> {
         None
@@ -362,6 +369,21 @@ impl<'a> SliceSink<'a> {
 }
 
 impl Sink for SliceSink<'_> {
+    #[inline(always)]
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], n: usize) -> Result<(), EncodeError> {
+        let n = n.min(N);
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|rest| rest.first_chunk_mut::<N>())
+        {
+            *dst = *bytes;
+            self.len += n;
+            return Ok(());
+        }
+        self.put(bytes.get(..n).unwrap_or(bytes))
+    }
+
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let Some(dst) = self
@@ -419,9 +441,11 @@ impl Sink for Counter {
 macro_rules! wire_varint {
     ($($t:ty => $read:ident),*) => {$(
         impl Wire for $t {
+            #[inline]
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_varint(u64::from(*self))
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 r.$read(stringify!($t))
             }
@@ -432,27 +456,33 @@ macro_rules! wire_varint {
 wire_varint!(u16 => varint_u16, u32 => varint_u32, u64 => varint);
 
 impl Wire for u8 {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(*self)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.u8("u8")
     }
 }
 
 impl Wire for i32 {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_zigzag(i64::from(*self))
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.zigzag_i32("i32")
     }
 }
 
 impl Wire for bool {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(u8::from(*self))
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         match r.u8("bool")? {
@@ -467,9 +497,11 @@ impl Wire for bool {
 }
 
 impl Wire for String {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_text(self)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.text("text")
     }
@@ -478,10 +510,12 @@ impl Wire for String {
 /// Lists: a count, then the items. The count is checked against `max_list` and, since every item
 /// takes at least one byte, against the bytes left, before anything is reserved.
 impl<T: Wire> Wire for Vec<T> {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_len(self.len())?;
         self.iter().try_for_each(|item| item.encode(s))
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let n = r.length("list", r.limits.max_list)?;

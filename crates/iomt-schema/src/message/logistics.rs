@@ -17,9 +17,11 @@ use crate::wire::{Fault, Reader, Sink, Wire};
 pub struct ItemCode(pub u64);
 
 impl Wire for ItemCode {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint("item code").map(Self)
     }

@@ -93,9 +93,11 @@ impl Capabilities {
 }
 
 impl Wire for Capabilities {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("capabilities").map(Self)
     }
@@ -109,9 +111,11 @@ impl Wire for Capabilities {
 pub struct Fingerprint(pub u64);
 
 impl Wire for Fingerprint {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put(&self.0.to_be_bytes())
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.array("fingerprint").map(|b| Self(u64::from_be_bytes(b)))
     }

@@ -53,9 +53,11 @@ open_enum! {
 pub struct FaultCode(pub u16);
 
 impl Wire for FaultCode {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u16("fault code").map(Self)
     }

@@ -159,9 +159,11 @@ record! {
 pub struct Pressure(pub u32);
 
 impl Wire for Pressure {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("pressure").map(Self)
     }
