@@ -245,6 +245,9 @@ struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pending {
     seqno: u16,
+    /// The neighbour it went to; `None` for multicast on every interface.
+    to: Option<NeighKey>,
+    hop_count: u8,
     resend_at: Instant,
     resends: u8,
     expires: Instant,
@@ -979,6 +982,19 @@ impl Router {
         };
         let feasible = self.feasible(prefix, router_id, seqno, metric);
         if !feasible {
+            let selected = self.table.get(&prefix).and_then(|e| {
+                e.selected
+                    .filter(|k| *k == key)
+                    .and_then(|k| e.routes.get(&k))
+            });
+            if selected.is_some_and(|r| r.router_id == router_id) {
+                // RFC 8966 section 3.5.3: an unfeasible update from the same source for the
+                // selected route may be ignored. The stored route stays feasible (so no loop
+                // can form), and a newer seqno is requested to make the new metric usable.
+                let wanted = self.wanted_seqno(prefix, router_id, seqno);
+                self.send_seqno_request(now, Some(key), prefix, router_id, wanted, REQUEST_HOPS);
+                return;
+            }
             self.unfeasible_request(now, key, prefix, router_id, seqno, metric);
             if !exists {
                 return;
@@ -1090,14 +1106,19 @@ impl Router {
             None => true,
             Some(r) => metric.saturating_add(self.cfg.switch_hysteresis) < r.metric,
         };
-        let wanted = self
-            .sources
-            .get(&(prefix, router_id))
-            .map_or(seqno, |s| s.seqno)
-            .wrapping_add(1);
+        let wanted = self.wanted_seqno(prefix, router_id, seqno);
         if better && cost < INFINITY && !seqno_newer(seqno, wanted) {
             self.send_seqno_request(now, Some(key), prefix, router_id, wanted, REQUEST_HOPS);
         }
+    }
+
+    /// The seqno that would make routes from `router_id` feasible again: one past the
+    /// source table's.
+    fn wanted_seqno(&self, prefix: Prefix, router_id: ShortId, seqno: u16) -> u16 {
+        self.sources
+            .get(&(prefix, router_id))
+            .map_or(seqno, |s| s.seqno)
+            .wrapping_add(1)
     }
 
     fn seqno_request(
@@ -1157,8 +1178,10 @@ impl Router {
             (prefix, router_id),
             Pending {
                 seqno,
+                to,
+                hop_count,
                 resend_at: now + REQUEST_RESEND,
-                resends: if to.is_none() { 2 } else { 0 },
+                resends: 2,
                 expires: now + REQUEST_RESEND * 3,
             },
         );
@@ -1209,6 +1232,13 @@ impl Router {
     // ----- timers -----
 
     fn iface_timers(&mut self, now: Instant, id: IfaceId) {
+        // Hellos drift by up to an eighth of the interval either way, so neighbours started
+        // together do not stay in lockstep; the receiver's slack is half an interval.
+        let hello_interval = self
+            .ifaces
+            .get(usize::from(id.0))
+            .map_or(Duration::ZERO, |i| i.cfg.hello_interval);
+        let drift = self.jitter_up_to(hello_interval / 4);
         let Some(i) = self.ifaces.get_mut(usize::from(id.0)) else {
             return;
         };
@@ -1220,7 +1250,7 @@ impl Router {
                 seqno: i.hello_seqno,
                 interval: hello,
             });
-            i.next_hello = now + i.cfg.hello_interval;
+            i.next_hello = now + (i.cfg.hello_interval - i.cfg.hello_interval / 8 + drift);
             i.flush_at = Some(now);
             let full = i.hellos_sent % 3 == 1;
             let ihu_interval = hello.saturating_mul(3);
@@ -1313,22 +1343,33 @@ impl Router {
                 p.resends -= 1;
                 p.resend_at = now + REQUEST_RESEND;
                 p.expires = p.expires.max(now + REQUEST_RESEND * 2);
-                resend.push((*k, p.seqno));
+                resend.push((*k, *p));
             }
             p.expires > now
         });
-        for ((prefix, router_id), seqno) in resend {
-            if self.route(&prefix).is_some() {
+        // Requests are resent hop by hop until answered: on lossy links a multi-hop request
+        // would otherwise rarely arrive.
+        for ((prefix, router_id), p) in resend {
+            let satisfied = self
+                .route(&prefix)
+                .is_some_and(|r| r.router_id == router_id && !seqno_newer(p.seqno, r.seqno));
+            if satisfied {
                 continue;
             }
             let out = Out::SeqnoRequest {
                 prefix,
-                seqno,
-                hop_count: REQUEST_HOPS,
+                seqno: p.seqno,
+                hop_count: p.hop_count,
                 router_id,
             };
-            for i in 0..self.ifaces.len() {
-                self.push_multicast(now, IfaceId(u16::try_from(i).unwrap_or(u16::MAX)), out.clone());
+            match p.to {
+                Some(key) if self.neighbours.contains_key(&key) => self.push_unicast(now, key, out),
+                Some(_) => {}
+                None => {
+                    for i in 0..self.ifaces.len() {
+                        self.push_multicast(now, IfaceId(u16::try_from(i).unwrap_or(u16::MAX)), out.clone());
+                    }
+                }
             }
         }
     }
