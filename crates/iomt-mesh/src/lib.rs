@@ -88,6 +88,6 @@ pub use mac::{BABEL_PORT, MacKey};
 pub use neighbour::{INFINITY, LinkKind};
 pub use prefix::{MESH_PREFIX, Prefix, address_of, address_of_device, short_id_of};
 pub use router::{
-    BABEL_MULTICAST, Channel, ConfigError, DATA_MULTICAST, Delivery, Event, IfaceId,
-    InputError, NeighbourInfo, RouteInfo, Router, SendError, Stats, Transmit,
+    BABEL_MULTICAST, Channel, ConfigError, DATA_MULTICAST, Delivery, Event, IfaceId, InputError,
+    NeighbourInfo, RouteInfo, Router, SendError, Stats, Transmit,
 };

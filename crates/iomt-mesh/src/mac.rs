@@ -151,9 +151,9 @@ mod tests {
         assert_eq!(
             tag.as_ref(),
             [
-                0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08,
-                0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec,
-                0x58, 0xb9, 0x64, 0xec, 0x38, 0x43
+                0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95,
+                0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9,
+                0x64, 0xec, 0x38, 0x43
             ]
         );
     }
@@ -161,10 +161,14 @@ mod tests {
     #[test]
     fn sign_verify_and_pseudo_header_binding() {
         let k = MacKey::hmac_sha256(&[7; 64]);
-        let (a, b): (Ipv6Addr, Ipv6Addr) = ("fe80::1".parse().unwrap(), "ff02::1:6".parse().unwrap());
+        let (a, b): (Ipv6Addr, Ipv6Addr) =
+            ("fe80::1".parse().unwrap(), "ff02::1:6".parse().unwrap());
         let mac = k.sign(a, b, b"\x2a\x02\x00\x00");
         assert!(k.verify(a, b, b"\x2a\x02\x00\x00", &mac));
-        assert!(!k.verify(b, a, b"\x2a\x02\x00\x00", &mac), "addresses are covered");
+        assert!(
+            !k.verify(b, a, b"\x2a\x02\x00\x00", &mac),
+            "addresses are covered"
+        );
         assert!(!MacKey::hmac_sha256(&[8; 64]).verify(a, b, b"\x2a\x02\x00\x00", &mac));
         assert_eq!(format!("{k:?}"), "MacKey(HMAC-SHA256, ..)");
     }
@@ -173,14 +177,33 @@ mod tests {
     fn replay_window() {
         let now = Instant::ZERO;
         let mut s = ReplayState::default();
-        assert_eq!(s.check(now, Some((5, b"ix")), None, true), Freshness::Unverified);
+        assert_eq!(
+            s.check(now, Some((5, b"ix")), None, true),
+            Freshness::Unverified
+        );
         assert_eq!(s.check(now, None, None, true), Freshness::Unverified);
         s.nonce = Some(([1; NONCE_LEN], now + CHALLENGE_TIMEOUT));
-        assert_eq!(s.check(now, Some((5, b"ix")), Some(&[2; NONCE_LEN]), true), Freshness::Unverified);
-        assert_eq!(s.check(now, Some((5, b"ix")), Some(&[1; NONCE_LEN]), true), Freshness::Fresh);
-        assert_eq!(s.check(now, Some((5, b"ix")), None, true), Freshness::Replayed);
+        assert_eq!(
+            s.check(now, Some((5, b"ix")), Some(&[2; NONCE_LEN]), true),
+            Freshness::Unverified
+        );
+        assert_eq!(
+            s.check(now, Some((5, b"ix")), Some(&[1; NONCE_LEN]), true),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            s.check(now, Some((5, b"ix")), None, true),
+            Freshness::Replayed
+        );
         assert_eq!(s.check(now, Some((6, b"ix")), None, true), Freshness::Fresh);
-        assert_eq!(s.check(now, Some((6, b"ix")), None, false), Freshness::Fresh, "unicast apart");
-        assert_eq!(s.check(now, Some((9, b"iy")), None, true), Freshness::Unverified);
+        assert_eq!(
+            s.check(now, Some((6, b"ix")), None, false),
+            Freshness::Fresh,
+            "unicast apart"
+        );
+        assert_eq!(
+            s.check(now, Some((9, b"iy")), None, true),
+            Freshness::Unverified
+        );
     }
 }

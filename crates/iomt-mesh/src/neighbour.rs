@@ -133,7 +133,9 @@ pub(crate) fn link_cost(kind: LinkKind, rxcost: u16, txcost: u16) -> u16 {
         LinkKind::Wireless if rxcost < 256 && txcost < 256 => txcost,
         LinkKind::Wireless => {
             let (a, b) = (u32::from(txcost.max(256)), u32::from(rxcost.max(256)));
-            u16::try_from((a * b + 128) >> 8).unwrap_or(INFINITY).min(INFINITY)
+            u16::try_from((a * b + 128) >> 8)
+                .unwrap_or(INFINITY)
+                .min(INFINITY)
         }
     }
 }
@@ -210,9 +212,17 @@ mod tests {
         assert!(!h.check(t(13_999)));
         assert!(h.check(t(14_000)));
         assert_eq!(h.reach, 0x7000);
-        assert_eq!(rxcost(&h, LinkKind::Wired, 96), 96, "one miss is a misfortune");
+        assert_eq!(
+            rxcost(&h, LinkKind::Wired, 96),
+            96,
+            "one miss is a misfortune"
+        );
         assert!(h.check(t(18_000)));
-        assert_eq!(rxcost(&h, LinkKind::Wired, 96), INFINITY, "two is carelessness");
+        assert_eq!(
+            rxcost(&h, LinkKind::Wired, 96),
+            INFINITY,
+            "two is carelessness"
+        );
         // A hello with a seqno gap shifts in the missed ones.
         h.hello(t(20_000), 16, i);
         assert_eq!(h.reach, 0x8e00);

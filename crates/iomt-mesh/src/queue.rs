@@ -74,10 +74,12 @@ impl PrecedenceQueue {
 
     /// Precedence of the datagram `pop` would return, ignoring expiry.
     pub(crate) fn head_precedence(&self) -> Option<Precedence> {
-        self.lanes
-            .iter()
-            .rposition(|l| !l.is_empty())
-            .map(|i| Precedence::ALL.get(i).copied().unwrap_or(Precedence::Routine))
+        self.lanes.iter().rposition(|l| !l.is_empty()).map(|i| {
+            Precedence::ALL
+                .get(i)
+                .copied()
+                .unwrap_or(Precedence::Routine)
+        })
     }
 
     /// Length of the datagram `pop` would return, ignoring expiry.
@@ -141,7 +143,10 @@ mod tests {
             .map(|i| i.bytes[0])
             .collect();
         assert_eq!(order, vec![4, 3]);
-        assert_eq!(expired, 1, "the Routine datagram with a 1 s deadline expired");
+        assert_eq!(
+            expired, 1,
+            "the Routine datagram with a 1 s deadline expired"
+        );
         assert!(q.is_empty() && q.len() == 0);
     }
 }

@@ -13,9 +13,7 @@ use ring::rand::SecureRandom;
 use crate::config::{InterfaceConfig, RouterConfig};
 use crate::datagram::{DatagramError, Header, Target};
 use crate::flood::{DuplicateCache, FloodKey};
-use crate::mac::{
-    CHALLENGE_RATE, CHALLENGE_TIMEOUT, Freshness, INDEX_LEN, MacKey, NONCE_LEN,
-};
+use crate::mac::{CHALLENGE_RATE, CHALLENGE_TIMEOUT, Freshness, INDEX_LEN, MacKey, NONCE_LEN};
 use crate::neighbour::{INFINITY, LinkKind, Neighbour, Probe, rxcost};
 use crate::prefix::Prefix;
 use crate::queue::{Admit, PrecedenceQueue, Queued};
@@ -255,13 +253,30 @@ struct Pending {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Out {
-    Hello { seqno: u16, interval: u16 },
-    Ihu { rxcost: u16, interval: u16, address: Ipv6Addr },
+    Hello {
+        seqno: u16,
+        interval: u16,
+    },
+    Ihu {
+        rxcost: u16,
+        interval: u16,
+        address: Ipv6Addr,
+    },
     Update(Prefix),
     RouteRequest(Option<Prefix>),
-    SeqnoRequest { prefix: Prefix, seqno: u16, hop_count: u8, router_id: ShortId },
-    AckReq { nonce: u16, interval: u16 },
-    Ack { nonce: u16 },
+    SeqnoRequest {
+        prefix: Prefix,
+        seqno: u16,
+        hop_count: u8,
+        router_id: ShortId,
+    },
+    AckReq {
+        nonce: u16,
+        interval: u16,
+    },
+    Ack {
+        nonce: u16,
+    },
     ChallengeRequest([u8; NONCE_LEN]),
     ChallengeReply(Vec<u8>),
 }
@@ -407,9 +422,8 @@ impl Router {
         if cfg.max_packet < 256 {
             return Err(ConfigError::PacketSize(cfg.max_packet));
         }
-        let id = IfaceId(
-            u16::try_from(self.ifaces.len()).map_err(|_| ConfigError::TooManyInterfaces)?,
-        );
+        let id =
+            IfaceId(u16::try_from(self.ifaces.len()).map_err(|_| ConfigError::TooManyInterfaces)?);
         let update_phase = self.jitter_up_to(cfg.update_interval);
         self.ifaces.push(Iface {
             next_hello: now,
@@ -616,9 +630,13 @@ impl Router {
             }
         }
         for n in self.neighbours.values() {
-            for d in [n.history.deadline(), n.probe.map(|p| p.next), n.ihu_deadline()]
-                .into_iter()
-                .flatten()
+            for d in [
+                n.history.deadline(),
+                n.probe.map(|p| p.next),
+                n.ihu_deadline(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 t = t.min(d);
             }
@@ -880,7 +898,15 @@ impl Router {
         }
     }
 
-    fn ihu(&mut self, now: Instant, key: NeighKey, ae: Ae, rxcost: u16, interval: u16, address: &[u8]) {
+    fn ihu(
+        &mut self,
+        now: Instant,
+        key: NeighKey,
+        ae: Ae,
+        rxcost: u16,
+        interval: u16,
+        address: &[u8],
+    ) {
         let Some(ifc) = self.ifaces.get(usize::from(key.0.0)) else {
             return;
         };
@@ -888,7 +914,10 @@ impl Router {
         let for_us = match ae {
             Ae::Wildcard => true,
             Ae::Ipv6 => address == ours.as_slice(),
-            Ae::LinkLocal => ours.get(8..) == Some(address) && ours.get(..8) == Some(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0][..]),
+            Ae::LinkLocal => {
+                ours.get(8..) == Some(address)
+                    && ours.get(..8) == Some(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0][..])
+            }
             Ae::Ipv4 | Ae::V4ViaV6 => false,
         };
         if !for_us {
@@ -1058,7 +1087,8 @@ impl Router {
         };
         let previous = entry.selected;
         let lost = entry.announced.filter(|_| chosen.is_none());
-        let announce = chosen.and_then(|(k, m)| entry.routes.get(&k).map(|r| (r.router_id, r.seqno, m)));
+        let announce =
+            chosen.and_then(|(k, m)| entry.routes.get(&k).map(|r| (r.router_id, r.seqno, m)));
         let significant = match (entry.announced, announce) {
             (Some((r0, s0, m0)), Some((r1, s1, m1))) => {
                 r0 != r1 || s0 != s1 || m0.abs_diff(m1) >= (m0 / 8).max(16)
@@ -1195,7 +1225,11 @@ impl Router {
             Some(key) => self.push_unicast(now, key, out),
             None => {
                 for i in 0..self.ifaces.len() {
-                    self.push_multicast(now, IfaceId(u16::try_from(i).unwrap_or(u16::MAX)), out.clone());
+                    self.push_multicast(
+                        now,
+                        IfaceId(u16::try_from(i).unwrap_or(u16::MAX)),
+                        out.clone(),
+                    );
                 }
             }
         }
@@ -1289,7 +1323,12 @@ impl Router {
                 n.txcost = INFINITY;
             }
             let mut probe = None;
-            if missed && fast && n.probe.is_none() && !n.unreachable && n.history.reach & 0x8000 == 0 {
+            if missed
+                && fast
+                && n.probe.is_none()
+                && !n.unreachable
+                && n.history.reach & 0x8000 == 0
+            {
                 let nonce = u16::try_from(self.jitter.next_u32() >> 16).unwrap_or(0);
                 n.probe = Some(Probe {
                     nonce,
@@ -1367,7 +1406,11 @@ impl Router {
                 Some(_) => {}
                 None => {
                     for i in 0..self.ifaces.len() {
-                        self.push_multicast(now, IfaceId(u16::try_from(i).unwrap_or(u16::MAX)), out.clone());
+                        self.push_multicast(
+                            now,
+                            IfaceId(u16::try_from(i).unwrap_or(u16::MAX)),
+                            out.clone(),
+                        );
                     }
                 }
             }
@@ -1507,7 +1550,13 @@ impl Router {
         ));
     }
 
-    fn encode_out(&mut self, now: Instant, id: IfaceId, out: &Out, st: &mut TxState) -> Vec<Vec<u8>> {
+    fn encode_out(
+        &mut self,
+        now: Instant,
+        id: IfaceId,
+        out: &Out,
+        st: &mut TxState,
+    ) -> Vec<Vec<u8>> {
         let mut v = Vec::new();
         let mut put = |t: Tlv<'_>| {
             let mut b = Vec::new();
@@ -1528,7 +1577,9 @@ impl Router {
                 address,
             } => {
                 let octets = address.octets();
-                let (ae, addr) = if is_link_local(*address) && octets.get(..8) == Some(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0][..]) {
+                let (ae, addr) = if is_link_local(*address)
+                    && octets.get(..8) == Some(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0][..])
+                {
                     (Ae::LinkLocal, octets.get(8..).unwrap_or_default())
                 } else {
                     (Ae::Ipv6, &octets[..])
@@ -1553,7 +1604,9 @@ impl Router {
                 put(Tlv::RouteRequest {
                     ae,
                     plen,
-                    prefix: bytes.get(..usize::from(plen.div_ceil(8))).unwrap_or_default(),
+                    prefix: bytes
+                        .get(..usize::from(plen.div_ceil(8)))
+                        .unwrap_or_default(),
                     sub: Default::default(),
                 });
             }
@@ -1571,7 +1624,9 @@ impl Router {
                     hop_count: *hop_count,
                     reserved: 0,
                     router_id: *router_id,
-                    prefix: bytes.get(..usize::from(plen.div_ceil(8))).unwrap_or_default(),
+                    prefix: bytes
+                        .get(..usize::from(plen.div_ceil(8)))
+                        .unwrap_or_default(),
                     sub: Default::default(),
                 });
             }
@@ -1595,7 +1650,13 @@ impl Router {
     /// The Update (and Router-Id) TLVs announcing `prefix` on `id`, with prefix compression
     /// and the router-id-from-prefix flag as babeld uses them; records the feasibility
     /// distance of what is announced.
-    fn encode_update(&mut self, now: Instant, id: IfaceId, prefix: Prefix, st: &mut TxState) -> Vec<Vec<u8>> {
+    fn encode_update(
+        &mut self,
+        now: Instant,
+        id: IfaceId,
+        prefix: Prefix,
+        st: &mut TxState,
+    ) -> Vec<Vec<u8>> {
         let Some(i) = self.ifaces.get(usize::from(id.0)) else {
             return Vec::new();
         };
@@ -1633,7 +1694,12 @@ impl Router {
         if ae == Ae::Ipv6 {
             if let Some(d) = st.default_v6 {
                 let full = usize::from(plen / 8);
-                omitted = d.iter().zip(bytes.iter()).take(full).take_while(|(a, b)| a == b).count();
+                omitted = d
+                    .iter()
+                    .zip(bytes.iter())
+                    .take(full)
+                    .take_while(|(a, b)| a == b)
+                    .count();
             }
             flags |= 0x80;
             st.default_v6 = Some(bytes);
@@ -1675,7 +1741,12 @@ impl Router {
 
     // ----- datagrams -----
 
-    fn handle_datagram(&mut self, now: Instant, iface: IfaceId, data: &[u8]) -> Result<(), InputError> {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        data: &[u8],
+    ) -> Result<(), InputError> {
         if self.ifaces.get(usize::from(iface.0)).is_none() {
             return Err(InputError::UnknownInterface(iface));
         }
@@ -1755,7 +1826,13 @@ impl Router {
         Ok(())
     }
 
-    fn enqueue(&mut self, hop: NeighKey, bytes: Vec<u8>, precedence: Precedence, deadline: Instant) -> Admit {
+    fn enqueue(
+        &mut self,
+        hop: NeighKey,
+        bytes: Vec<u8>,
+        precedence: Precedence,
+        deadline: Instant,
+    ) -> Admit {
         let cap = self.cfg.limits.queue_per_next_hop;
         let admit = self.queues.entry(hop).or_default().push(
             Queued {
@@ -1785,7 +1862,12 @@ impl Router {
             }
             for i in 0..self.ifaces.len() {
                 let id = IfaceId(u16::try_from(i).unwrap_or(u16::MAX));
-                self.enqueue((id, DATA_MULTICAST), f.bytes.clone(), f.precedence, f.deadline);
+                self.enqueue(
+                    (id, DATA_MULTICAST),
+                    f.bytes.clone(),
+                    f.precedence,
+                    f.deadline,
+                );
             }
         }
     }
@@ -1795,10 +1877,15 @@ impl Router {
             let Some(rate) = i.cfg.data_rate else {
                 continue;
             };
-            let elapsed = u64::try_from(now.saturating_duration_since(i.refilled).as_nanos()).unwrap_or(u64::MAX);
+            let elapsed = u64::try_from(now.saturating_duration_since(i.refilled).as_nanos())
+                .unwrap_or(u64::MAX);
             let add = u128::from(rate) * u128::from(elapsed) / 1_000_000_000;
-            let burst = u64::try_from(i.cfg.max_packet).unwrap_or(u64::MAX).saturating_mul(2);
-            i.tokens = u64::try_from(u128::from(i.tokens) + add).unwrap_or(u64::MAX).min(burst);
+            let burst = u64::try_from(i.cfg.max_packet)
+                .unwrap_or(u64::MAX)
+                .saturating_mul(2);
+            i.tokens = u64::try_from(u128::from(i.tokens) + add)
+                .unwrap_or(u64::MAX)
+                .min(burst);
             if add > 0 || i.tokens >= burst {
                 i.refilled = now;
             }
@@ -1838,7 +1925,9 @@ impl Router {
             if let Some(i) = self.ifaces.get_mut(usize::from(choice.0.0))
                 && i.cfg.data_rate.is_some()
             {
-                i.tokens = i.tokens.saturating_sub(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+                i.tokens = i
+                    .tokens
+                    .saturating_sub(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
             }
             self.stats.forwarded += 1;
             buf.extend_from_slice(&bytes);
@@ -1893,7 +1982,12 @@ fn decode_prefix(st: &mut RxState, u: &WireUpdate<'_>) -> Option<Decoded> {
         Ae::Wildcard => return (u.plen == 0).then_some(Decoded::RetractAll),
         Ae::Ipv4 | Ae::V4ViaV6 => {
             let mut a = [0u8; 4];
-            fill(&mut a, st.default_v4.as_ref().map(|d| &d[..]), omitted, u.prefix)?;
+            fill(
+                &mut a,
+                st.default_v4.as_ref().map(|d| &d[..]),
+                omitted,
+                u.prefix,
+            )?;
             if u.flags & 0x40 != 0 {
                 return None;
             }
@@ -1904,7 +1998,12 @@ fn decode_prefix(st: &mut RxState, u: &WireUpdate<'_>) -> Option<Decoded> {
         }
         Ae::Ipv6 => {
             let mut a = [0u8; 16];
-            fill(&mut a, st.default_v6.as_ref().map(|d| &d[..]), omitted, u.prefix)?;
+            fill(
+                &mut a,
+                st.default_v6.as_ref().map(|d| &d[..]),
+                omitted,
+                u.prefix,
+            )?;
             let p = Prefix::new(a.into(), u.plen)?;
             if u.flags & 0x80 != 0 {
                 st.default_v6 = Some(p.addr().octets());

@@ -438,8 +438,8 @@ impl<'a> Tlv<'a> {
             }
             kind::NEXT_HOP => {
                 let (code, reserved) = (f.u8()?, f.u8()?);
-                let Some(ae) = Ae::from_code(code)
-                    .filter(|ae| !matches!(ae, Ae::Wildcard | Ae::V4ViaV6))
+                let Some(ae) =
+                    Ae::from_code(code).filter(|ae| !matches!(ae, Ae::Wildcard | Ae::V4ViaV6))
                 else {
                     return Ok(unknown);
                 };
@@ -497,8 +497,8 @@ impl<'a> Tlv<'a> {
                 let (code, plen, seqno) = (f.u8()?, f.u8()?, f.u16()?);
                 let (hop_count, reserved) = (f.u8()?, f.u8()?);
                 let router_id = ShortId::from_bytes(f.array()?);
-                let Some(ae) = Ae::from_code(code)
-                    .filter(|ae| !matches!(ae, Ae::Wildcard | Ae::LinkLocal))
+                let Some(ae) =
+                    Ae::from_code(code).filter(|ae| !matches!(ae, Ae::Wildcard | Ae::LinkLocal))
                 else {
                     return Ok(unknown);
                 };
@@ -690,7 +690,8 @@ impl<'a> Tlv<'a> {
                 out.extend_from_slice(index);
             }
         }
-        let len = u8::try_from(out.len() - start - 2).map_err(|_| WireError::TooLong { what: "TLV" })?;
+        let len =
+            u8::try_from(out.len() - start - 2).map_err(|_| WireError::TooLong { what: "TLV" })?;
         if let Some(l) = out.get_mut(start + 1) {
             *l = len;
         }
