@@ -1346,7 +1346,13 @@ impl Router {
                     probe = Some(p.nonce);
                 }
             }
-            if n.history.reach == 0 {
+            // A neighbour that never got a Hello through (it is being challenged, say) is
+            // kept as long as a challenge may take; one whose Hellos all stopped goes now.
+            let silent = match n.history.seqno {
+                Some(_) => n.history.reach == 0,
+                None => now >= n.history.time + CHALLENGE_TIMEOUT,
+            };
+            if silent {
                 self.neighbours.remove(&key);
                 self.queues.remove(&key);
                 self.retract_all(now, key);
