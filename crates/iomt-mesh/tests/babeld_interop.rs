@@ -15,8 +15,8 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use iomt_mesh::{
-    BABEL_MULTICAST, BABEL_PORT, Channel, Event, IfaceId, InterfaceConfig, MacKey, Prefix,
-    Router, RouterConfig, address_of,
+    BABEL_MULTICAST, BABEL_PORT, Channel, Event, IfaceId, InterfaceConfig, MacKey, Prefix, Router,
+    RouterConfig, address_of,
 };
 use iomt_schema::{Instant, ShortId};
 
@@ -159,11 +159,27 @@ fn babeld_interop_with_hmac() {
     run(&["ip", "netns", "add", &ns_b]).unwrap();
     guard.namespaces.push(ns_b.clone());
     ensure_babeld();
-    let (va, vb) = (format!("va{}", pid % 100_000), format!("vb{}", pid % 100_000));
-    run(&["ip", "link", "add", &va, "netns", &ns_a, "type", "veth", "peer", "name", &vb, "netns", &ns_b]).unwrap();
+    let (va, vb) = (
+        format!("va{}", pid % 100_000),
+        format!("vb{}", pid % 100_000),
+    );
+    run(&[
+        "ip", "link", "add", &va, "netns", &ns_a, "type", "veth", "peer", "name", &vb, "netns",
+        &ns_b,
+    ])
+    .unwrap();
     for (ns, v, ll) in [(&ns_a, &va, "fe80::a/64"), (&ns_b, &vb, "fe80::b/64")] {
         // Only our fixed link-local address, no DAD delay.
-        run(&["ip", "netns", "exec", ns, "sysctl", "-qw", &format!("net.ipv6.conf.{v}.addr_gen_mode=1")]).unwrap();
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{v}.addr_gen_mode=1"),
+        ])
+        .unwrap();
         run(&["ip", "-n", ns, "link", "set", "lo", "up"]).unwrap();
         run(&["ip", "-n", ns, "link", "set", v, "up"]).unwrap();
         run(&["ip", "-n", ns, "addr", "add", ll, "dev", v, "nodad"]).unwrap();
@@ -177,7 +193,12 @@ fn babeld_interop_with_hmac() {
         let mut harness = Command::new("ip")
             .args(["netns", "exec", &ns_b])
             .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "babeld_interop_with_hmac", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "babeld_interop_with_hmac",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("IOMT_MESH_HARNESS", &vb)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -212,7 +233,11 @@ fn babeld_interop_with_hmac() {
     // Both learn the other's prefix.
     let mut lines = spawn_harness(&mut guard);
     let learned = lines.wait_for(&format!("ROUTE+ {BABELD_PREFIX}"), Duration::from_secs(30));
-    assert!(learned, "{}", report(&lines, "iomt-mesh did not learn babeld's prefix"));
+    assert!(
+        learned,
+        "{}",
+        report(&lines, "iomt-mesh did not learn babeld's prefix")
+    );
     assert!(
         wait_until(Duration::from_secs(30), || kernel_route(&ns_a, &ours)),
         "{}",
@@ -249,7 +274,11 @@ fn babeld_interop_with_hmac() {
         children: vec![babeld],
     });
     let withdrawn = lines.wait_for(&format!("ROUTE- {BABELD_PREFIX}"), Duration::from_secs(20));
-    assert!(withdrawn, "{}", report(&lines, "iomt-mesh kept a dead peer's prefix"));
+    assert!(
+        withdrawn,
+        "{}",
+        report(&lines, "iomt-mesh kept a dead peer's prefix")
+    );
     let accepted = lines.log.iter().filter(|l| l.starts_with("RX ")).count();
     println!("babeld interop: {accepted} authenticated packets from babeld accepted");
     let _ = std::fs::remove_dir_all(&dir);
@@ -267,8 +296,11 @@ fn harness() {
     let unicast = UdpSocket::bind(SocketAddrV6::new(ll, BABEL_PORT, 0, index)).unwrap();
     unicast.set_multicast_loop_v6(false).unwrap();
     unicast.set_nonblocking(true).unwrap();
-    let multicast = UdpSocket::bind(SocketAddrV6::new(BABEL_MULTICAST, BABEL_PORT, 0, index)).unwrap();
-    multicast.join_multicast_v6(&BABEL_MULTICAST, index).unwrap();
+    let multicast =
+        UdpSocket::bind(SocketAddrV6::new(BABEL_MULTICAST, BABEL_PORT, 0, index)).unwrap();
+    multicast
+        .join_multicast_v6(&BABEL_MULTICAST, index)
+        .unwrap();
     multicast.set_nonblocking(true).unwrap();
 
     let start = std::time::Instant::now();
@@ -293,7 +325,14 @@ fn harness() {
                     continue;
                 };
                 let packet = &buf[..n];
-                let result = router.handle_input(now(), IfaceId(0), Channel::Routing, *from.ip(), to, packet);
+                let result = router.handle_input(
+                    now(),
+                    IfaceId(0),
+                    Channel::Routing,
+                    *from.ip(),
+                    to,
+                    packet,
+                );
                 let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
                 match result {
                     Ok(()) => println!("RX {} {to} {hex}", from.ip()),
@@ -314,9 +353,12 @@ fn harness() {
                 }
             }
         }
-        let wake = router.poll_timeout().map_or(Duration::from_millis(20), |t| {
-            t.saturating_duration_since(now()).min(Duration::from_millis(20))
-        });
+        let wake = router
+            .poll_timeout()
+            .map_or(Duration::from_millis(20), |t| {
+                t.saturating_duration_since(now())
+                    .min(Duration::from_millis(20))
+            });
         std::thread::sleep(wake);
     }
 }

@@ -20,10 +20,24 @@ const LLB: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xb);
 
 fn pair(key_a: &[u8], key_b: &[u8]) -> Pair {
     let random = Arc::new(ring::rand::SystemRandom::new());
-    let mut a = Router::new(RouterConfig::new(ShortId::from_u64(0xa)), Instant::ZERO, 1, random.clone());
-    let mut b = Router::new(RouterConfig::new(ShortId::from_u64(0xb)), Instant::ZERO, 2, random);
-    let ia = a.add_interface(Instant::ZERO, InterfaceConfig::wired(LLA)).unwrap();
-    let ib = b.add_interface(Instant::ZERO, InterfaceConfig::wired(LLB)).unwrap();
+    let mut a = Router::new(
+        RouterConfig::new(ShortId::from_u64(0xa)),
+        Instant::ZERO,
+        1,
+        random.clone(),
+    );
+    let mut b = Router::new(
+        RouterConfig::new(ShortId::from_u64(0xb)),
+        Instant::ZERO,
+        2,
+        random,
+    );
+    let ia = a
+        .add_interface(Instant::ZERO, InterfaceConfig::wired(LLA))
+        .unwrap();
+    let ib = b
+        .add_interface(Instant::ZERO, InterfaceConfig::wired(LLB))
+        .unwrap();
     a.set_interface_keys(ia, vec![MacKey::hmac_sha256(key_a)]);
     b.set_interface_keys(ib, vec![MacKey::hmac_sha256(key_b)]);
     Pair {
@@ -41,13 +55,26 @@ impl Pair {
         self.a.handle_timeout(self.now);
         while let Some(t) = self.a.poll_transmit(self.now, &mut buf) {
             self.from_a.push((t.destination, buf.clone()));
-            results.push(self.b.handle_input(self.now, IfaceId(0), t.channel, LLA, t.destination, &buf));
+            results.push(self.b.handle_input(
+                self.now,
+                IfaceId(0),
+                t.channel,
+                LLA,
+                t.destination,
+                &buf,
+            ));
         }
         self.b.handle_timeout(self.now);
         while let Some(t) = self.b.poll_transmit(self.now, &mut buf) {
-            let _ = self.a.handle_input(self.now, IfaceId(0), t.channel, LLB, t.destination, &buf);
+            let _ = self
+                .a
+                .handle_input(self.now, IfaceId(0), t.channel, LLB, t.destination, &buf);
         }
-        self.now = self.a.poll_timeout().unwrap().min(self.b.poll_timeout().unwrap());
+        self.now = self
+            .a
+            .poll_timeout()
+            .unwrap()
+            .min(self.b.poll_timeout().unwrap());
         results
     }
 
@@ -58,7 +85,12 @@ impl Pair {
         while self.now < end {
             all.extend(self.step());
             steps += 1;
-            assert!(steps < 10_000, "stuck at {:?}: {:?}", self.now, &all[all.len().saturating_sub(6)..]);
+            assert!(
+                steps < 10_000,
+                "stuck at {:?}: {:?}",
+                self.now,
+                &all[all.len().saturating_sub(6)..]
+            );
         }
         all
     }
@@ -69,14 +101,27 @@ fn challenge_then_routes_then_replay_and_forgery_rejected() {
     let key = [0x42u8; 64];
     let mut p = pair(&key, &key);
     let results = p.run(20);
-    assert!(results.contains(&Err(InputError::Unverified)), "first contact is challenged");
-    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1, "{results:?}");
+    assert!(
+        results.contains(&Err(InputError::Unverified)),
+        "first contact is challenged"
+    );
+    assert_eq!(
+        results.iter().filter(|r| r.is_err()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results.len() >= 6, "Hellos and updates flow: {results:?}");
     assert!(p.a.next_hop(ShortId::from_u64(0xb)).is_some());
     assert!(p.b.next_hop(ShortId::from_u64(0xa)).is_some());
 
     // Replaying an accepted packet changes nothing.
-    let (dst, old) = p.from_a.iter().rev().find(|(d, _)| d.is_multicast()).cloned().unwrap();
+    let (dst, old) = p
+        .from_a
+        .iter()
+        .rev()
+        .find(|(d, _)| d.is_multicast())
+        .cloned()
+        .unwrap();
     let before = (p.b.neighbours(), p.b.routes());
     assert_eq!(
         p.b.handle_input(p.now, IfaceId(0), Channel::Routing, LLA, dst, &old),
@@ -90,12 +135,26 @@ fn challenge_then_routes_then_replay_and_forgery_rejected() {
         Err(InputError::BadMac)
     );
     assert_eq!(
-        p.b.handle_input(p.now, IfaceId(0), Channel::Routing, "fe80::c".parse().unwrap(), dst, &old),
+        p.b.handle_input(
+            p.now,
+            IfaceId(0),
+            Channel::Routing,
+            "fe80::c".parse().unwrap(),
+            dst,
+            &old
+        ),
         Err(InputError::BadMac)
     );
     let body_len = usize::from(u16::from_be_bytes([old[2], old[3]]));
     assert_eq!(
-        p.b.handle_input(p.now, IfaceId(0), Channel::Routing, LLA, dst, &old[..4 + body_len]),
+        p.b.handle_input(
+            p.now,
+            IfaceId(0),
+            Channel::Routing,
+            LLA,
+            dst,
+            &old[..4 + body_len]
+        ),
         Err(InputError::MissingMac)
     );
     assert_eq!(before, (p.b.neighbours(), p.b.routes()), "state unchanged");
@@ -105,7 +164,10 @@ fn challenge_then_routes_then_replay_and_forgery_rejected() {
 fn different_keys_never_form_an_adjacency() {
     let mut p = pair(&[1; 64], &[2; 64]);
     let results = p.run(20);
-    assert!(results.iter().all(|r| *r == Err(InputError::BadMac)), "{results:?}");
+    assert!(
+        results.iter().all(|r| *r == Err(InputError::BadMac)),
+        "{results:?}"
+    );
     assert!(p.a.next_hop(ShortId::from_u64(0xb)).is_none());
     assert!(p.b.neighbours().is_empty());
 }
