@@ -3,6 +3,8 @@
 //! This facade re-exports the workspace's crates so an application can depend on one crate:
 //!
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
+//! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
+//!   forwarding, flooding and precedence queues (`iomt-mesh`).
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -14,4 +16,5 @@
 
 #![forbid(unsafe_code)]
 
+pub use iomt_mesh as mesh;
 pub use iomt_schema as schema;

@@ -866,7 +866,7 @@ impl Router {
                 } => match ae {
                     Ae::Wildcard => self.request_dump(now, key.0),
                     _ => match full_prefix(ae, plen, prefix) {
-                        Some(p) => self.queue_update(now, key.0, p),
+                        Some(p) => self.queue_update(now, key.0, p, true),
                         None => self.stats.tlvs_ignored += 1,
                     },
                 },
@@ -1016,12 +1016,23 @@ impl Router {
                     .filter(|k| *k == key)
                     .and_then(|k| e.routes.get(&k))
             });
-            if selected.is_some_and(|r| r.router_id == router_id) {
+            if let Some(r) = selected.filter(|r| r.router_id == router_id) {
                 // RFC 8966 section 3.5.3: an unfeasible update from the same source for the
                 // selected route may be ignored. The stored route stays feasible (so no loop
-                // can form), and a newer seqno is requested to make the new metric usable.
-                let wanted = self.wanted_seqno(prefix, router_id, seqno);
-                self.send_seqno_request(now, Some(key), prefix, router_id, wanted, REQUEST_HOPS);
+                // can form); once it is old (a third of its hold time left) a newer seqno is
+                // requested, as babeld does, so it is replaced before it expires.
+                let hold = from_centis(interval).max(Duration::from_millis(100)) * 7 / 2;
+                if r.expires.saturating_duration_since(now) < hold / 3 {
+                    let wanted = self.wanted_seqno(prefix, router_id, seqno);
+                    self.send_seqno_request(
+                        now,
+                        Some(key),
+                        prefix,
+                        router_id,
+                        wanted,
+                        REQUEST_HOPS,
+                    );
+                }
                 return;
             }
             self.unfeasible_request(now, key, prefix, router_id, seqno, metric);
@@ -1091,10 +1102,11 @@ impl Router {
             chosen.and_then(|(k, m)| entry.routes.get(&k).map(|r| (r.router_id, r.seqno, m)));
         let significant = match (entry.announced, announce) {
             (Some((r0, s0, m0)), Some((r1, s1, m1))) => {
-                r0 != r1 || s0 != s1 || m0.abs_diff(m1) >= (m0 / 8).max(16)
+                worth_announcing(r0 != r1 || s0 != s1, m0, m1)
             }
-            (None, None) => false,
-            _ => true,
+            (None, None) => None,
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
         };
         let Some(entry) = self.table.get_mut(&prefix) else {
             return;
@@ -1103,9 +1115,9 @@ impl Router {
         if previous != entry.selected {
             self.events.push_back(Event::RouteChanged(prefix));
         }
-        if significant {
+        if let Some(urgent) = significant {
             entry.announced = announce;
-            self.queue_update_all(now, prefix);
+            self.queue_update_all(now, prefix, urgent);
         }
         if let Some((rid, seqno, _)) = lost {
             // Lost the route: retract it (done by the update above) and ask for a newer seqno
@@ -1132,9 +1144,12 @@ impl Router {
     ) {
         let cost = self.neighbours.get(&key).map_or(INFINITY, |n| n.cost);
         let metric = refmetric.saturating_add(cost);
+        // As babeld: only when there is no route, or this one would be much better (by 512,
+        // two wireless hops). Unlike babeld, also for a source far behind (one that lost its
+        // seqno in a reboot): asking is how it recovers a newer one.
         let better = match self.route(&prefix) {
             None => true,
-            Some(r) => metric.saturating_add(self.cfg.switch_hysteresis) < r.metric,
+            Some(r) => metric.saturating_add(512) <= r.metric,
         };
         let wanted = self.wanted_seqno(prefix, router_id, seqno);
         if better && cost < INFINITY && !seqno_newer(seqno, wanted) {
@@ -1164,14 +1179,14 @@ impl Router {
             if router_id == self.cfg.router_id && seqno_newer(seqno, self.seqno) {
                 self.seqno = seqno;
             }
-            self.queue_update_all(now, prefix);
+            self.queue_update_all(now, prefix, true);
             return;
         }
         let Some(route) = self.route(&prefix) else {
             return;
         };
         if route.router_id == router_id && !seqno_newer(seqno, route.seqno) {
-            self.queue_update(now, from.0, prefix);
+            self.queue_update(now, from.0, prefix, true);
             return;
         }
         let Some(next) = route.next_hop else {
@@ -1235,8 +1250,15 @@ impl Router {
         }
     }
 
-    fn queue_update(&mut self, now: Instant, iface: IfaceId, prefix: Prefix) {
-        let delay = self.jitter_up_to(self.cfg.update_jitter);
+    /// Schedules an update for `prefix` on `iface`: urgent ones (retractions, new sources or
+    /// seqnos, answers to requests) within the update jitter, others within half a Hello
+    /// interval, as babeld buffers them, so that they share packets.
+    fn queue_update(&mut self, now: Instant, iface: IfaceId, prefix: Prefix, urgent: bool) {
+        let window = match self.ifaces.get(usize::from(iface.0)) {
+            Some(i) if !urgent => i.cfg.hello_interval / 2,
+            _ => self.cfg.update_jitter,
+        };
+        let delay = self.jitter_up_to(window);
         if let Some(i) = self.ifaces.get_mut(usize::from(iface.0)) {
             i.updates.insert(prefix);
             let at = now + delay;
@@ -1244,9 +1266,14 @@ impl Router {
         }
     }
 
-    fn queue_update_all(&mut self, now: Instant, prefix: Prefix) {
+    fn queue_update_all(&mut self, now: Instant, prefix: Prefix, urgent: bool) {
         for i in 0..self.ifaces.len() {
-            self.queue_update(now, IfaceId(u16::try_from(i).unwrap_or(u16::MAX)), prefix);
+            self.queue_update(
+                now,
+                IfaceId(u16::try_from(i).unwrap_or(u16::MAX)),
+                prefix,
+                urgent,
+            );
         }
     }
 
@@ -1425,17 +1452,26 @@ impl Router {
 
     // ----- output -----
 
+    /// Queues a TLV for the interface's next multicast packet. Requests wait up to the
+    /// update jitter so that several share a packet with the triggered updates they cause.
     fn push_multicast(&mut self, now: Instant, iface: IfaceId, out: Out) {
+        let at = now + self.jitter_up_to(self.cfg.update_jitter);
         if let Some(i) = self.ifaces.get_mut(usize::from(iface.0)) {
             i.multicast.push(out);
-            i.flush_at = Some(now);
+            i.flush_at = Some(i.flush_at.map_or(at, |f| f.min(at)));
         }
     }
 
+    /// Queues a TLV for a neighbour. Acks and challenge replies go at once (the sender is
+    /// waiting); requests wait like multicast ones.
     fn push_unicast(&mut self, now: Instant, key: NeighKey, out: Out) {
+        let at = match out {
+            Out::SeqnoRequest { .. } => now + self.jitter_up_to(self.cfg.update_jitter),
+            _ => now,
+        };
         if let Some(i) = self.ifaces.get_mut(usize::from(key.0.0)) {
             i.unicast.entry(key.1).or_default().push(out);
-            i.flush_at = Some(now);
+            i.flush_at = Some(i.flush_at.map_or(at, |f| f.min(at)));
         }
     }
 
@@ -1967,6 +2003,30 @@ impl Router {
         Duration::from_nanos(self.jitter.next_u64() % max)
     }
 }
+
+/// Whether a change of the selected route deserves a triggered update (after babeld's rules):
+/// a new source or seqno, or a route getting much worse, urgently; a clear improvement or
+/// deterioration soon; a route getting a little better (perhaps a transient, and announcing
+/// it would make routes unfeasible later) or changing trivially, not at all: the next
+/// periodic update carries it.
+/// `Some(urgent)` to announce.
+fn worth_announcing(new_source_or_seqno: bool, old: u16, new: u16) -> Option<bool> {
+    let diff = old.abs_diff(new);
+    if new_source_or_seqno || (new > old && old < 6 * 256 && diff >= 512) {
+        return Some(true);
+    }
+    let threshold = if new < old {
+        IMPROVEMENT_WORTH_ANNOUNCING
+    } else {
+        384
+    };
+    (diff >= threshold).then_some(false)
+}
+
+/// One wired hop: smaller improvements (ETX noise on radio links) wait for the periodic
+/// update. babeld waits for 1024, which on wired links defers every improvement to the
+/// periodic updates; with this, a wired network converges to shortest paths within seconds.
+const IMPROVEMENT_WORTH_ANNOUNCING: u16 = 96;
 
 struct WireUpdate<'a> {
     ae: Ae,

@@ -41,74 +41,78 @@ fn line_ring_and_grid_converge_to_shortest_paths() {
 }
 
 /// The target: after a silent cut of a link on the best path of a 10x10 grid,
-/// traffic flows again within two Hello intervals (8 s with babeld's default 4 s).
+/// traffic flows again within two Hello intervals (8 s with babeld's default 4 s). The cut
+/// falls at four phases of the Hello cycle; the worst gap counts.
 #[test]
 fn grid_10x10_link_cut_recovers_within_two_hello_intervals() {
     let links = grid_links(10, 10);
-    let mut sim = wired(
-        7,
-        100,
-        &links,
-        LinkParams::default(),
-        InterfaceConfig::wired,
-        |_, _| {},
-    );
-    let mut oracle = Oracle::default();
-    sim.run_until(at(60.0), &mut oracle).unwrap();
-    assert!(shortest_everywhere(&sim));
-    let (src, dst) = (NodeId(0), NodeId(99));
-    // A datagram every 50 ms from corner to corner.
-    traffic(
-        &mut sim,
-        src,
-        dst,
-        at(60.0),
-        Duration::from_millis(50),
-        1200,
-        0,
-        Precedence::Immediate,
-    );
-    sim.run_until(at(70.0), &mut oracle).unwrap();
-    // Cut the link after the third hop of the current path, between two Hellos.
-    let mut cur = src;
-    for _ in 0..3 {
+    let mut worst = Duration::ZERO;
+    for (run, phase_ms) in [300u64, 1300, 2300, 3300].into_iter().enumerate() {
+        let mut sim = wired(
+            7 + run as u64,
+            100,
+            &links,
+            LinkParams::default(),
+            InterfaceConfig::wired,
+            |_, _| {},
+        );
+        let mut oracle = Oracle::default();
+        sim.run_until(at(60.0), &mut oracle).unwrap();
+        assert!(shortest_everywhere(&sim));
+        let (src, dst) = (NodeId(0), NodeId(99));
+        // A datagram every 50 ms from corner to corner.
+        traffic(
+            &mut sim,
+            src,
+            dst,
+            at(60.0),
+            Duration::from_millis(50),
+            1200,
+            0,
+            Precedence::Immediate,
+        );
+        sim.run_until(at(70.0), &mut oracle).unwrap();
+        // Cut the link after the third hop of the current path.
+        let mut cur = src;
+        for _ in 0..3 {
+            let (_, via) = sim.node(cur).unwrap().router.next_hop(short(dst)).unwrap();
+            cur = common::node_of(via);
+        }
         let (_, via) = sim.node(cur).unwrap().router.next_hop(short(dst)).unwrap();
-        cur = common::node_of(via);
+        let next = common::node_of(via);
+        let link = links
+            .iter()
+            .position(|&(a, b)| (a, b) == (cur.0.min(next.0), cur.0.max(next.0)))
+            .unwrap();
+        let cut_at = at(70.0) + Duration::from_millis(phase_ms);
+        sim.schedule(cut_at, iomt_sim::Action::CutLink(iomt_sim::LinkId(link)));
+        sim.run_until(at(130.0), &mut oracle).unwrap();
+        // The longest silence at the destination after the cut.
+        let times: Vec<_> = oracle
+            .deliveries
+            .iter()
+            .filter(|d| d.1 == dst && d.0 >= cut_at)
+            .map(|d| d.0)
+            .collect();
+        let mut gap = times[0].saturating_duration_since(cut_at);
+        for w in times.windows(2) {
+            gap = gap.max(w[1].saturating_duration_since(w[0]));
+        }
+        println!(
+            "10x10 grid: cut {}-{} at 70 s + {phase_ms} ms; longest delivery gap {gap:?}; delivery {:.3}",
+            cur.0,
+            next.0,
+            sim.metrics().delivery_ratio(None).unwrap()
+        );
+        assert!(
+            gap > Duration::from_secs(1),
+            "the cut must be felt: {gap:?}"
+        );
+        assert!(shortest_everywhere(&sim), "reconverged to shortest paths");
+        worst = worst.max(gap);
     }
-    let (_, via) = sim.node(cur).unwrap().router.next_hop(short(dst)).unwrap();
-    let next = common::node_of(via);
-    let link = links
-        .iter()
-        .position(|&(a, b)| (a, b) == (cur.0.min(next.0), cur.0.max(next.0)))
-        .unwrap();
-    let cut_at = at(70.0) + Duration::from_millis(1234);
-    sim.schedule(cut_at, iomt_sim::Action::CutLink(iomt_sim::LinkId(link)));
-    sim.run_until(at(130.0), &mut oracle).unwrap();
-    // The longest silence at the destination after the cut.
-    let times: Vec<_> = oracle
-        .deliveries
-        .iter()
-        .filter(|d| d.1 == dst && d.0 >= cut_at)
-        .map(|d| d.0)
-        .collect();
-    let mut gap = times[0].saturating_duration_since(cut_at);
-    for w in times.windows(2) {
-        gap = gap.max(w[1].saturating_duration_since(w[0]));
-    }
-    println!(
-        "10x10 grid: cut {}-{} at {:?}; longest delivery gap {:?} (target < 8 s); delivery {:?}",
-        cur.0,
-        next.0,
-        cut_at,
-        gap,
-        sim.metrics().delivery_ratio(None)
-    );
-    assert!(gap < Duration::from_secs(8), "gap {gap:?}");
-    assert!(
-        gap > Duration::from_secs(1),
-        "the cut must be felt: {gap:?}"
-    );
-    assert!(shortest_everywhere(&sim), "reconverged to shortest paths");
+    println!("10x10 grid: worst gap {worst:?} (target < 8 s = 2 Hello intervals)");
+    assert!(worst < Duration::from_secs(8), "gap {worst:?}");
 }
 
 /// Babel's own arithmetic for the control traffic of one node in steady state, as babeld
