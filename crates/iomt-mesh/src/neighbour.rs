@@ -118,7 +118,7 @@ pub(crate) fn rxcost(history: &History, kind: LinkKind, nominal: u16) -> u16 {
             // The two most recent intervals weigh more, as in babeld.
             let sreach = ((r & 0x8000) >> 2) + ((r & 0x4000) >> 1) + (r & 0x3fff);
             let cost = 0x8000 * u32::from(nominal) / (sreach + 1);
-            u16::try_from(cost).unwrap_or(INFINITY).min(INFINITY)
+            u16::try_from(cost).unwrap_or(INFINITY)
         }
     }
 }
@@ -133,9 +133,7 @@ pub(crate) fn link_cost(kind: LinkKind, rxcost: u16, txcost: u16) -> u16 {
         LinkKind::Wireless if rxcost < 256 && txcost < 256 => txcost,
         LinkKind::Wireless => {
             let (a, b) = (u32::from(txcost.max(256)), u32::from(rxcost.max(256)));
-            u16::try_from((a * b + 128) >> 8)
-                .unwrap_or(INFINITY)
-                .min(INFINITY)
+            u16::try_from((a * b + 128) >> 8).unwrap_or(INFINITY)
         }
     }
 }

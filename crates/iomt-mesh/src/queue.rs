@@ -34,11 +34,6 @@ pub(crate) struct PrecedenceQueue {
 }
 
 impl PrecedenceQueue {
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -147,6 +142,6 @@ mod tests {
             expired, 1,
             "the Routine datagram with a 1 s deadline expired"
         );
-        assert!(q.is_empty() && q.len() == 0);
+        assert!(q.is_empty());
     }
 }

@@ -965,7 +965,7 @@ impl Router {
         if route.refmetric == INFINITY || cost == INFINITY {
             return INFINITY;
         }
-        route.refmetric.saturating_add(cost).min(INFINITY)
+        route.refmetric.saturating_add(cost)
     }
 
     fn feasible(&self, prefix: Prefix, router_id: ShortId, seqno: u16, refmetric: u16) -> bool {

@@ -78,6 +78,9 @@ fn router() -> (Router, IfaceId, Instant) {
     (r, i, now)
 }
 
+/// (name, channel, source, bytes, expected result).
+type Case = (&'static str, Channel, Ipv6Addr, Vec<u8>, Result<(), InputError>);
+
 type Snapshot = (Vec<NeighbourInfo>, Vec<RouteInfo>, usize, u16);
 
 fn snapshot(r: &Router) -> Snapshot {
@@ -122,7 +125,7 @@ fn bad_input_table() {
     ]);
     sub_overrun[3] += 22;
 
-    let cases: Vec<(&str, Channel, Ipv6Addr, Vec<u8>, Result<(), InputError>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "empty",
             Channel::Routing,

@@ -144,7 +144,7 @@ fn babel_arithmetic(
         let mut in_packet = 0usize;
         for r in routes
             .iter()
-            .filter(|r| r.next_hop.map_or(true, |(via, _)| via != iface))
+            .filter(|r| r.next_hop.is_none_or(|(via, _)| via != iface))
         {
             let p = r.prefix.addr().octets();
             let omit = |previous: Option<[u8; 16]>| {
