@@ -3,6 +3,10 @@
 //! This facade re-exports the workspace's crates so an application can depend on one crate:
 //!
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
+//! - [`identity`]: device keys, credentials, attestation, trust packages, revocation and
+//!   authorization (`iomt-identity`; its rustls verifiers with the `rustls` feature).
+//! - [`transport`]: sans-IO secure sessions, EDHOC handshake and datagram record layer
+//!   (`iomt-transport`).
 //! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
 //!   forwarding, flooding and precedence queues (`iomt-mesh`).
 //!
@@ -16,5 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub use iomt_identity as identity;
 pub use iomt_mesh as mesh;
 pub use iomt_schema as schema;
+pub use iomt_transport as transport;

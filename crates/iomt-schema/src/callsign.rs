@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A callsign: 1 to 16 characters from the six-bit ASCII set of ITU-R M.1371 (AIS): space,
 /// `!` to `?` (punctuation and digits), `@`, upper-case `A` to `Z`, and `[ \ ] ^ _`.
@@ -83,68 +83,66 @@ impl fmt::Display for Callsign {
 
 /// Wire form: length byte, then the characters' six-bit codes (`c & 0x3f`) packed MSB first,
 /// the last byte's spare bits zero.
+///
+/// Packing works on words: decoding spreads each eight codes (48 bits) into the eight bytes of a
+/// `u64` in three shift-and-mask steps (24 bits to 32-bit lanes, 12 to 16, 6 to 8).
 impl Wire for Callsign {
+    #[inline]
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        let mut packed = [0u8; 12];
-        let mut acc: u32 = 0;
-        let mut bits = 0u32;
-        let mut n = 0usize;
-        for &c in self.chars.iter().take(usize::from(self.len)) {
-            acc = acc << 6 | u32::from(c & 0x3f);
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                if let Some(slot) = packed.get_mut(n) {
-                    *slot = (acc >> bits).to_le_bytes()[0];
-                }
-                n += 1;
-            }
-        }
-        if bits > 0 {
-            if let Some(slot) = packed.get_mut(n) {
-                *slot = (acc << (8 - bits)).to_le_bytes()[0];
-            }
-            n += 1;
-        }
-        s.put_u8(self.len)?;
-        s.put(packed.get(..n).unwrap_or_default())
+        // The length byte, then sixteen codes in 96 bits, first code first; unused slots are zero.
+        let word = self
+            .chars
+            .iter()
+            .fold(0u128, |w, &c| w << 6 | u128::from(c & 0x3f));
+        let [_, _, _, p @ ..] = (word | u128::from(self.len) << 96).to_be_bytes();
+        let n = 1 + (usize::from(self.len) * 6).div_ceil(8);
+        s.put(p.get(..n).unwrap_or_default())
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let len = r.u8("callsign length")?;
         let n = usize::from(len);
         if n == 0 || n > Self::MAX_LEN {
-            return Err(DecodeError::BadLength {
+            return Err(r.fail(DecodeError::BadLength {
                 what: "callsign",
                 len: u64::from(len),
                 offset,
-            });
+            }));
         }
-        let bytes = r.take((n * 6).div_ceil(8), "callsign")?;
-        let mut chars = [0u8; Self::MAX_LEN];
-        let mut acc: u32 = 0;
-        let mut bits = 0u32;
-        let mut out = chars.iter_mut().take(n);
-        for &b in bytes {
-            acc = acc << 8 | u32::from(b);
-            bits += 8;
-            while bits >= 6 {
-                let Some(slot) = out.next() else { break };
-                bits -= 6;
-                let code = (acc >> bits).to_le_bytes()[0] & 0x3f;
-                *slot = if code < 32 { code + 64 } else { code };
-            }
-            acc &= (1 << bits) - 1;
-        }
-        if acc != 0 {
-            return Err(DecodeError::NonCanonical {
+        let packed = r.take((n * 6).div_ceil(8), "callsign")?;
+        // The packed bytes, left-aligned in 96 bits: two 48-bit halves of eight codes each.
+        let word =
+            packed.iter().fold(0u128, |w, &b| w << 8 | u128::from(b)) << (96 - 8 * packed.len());
+        let half = |shift: u32| {
+            let [.., b2, b3, b4, b5, b6, b7] = (word >> shift).to_be_bytes();
+            spread(u64::from_be_bytes([0, 0, b2, b3, b4, b5, b6, b7]))
+        };
+        let codes = u128::from(half(48)) | u128::from(half(0)) << 64;
+        // Codes 0..32 are '@'..'_' (0x40..0x5f): set bit 6 where bit 5 is clear; codes 32..64
+        // are ' '..'?' (0x20..0x3f) as they are. Past the length the codes are spare bits,
+        // which must be zero, and the slots stay zero.
+        const BIT5: u128 = u128::from_le_bytes([0x20; 16]);
+        let keep = u128::MAX >> (8 * (Self::MAX_LEN - n));
+        if codes & !keep != 0 {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "callsign padding",
                 offset,
-            });
+            }));
         }
+        let chars = ((codes | (!codes & BIT5) << 1) & keep).to_le_bytes();
         Ok(Self { len, chars })
     }
+}
+
+/// Spreads eight 6-bit codes, first code in the top bits of a 48-bit value, into the eight bytes
+/// of a `u64`, first code in the lowest byte.
+#[inline]
+fn spread(x: u64) -> u64 {
+    let x = (x >> 24) & 0xff_ffff | (x & 0xff_ffff) << 32;
+    let x = (x >> 12) & 0x0000_0fff_0000_0fff | (x & 0x0000_0fff_0000_0fff) << 16;
+    (x >> 6) & 0x003f_003f_003f_003f | (x & 0x003f_003f_003f_003f) << 8
 }
 
 #[cfg(feature = "serde")]
@@ -217,7 +215,7 @@ mod tests {
     #[test]
     fn rejects_bad_forms() {
         let limits = Limits::DEFAULT;
-        let dec = |b: &[u8]| Callsign::decode(&mut Reader::new(b, &limits));
+        let dec = |b: &[u8]| Reader::new(b, &limits).run(Callsign::decode);
         assert!(matches!(dec(&[0]), Err(DecodeError::BadLength { .. })));
         assert!(matches!(dec(&[17]), Err(DecodeError::BadLength { .. })));
         assert!(matches!(

@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::open_enum::open_enum;
-use crate::wire::{Reader, Sink};
+use crate::wire::{Fault, Reader, Sink};
 
 open_enum! {
     /// Classification level. Three bits on the wire, so codes 5 to 7 are kept as `Unknown`.
@@ -130,8 +130,9 @@ impl proptest::arbitrary::Arbitrary for CountryCode {
 
 /// The countries a message may be released to: a set of at most
 /// [`ReleasableTo::CAPACITY`] codes, kept sorted so the set has one encoding.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReleasableTo {
+    /// Sorted codes, then zeroed slots (so derived equality and hashing see only the set).
     codes: [CountryCode; Self::CAPACITY],
     len: u8,
 }
@@ -141,15 +142,21 @@ pub struct ReleasableTo {
 #[error("at most {} releasability codes", ReleasableTo::CAPACITY)]
 pub struct ReleasableToError;
 
-impl Default for CountryCode {
+impl Default for ReleasableTo {
     fn default() -> Self {
-        Self(*b"AAA")
+        Self::EMPTY
     }
 }
 
 impl ReleasableTo {
     /// Most codes in one marking.
     pub const CAPACITY: usize = 8;
+
+    /// The empty set.
+    pub const EMPTY: Self = Self {
+        codes: [CountryCode([0; 3]); Self::CAPACITY],
+        len: 0,
+    };
 
     /// The set of `codes`, sorted and without duplicates.
     ///
@@ -273,10 +280,7 @@ impl Classification {
         Self {
             level,
             caveats: Caveats::NONE,
-            releasable_to: ReleasableTo {
-                codes: [CountryCode(*b"AAA"); ReleasableTo::CAPACITY],
-                len: 0,
-            },
+            releasable_to: ReleasableTo::EMPTY,
         }
     }
 
@@ -296,42 +300,42 @@ impl Classification {
     }
 
     /// Reads caveats and releasability for `level`.
-    pub(crate) fn decode_marking(level: Level, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_marking(level: Level, r: &mut Reader<'_>) -> Result<Self, Fault> {
         let start = r.offset();
         let caveats = Caveats(r.varint_u32("caveats")?);
         let offset = r.offset();
         let n = r.u8("releasability count")?;
         if usize::from(n) > ReleasableTo::CAPACITY {
-            return Err(DecodeError::BadLength {
+            return Err(r.fail(DecodeError::BadLength {
                 what: "releasability",
                 len: u64::from(n),
                 offset,
-            });
+            }));
         }
         let mut releasable_to = ReleasableTo::default();
         let mut previous: Option<CountryCode> = None;
         for _ in 0..n {
             let offset = r.offset();
-            let code = CountryCode::from_bytes(r.array("country code")?).ok_or(
-                DecodeError::InvalidText {
+            let Some(code) = CountryCode::from_bytes(r.array("country code")?) else {
+                return Err(r.fail(DecodeError::InvalidText {
                     what: "country code",
                     offset,
-                },
-            )?;
+                }));
+            };
             if previous.is_some_and(|p| p >= code) {
-                return Err(DecodeError::NonCanonical {
+                return Err(r.fail(DecodeError::NonCanonical {
                     what: "releasability order",
                     offset,
-                });
+                }));
             }
             previous = Some(code);
-            releasable_to
-                .insert(code)
-                .map_err(|_| DecodeError::BadLength {
+            releasable_to.insert(code).map_err(|_| {
+                r.fail(DecodeError::BadLength {
                     what: "releasability",
                     len: u64::from(n),
                     offset,
-                })?;
+                })
+            })?;
         }
         let marking = Self {
             level,
@@ -339,10 +343,10 @@ impl Classification {
             releasable_to,
         };
         if !marking.has_marking() {
-            return Err(DecodeError::NonCanonical {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "empty marking",
                 offset: start,
-            });
+            }));
         }
         Ok(marking)
     }

@@ -31,7 +31,7 @@ use crate::id::{DeviceId, DeviceRef, ShortId};
 use crate::message::MessageKind;
 use crate::precedence::Precedence;
 use crate::time::{Expiry, Timestamp};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// The protocol version this crate speaks.
 pub const VERSION: u8 = 1;
@@ -231,26 +231,27 @@ impl Envelope {
     }
 
     /// Reads an envelope, leaving the reader at the body.
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<(MessageKind, Self), DecodeError> {
+    #[inline(always)]
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<(MessageKind, Self), Fault> {
         let b0 = r.u8("envelope")?;
         let version = b0 >> VERSION_SHIFT;
         if version != VERSION {
-            return Err(DecodeError::UnsupportedVersion { version });
+            return Err(r.fail(DecodeError::UnsupportedVersion { version }));
         }
         let flags = if b0 & HAS_FLAGS != 0 {
             let offset = r.offset();
             match r.u8("envelope flags")? {
                 0 => {
-                    return Err(DecodeError::NonCanonical {
+                    return Err(r.fail(DecodeError::NonCanonical {
                         what: "empty envelope flags",
                         offset,
-                    });
+                    }));
                 }
                 f if f & RESERVED != 0 => {
-                    return Err(DecodeError::ReservedBits {
+                    return Err(r.fail(DecodeError::ReservedBits {
                         what: "envelope flags",
                         offset,
-                    });
+                    }));
                 }
                 f => f,
             }
@@ -304,32 +305,42 @@ impl Envelope {
     }
 }
 
-fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, DecodeError> {
+fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, Fault> {
     let offset = r.offset();
     let count = r.length("extension count", r.limits.max_extensions)?;
     if count == 0 {
-        return Err(DecodeError::NonCanonical {
+        return Err(r.fail(DecodeError::NonCanonical {
             what: "empty extension list",
             offset,
-        });
+        }));
+    }
+    // Each record takes at least two bytes (kind and length): never reserve for more records
+    // than the input can hold, whatever the limit.
+    if count > r.remaining() / 2 {
+        return Err(r.fail(DecodeError::Truncated {
+            what: "extension list",
+            offset,
+        }));
     }
     let mut out: Vec<Extension> = Vec::with_capacity(count);
     for _ in 0..count {
         let offset = r.offset();
         let key = r.varint("extension kind")?;
-        let kind = u16::try_from(key >> 1).map_err(|_| DecodeError::Overflow {
-            what: "extension kind",
-            offset,
+        let kind = u16::try_from(key >> 1).map_err(|_| {
+            r.fail(DecodeError::Overflow {
+                what: "extension kind",
+                offset,
+            })
         })?;
         let must_understand = key & 1 == 1;
         if out.last().is_some_and(|prev| prev.kind >= kind) {
-            return Err(DecodeError::NonCanonical {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "extension order",
                 offset,
-            });
+            }));
         }
         if must_understand && !r.limits.understood_extensions.contains(&kind) {
-            return Err(DecodeError::UnknownCriticalExtension { kind, offset });
+            return Err(r.fail(DecodeError::UnknownCriticalExtension { kind, offset }));
         }
         let len = r.length("extension length", r.limits.max_extension_len)?;
         let value = r.take(len, "extension value")?.to_vec();

@@ -1,23 +1,11 @@
-//! Fragmentation: splitting a frame for a link's MTU, and reassembling it with bounded memory.
-//!
-//! A fragment is itself a frame of kind [`MessageKind::Fragment`]. Its envelope repeats the
-//! original's source, sequence number, timestamp, precedence, classification and expiry (so a
-//! relay can prioritise, shed and release fragments without reassembling them) but no
-//! reference, extensions or ack request. Its body is the byte offset, the original frame's total
-//! length, and a slice of the original frame:
-//!
-//! ```text
-//! offset  varint u32
-//! total   varint u32 (>= 1)
-//! payload the rest (>= 1 byte; offset + payload length <= total)
-//! ```
-//!
-//! `(source, seq)` names the fragmented frame, so every fragment of one frame shares them.
+//! Fragmentation: splitting a frame for a link's MTU ([`Fragments`]), and reassembling it with
+//! bounded memory ([`Reassembler`]). The layout is described on [`Fragment`].
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use crate::classification::{Classification, Level};
 use crate::envelope::Envelope;
 use crate::error::{DecodeError, EncodeError};
 use crate::frame::{Frame, FrameView};
@@ -26,9 +14,25 @@ use crate::limits::Limits;
 use crate::message::MessageKind;
 use crate::precedence::Precedence;
 use crate::time::{Instant, Timestamp};
-use crate::wire::{Counter, Reader, Sink, SliceSink, Wire};
+use crate::wire::{Counter, Fault, Reader, Sink, SliceSink, Wire};
 
-/// A piece of a larger frame. See the [module docs](self) for the layout.
+/// A piece of a larger frame.
+///
+/// A fragment is itself a frame of kind [`MessageKind::Fragment`]. Its envelope repeats the
+/// original's source (short form), sequence number, timestamp, precedence, classification level
+/// and expiry, so a relay can prioritise and shed fragments without reassembling them. It leaves
+/// out the rest (caveats, releasability, reference, extensions, ack request) so that its size is
+/// bounded (33 bytes with the fragment header, for frames under 2 MiB) and any frame splits for
+/// a 50-byte link; a relay that enforces caveats or releasability reassembles first. Its body is
+/// the byte offset, the original frame's total length, and a slice of the original frame:
+///
+/// ```text
+/// offset  varint u32
+/// total   varint u32 (>= 1)
+/// payload the rest (>= 1 byte; offset + payload length <= total)
+/// ```
+///
+/// `(source, seq)` names the fragmented frame, so every fragment of one frame shares them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Fragment {
@@ -44,28 +48,28 @@ impl Fragment {
     pub(crate) const DESCRIPTION: &'static str = "Fragment(offset:u32;total_len:u32;payload)";
 
     /// Reads the fragment header and borrows the payload.
-    fn parse<'a>(r: &mut Reader<'a>) -> Result<(u32, u32, &'a [u8]), DecodeError> {
+    fn parse<'a>(r: &mut Reader<'a>) -> Result<(u32, u32, &'a [u8]), Fault> {
         let offset = r.varint_u32("fragment offset")?;
         let total_at = r.offset();
         let total_len = r.varint_u32("fragment total")?;
         if usize::try_from(total_len).map_or(true, |t| t > r.limits.max_frame) {
-            return Err(DecodeError::TooLong {
+            return Err(r.fail(DecodeError::TooLong {
                 what: "fragment total",
                 len: u64::from(total_len),
                 max: r.limits.max_frame,
                 offset: total_at,
-            });
+            }));
         }
         let payload_at = r.offset();
         let payload = r.rest();
         let end =
             u64::from(offset).saturating_add(u64::try_from(payload.len()).unwrap_or(u64::MAX));
         if total_len == 0 || payload.is_empty() || end > u64::from(total_len) {
-            return Err(DecodeError::BadLength {
+            return Err(r.fail(DecodeError::BadLength {
                 what: "fragment payload",
                 len: u64::try_from(payload.len()).unwrap_or(u64::MAX),
                 offset: payload_at,
-            });
+            }));
         }
         Ok((offset, total_len, payload))
     }
@@ -78,7 +82,7 @@ impl Wire for Fragment {
         s.put(&self.payload)
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let (offset, total_len, payload) = Self::parse(r)?;
         Ok(Self {
             offset,
@@ -172,9 +176,10 @@ impl<'a> Fragments<'a> {
         if kind == MessageKind::Fragment {
             return Err(FragmentError::AlreadyFragment);
         }
-        let mut envelope = Envelope::new(original.source, original.seq, original.time);
+        let mut envelope =
+            Envelope::new(original.source.short().into(), original.seq, original.time);
         envelope.precedence = original.precedence;
-        envelope.classification = original.classification;
+        envelope.classification = Classification::level(original.classification.level);
         envelope.expiry = original.expiry;
         let total_len = u32::try_from(bytes.len()).map_err(|_| FragmentError::TooLarge)?;
         let whole = bytes.len() <= mtu;
@@ -339,6 +344,7 @@ struct Partial {
     key: Key,
     time: Timestamp,
     precedence: Precedence,
+    level: Level,
     started: Instant,
     buf: Vec<u8>,
     /// Received byte ranges, sorted, disjoint and not adjacent.
@@ -400,7 +406,7 @@ impl Reassembler {
             return Err(ReassemblyError::NotAFragment);
         }
         let mut body = view.body_reader(&self.decode);
-        let (offset, total, payload) = Fragment::parse(&mut body)?;
+        let (offset, total, payload) = body.run(Fragment::parse)?;
         let env = view.envelope();
         let key = (env.source.short(), env.seq);
         if self.completed.contains(&key) {
@@ -427,7 +433,9 @@ impl Reassembler {
                 what: "total length",
             });
         }
-        if partial.time != env.time || partial.precedence != env.precedence {
+        if (partial.time, partial.precedence, partial.level)
+            != (env.time, env.precedence, env.classification.level)
+        {
             return Err(ReassemblyError::Inconsistent { what: "envelope" });
         }
         let covered = partial.covered(start, end);
@@ -463,7 +471,8 @@ impl Reassembler {
         let whole = FrameView::parse(&done.buf, &self.decode)?;
         let e = whole.envelope();
         if (e.source.short(), e.seq) != key
-            || e.time != done.time
+            || (e.time, e.precedence, e.classification.level)
+                != (done.time, done.precedence, done.level)
             || whole.kind() == MessageKind::Fragment
         {
             return Err(ReassemblyError::Mismatch);
@@ -534,6 +543,7 @@ impl Reassembler {
             key,
             time: env.time,
             precedence: env.precedence,
+            level: env.classification.level,
             started: now,
             buf: alloc::vec![0; total],
             ranges: Vec::new(),

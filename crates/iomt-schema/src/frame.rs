@@ -90,8 +90,12 @@ impl Frame {
     pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
         check_len(bytes, limits)?;
         let mut r = Reader::new(bytes, limits);
-        let (kind, envelope) = Envelope::decode(&mut r)?;
-        let message = Message::decode_body(kind, &mut r)?;
+        let Ok((kind, envelope)) = Envelope::decode(&mut r) else {
+            return Err(r.error());
+        };
+        let Ok(message) = Message::decode_body(kind, &mut r) else {
+            return Err(r.error());
+        };
         Ok(Self { envelope, message })
     }
 }
@@ -131,13 +135,14 @@ impl<'a> FrameView<'a> {
     /// Decodes the envelope of `bytes` under `limits`.
     pub fn parse(bytes: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         check_len(bytes, limits)?;
-        let mut r = Reader::new(bytes, limits);
-        let (kind, envelope) = Envelope::decode(&mut r)?;
-        Ok(Self {
-            envelope,
-            kind,
-            bytes,
-            body_at: r.offset(),
+        Reader::new(bytes, limits).run(|r| {
+            let (kind, envelope) = Envelope::decode(r)?;
+            Ok(Self {
+                envelope,
+                kind,
+                bytes,
+                body_at: r.offset(),
+            })
         })
     }
 
@@ -169,7 +174,8 @@ impl<'a> FrameView<'a> {
 
     /// Decodes the body.
     pub fn decode_message(&self, limits: &Limits) -> Result<Message, DecodeError> {
-        Message::decode_body(self.kind, &mut self.body_reader(limits))
+        self.body_reader(limits)
+            .run(|r| Message::decode_body(self.kind, r))
     }
 
     /// Decodes the body into a whole frame.
@@ -210,7 +216,7 @@ pub fn next_delimited<'a>(
     limits: &Limits,
 ) -> Result<Option<(&'a [u8], usize)>, DecodeError> {
     let mut r = Reader::new(input, limits);
-    let len = match r.length("frame length", limits.max_frame) {
+    let len = match r.run(|r| r.length("frame length", limits.max_frame)) {
         Ok(len) => len,
         Err(DecodeError::Truncated { .. }) => return Ok(None),
         Err(e) => return Err(e),

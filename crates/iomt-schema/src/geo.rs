@@ -3,7 +3,7 @@
 use crate::error::{DecodeError, EncodeError};
 use crate::open_enum::open_enum;
 use crate::units::{Distance, Height, Latitude, Longitude, VelocityComponent};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 open_enum! {
     /// What an altitude is measured from. Two bits on the wire.
@@ -126,7 +126,7 @@ impl Wire for Position {
         Ok(())
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let (lat, lon) = match r.base {
             None => {
@@ -145,29 +145,31 @@ impl Wire for Position {
                 )
             }
         };
-        let lat =
-            i32::try_from(lat)
-                .ok()
-                .and_then(Latitude::new)
-                .ok_or(DecodeError::OutOfRange {
+        let lat = i32::try_from(lat)
+            .ok()
+            .and_then(Latitude::new)
+            .ok_or_else(|| {
+                r.fail(DecodeError::OutOfRange {
                     what: "latitude",
                     offset,
-                })?;
-        let lon =
-            i32::try_from(lon)
-                .ok()
-                .and_then(Longitude::new)
-                .ok_or(DecodeError::OutOfRange {
+                })
+            })?;
+        let lon = i32::try_from(lon)
+            .ok()
+            .and_then(Longitude::new)
+            .ok_or_else(|| {
+                r.fail(DecodeError::OutOfRange {
                     what: "longitude",
                     offset,
-                })?;
+                })
+            })?;
         let offset = r.offset();
         let flags = r.u8("position flags")?;
         if flags & RESERVED != 0 {
-            return Err(DecodeError::ReservedBits {
+            return Err(r.fail(DecodeError::ReservedBits {
                 what: "position flags",
                 offset,
-            });
+            }));
         }
         let datum = (flags & DATUM_MASK) >> DATUM_SHIFT;
         let altitude = if flags & HAS_ALTITUDE != 0 {
@@ -176,10 +178,10 @@ impl Wire for Position {
                 datum: AltitudeDatum::from_code(datum),
             })
         } else if datum != 0 {
-            return Err(DecodeError::NonCanonical {
+            return Err(r.fail(DecodeError::NonCanonical {
                 what: "datum without altitude",
                 offset,
-            });
+            }));
         } else {
             None
         };
@@ -218,7 +220,7 @@ impl Wire for Velocity {
         self.north.encode(s)?;
         self.up.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         Ok(Self {
             east: VelocityComponent::decode(r)?,
             north: VelocityComponent::decode(r)?,

@@ -8,8 +8,8 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::{DecodeError, EncodeError};
-use crate::wire::{Reader, Sink, Wire};
+use crate::error::EncodeError;
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// Error from parsing an identifier from hex text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +82,7 @@ macro_rules! byte_id {
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put(&self.0)
             }
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 r.array(stringify!($name)).map(Self)
             }
         }

@@ -75,11 +75,11 @@ macro_rules! open_enum {
             fn encode<S: $crate::wire::Sink>(&self, s: &mut S) -> Result<(), $crate::EncodeError> {
                 s.put_u8(self.checked_code(stringify!($name))?)
             }
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 let offset = r.offset();
                 let code = r.u8(stringify!($name))?;
                 if code > Self::MAX_CODE {
-                    return Err($crate::DecodeError::OutOfRange { what: stringify!($name), offset });
+                    return Err(r.fail($crate::DecodeError::OutOfRange { what: stringify!($name), offset }));
                 }
                 Ok(Self::from_code(code))
             }

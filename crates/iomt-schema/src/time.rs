@@ -7,8 +7,8 @@
 use core::ops::{Add, Sub};
 use core::time::Duration;
 
-use crate::error::{DecodeError, EncodeError};
-use crate::wire::{Reader, Sink, Wire};
+use crate::error::EncodeError;
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// Wall-clock time of an event: milliseconds since the Unix epoch (UTC), below 2^48
 /// (year 10889). On the wire: 6 bytes, big-endian.
@@ -76,7 +76,7 @@ impl Wire for Timestamp {
         let [_, _, rest @ ..] = self.0.to_be_bytes();
         s.put(&rest)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let [a, b, c, d, e, f] = r.array("timestamp")?;
         Ok(Self(u64::from_be_bytes([0, 0, a, b, c, d, e, f])))
     }
@@ -175,7 +175,7 @@ impl Wire for Expiry {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("expiry").map(Self)
     }
 }

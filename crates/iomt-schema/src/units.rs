@@ -6,7 +6,7 @@
 //! human unit (degrees, metres, m/s, degrees Celsius).
 
 use crate::error::{DecodeError, EncodeError};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A value outside the range of the quantity it was meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -88,8 +88,8 @@ macro_rules! quantity {
             }
 
             #[allow(dead_code, reason = "used by the types with a wire form of their own")]
-            fn check(raw: $inner, offset: usize) -> Result<Self, DecodeError> {
-                Self::new(raw).ok_or(DecodeError::OutOfRange { what: Self::WHAT, offset })
+            fn check(raw: $inner, r: &mut Reader<'_>, offset: usize) -> Result<Self, Fault> {
+                Self::new(raw).ok_or_else(|| r.fail(DecodeError::OutOfRange { what: Self::WHAT, offset }))
             }
         }
 
@@ -124,9 +124,10 @@ macro_rules! quantity {
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put(&self.0.to_be_bytes())
             }
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
-                Self::check(<$inner>::from_be_bytes(r.array(Self::WHAT)?), offset)
+                let raw = <$inner>::from_be_bytes(r.array(Self::WHAT)?);
+                Self::check(raw, r, offset)
             }
         }
     };
@@ -135,11 +136,11 @@ macro_rules! quantity {
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_varint(u64::from(self.0))
             }
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.varint(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw).map_err(|_| DecodeError::Overflow { what: Self::WHAT, offset })?;
-                Self::check(raw, offset)
+                let raw = <$inner>::try_from(raw).map_err(|_| r.fail(DecodeError::Overflow { what: Self::WHAT, offset }))?;
+                Self::check(raw, r, offset)
             }
         }
     };
@@ -148,11 +149,11 @@ macro_rules! quantity {
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_zigzag(i64::from(self.0))
             }
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.zigzag(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw).map_err(|_| DecodeError::Overflow { what: Self::WHAT, offset })?;
-                Self::check(raw, offset)
+                let raw = <$inner>::try_from(raw).map_err(|_| r.fail(DecodeError::Overflow { what: Self::WHAT, offset }))?;
+                Self::check(raw, r, offset)
             }
         }
     };
@@ -277,11 +278,13 @@ impl Wire for Percent {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(self.0)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
-        Self::new(r.u8("Percent")?).ok_or(DecodeError::OutOfRange {
-            what: "Percent",
-            offset,
+        Self::new(r.u8("Percent")?).ok_or_else(|| {
+            r.fail(DecodeError::OutOfRange {
+                what: "Percent",
+                offset,
+            })
         })
     }
 }

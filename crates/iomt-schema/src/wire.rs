@@ -17,187 +17,257 @@ pub(crate) trait Wire: Sized {
     /// Writes the value.
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError>;
     /// Reads the value, rejecting every non-canonical form.
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault>;
 }
 
-/// Cursor over untrusted input.
+/// Cursor over untrusted input: the bytes not yet read, and where they end in the frame.
 pub(crate) struct Reader<'a> {
-    input: &'a [u8],
-    pos: usize,
-    /// Offset of `input[0]` within the frame, so errors name frame offsets.
-    origin: usize,
+    rest: &'a [u8],
+    /// Frame offset just past the input, so errors name frame offsets.
+    end: usize,
     pub(crate) limits: Limits,
     /// Inside a batch: the base position that positions are delta-coded against.
     pub(crate) base: Option<(i32, i32)>,
+    /// Why decoding stopped, once it has.
+    error: Option<DecodeError>,
 }
+
+/// Marks a failed decode; the reason is in the [`Reader`] (see [`Reader::fail`]).
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct Fault(());
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Self {
         Self {
-            input,
-            pos: 0,
-            origin: 0,
+            rest: input,
+            end: input.len(),
             limits: *limits,
             base: None,
+            error: None,
         }
     }
 
     /// Frame offset of the next byte.
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
-        self.origin.saturating_add(self.pos)
+        self.end.saturating_sub(self.rest.len())
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
-        self.input.len().saturating_sub(self.pos)
+        self.rest.len()
     }
 
-    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        let [b] = self.array::<1>(what)?;
+    #[inline(always)]
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, Fault> {
+        let Some((&b, rest)) = self.rest.split_first() else {
+            return Err(self.truncated(what));
+        };
+        self.rest = rest;
         Ok(b)
     }
 
-    pub(crate) fn array<const N: usize>(
-        &mut self,
-        what: &'static str,
-    ) -> Result<[u8; N], DecodeError> {
-        let bytes = self.take(N, what)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
+    #[inline(always)]
+    pub(crate) fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], Fault> {
+        let Some((bytes, rest)) = self.rest.split_first_chunk::<N>() else {
+            return Err(self.truncated(what));
+        };
+        self.rest = rest;
+        Ok(*bytes)
     }
 
-    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        let truncated = DecodeError::Truncated {
-            what,
-            offset: self.offset(),
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Fault> {
+        let Some((bytes, rest)) = self.rest.split_at_checked(n) else {
+            return Err(self.truncated(what));
         };
-        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
-        let bytes = self.input.get(self.pos..end).ok_or(truncated)?;
-        self.pos = end;
+        self.rest = rest;
         Ok(bytes)
+    }
+
+    #[cold]
+    fn truncated(&mut self, what: &'static str) -> Fault {
+        let offset = self.offset();
+        self.fail(DecodeError::Truncated { what, offset })
+    }
+
+    /// Records `error` as the reason decoding stopped (the first one wins) and returns the
+    /// marker that unwinds the decoder. Keeping the error out of the return values keeps every
+    /// `Result` in the decoder register-sized.
+    #[cold]
+    pub(crate) fn fail(&mut self, error: DecodeError) -> Fault {
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+        Fault(())
+    }
+
+    /// The error recorded by the failure that produced a [`Fault`].
+    pub(crate) fn error(&mut self) -> DecodeError {
+        self.error.take().unwrap_or(DecodeError::Truncated {
+            what: "frame",
+            offset: self.offset(),
+        })
+    }
+
+    /// Runs `decode` on this reader, turning a failure into the recorded error.
+    #[inline]
+    pub(crate) fn run<T>(
+        &mut self,
+        decode: impl FnOnce(&mut Self) -> Result<T, Fault>,
+    ) -> Result<T, DecodeError> {
+        decode(self).map_err(|Fault(())| self.error())
     }
 
     /// Everything not yet read.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
-        let rest = self.input.get(self.pos..).unwrap_or_default();
-        self.pos = self.input.len();
-        rest
+        core::mem::take(&mut self.rest)
     }
 
     /// A reader over the next `n` bytes, sharing limits and batch context.
-    pub(crate) fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, DecodeError> {
-        let origin = self.offset();
+    pub(crate) fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, Fault> {
         let input = self.take(n, what)?;
         Ok(Reader {
-            input,
-            pos: 0,
-            origin,
+            rest: input,
+            end: self.offset(),
             limits: self.limits,
             base: self.base,
+            error: None,
         })
     }
 
+    /// Takes over the error of a sub-reader that failed.
+    pub(crate) fn absorb(&mut self, mut sub: Reader<'_>) -> Fault {
+        let error = sub.error();
+        self.fail(error)
+    }
+
     /// Fails unless the input is exhausted.
-    pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
-        match self.remaining() {
-            0 => Ok(()),
-            count => Err(DecodeError::TrailingBytes {
-                what,
-                count,
-                offset: self.offset(),
-            }),
+    #[inline]
+    pub(crate) fn finish(&mut self, what: &'static str) -> Result<(), Fault> {
+        if self.rest.is_empty() {
+            return Ok(());
+        }
+        let (count, offset) = (self.rest.len(), self.offset());
+        Err(self.fail(DecodeError::TrailingBytes {
+            what,
+            count,
+            offset,
+        }))
+    }
+
+    /// Unsigned LEB128 in its shortest form. One- and two-byte values take the inline path.
+    #[inline(always)]
+    pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, Fault> {
+        match *self.rest {
+            [b0, ref rest @ ..] if b0 < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(b0))
+            }
+            [b0, b1, ref rest @ ..] if b1 < 0x80 && b1 != 0 => {
+                self.rest = rest;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+            }
+            _ => self.varint_long(what),
         }
     }
 
-    /// Unsigned LEB128 in its shortest form.
-    pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+    #[cold]
+    fn varint_long(&mut self, what: &'static str) -> Result<u64, Fault> {
         let start = self.offset();
         let mut value: u64 = 0;
         for i in 0..10u32 {
-            let Some(&b) = self.input.get(self.pos) else {
-                return Err(DecodeError::Truncated {
+            let Some((&b, rest)) = self.rest.split_first() else {
+                return Err(self.fail(DecodeError::Truncated {
                     what,
                     offset: start,
-                });
+                }));
             };
-            self.pos = self.pos.saturating_add(1);
-            let low = u64::from(b & 0x7f);
+            self.rest = rest;
             if i == 9 && b > 1 {
-                return Err(DecodeError::Overflow {
+                return Err(self.fail(DecodeError::Overflow {
                     what,
                     offset: start,
-                });
+                }));
             }
-            value |= low << (7 * i);
+            value |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
                 if b == 0 && i > 0 {
-                    return Err(DecodeError::NonCanonical {
+                    return Err(self.fail(DecodeError::NonCanonical {
                         what,
                         offset: start,
-                    });
+                    }));
                 }
                 return Ok(value);
             }
         }
-        Err(DecodeError::Overflow {
+        Err(self.fail(DecodeError::Overflow {
             what,
             offset: start,
-        })
+        }))
     }
 
-    pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+    #[inline]
+    pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u32::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+        u32::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
     }
 
-    pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+    #[inline]
+    pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u16::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+        u16::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
     }
 
     /// A length or count, checked against `max` before the caller allocates for it.
-    pub(crate) fn length(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+    #[inline]
+    pub(crate) fn length(&mut self, what: &'static str, max: usize) -> Result<usize, Fault> {
         let offset = self.offset();
         let len = self.varint(what)?;
         match usize::try_from(len) {
             Ok(n) if n <= max => Ok(n),
-            _ => Err(DecodeError::TooLong {
+            _ => Err(self.fail(DecodeError::TooLong {
                 what,
                 len,
                 max,
                 offset,
-            }),
+            })),
         }
     }
 
     /// Signed integer, zigzag then LEB128.
-    pub(crate) fn zigzag(&mut self, what: &'static str) -> Result<i64, DecodeError> {
+    #[inline]
+    pub(crate) fn zigzag(&mut self, what: &'static str) -> Result<i64, Fault> {
         let v = self.varint(what)?;
         Ok(unzigzag(v))
     }
 
-    pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+    #[inline]
+    pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, Fault> {
         let offset = self.offset();
         let v = self.zigzag(what)?;
-        i32::try_from(v).map_err(|_| DecodeError::Overflow { what, offset })
+        i32::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
     }
 
-    pub(crate) fn text(&mut self, what: &'static str) -> Result<String, DecodeError> {
+    pub(crate) fn text(&mut self, what: &'static str) -> Result<String, Fault> {
         let len = self.length(what, self.limits.max_text)?;
         let offset = self.offset();
         let bytes = self.take(len, what)?;
-        let s =
-            core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidText { what, offset })?;
+        let s = core::str::from_utf8(bytes)
+            .map_err(|_| self.fail(DecodeError::InvalidText { what, offset }))?;
         Ok(String::from(s))
     }
 }
 
+#[inline]
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)).cast_unsigned()
 }
 
+#[inline]
 pub(crate) fn unzigzag(v: u64) -> i64 {
     (v >> 1).cast_signed() ^ (v & 1).cast_signed().wrapping_neg()
 }
@@ -210,17 +280,23 @@ pub(crate) trait Sink {
         self.put(&[b])
     }
 
-    fn put_varint(&mut self, mut v: u64) -> Result<(), EncodeError> {
+    #[inline(always)]
+    fn put_varint(&mut self, v: u64) -> Result<(), EncodeError> {
+        let [b0, b1, ..] = v.to_le_bytes();
         if v < 0x80 {
-            return self.put_u8(v.to_le_bytes()[0]);
+            return self.put_u8(b0);
+        }
+        if v < 0x4000 {
+            return self.put(&[b0 | 0x80, (b1 << 1) | (b0 >> 7)]);
         }
         let mut tmp = [0u8; 10];
+        let mut rest = v;
         let mut n = 0;
         for slot in tmp.iter_mut() {
-            let low = v.to_le_bytes()[0] & 0x7f;
-            v >>= 7;
+            let low = rest.to_le_bytes()[0] & 0x7f;
+            rest >>= 7;
             n += 1;
-            if v == 0 {
+            if rest == 0 {
                 *slot = low;
                 break;
             }
@@ -229,6 +305,7 @@ pub(crate) trait Sink {
         self.put(tmp.get(..n).unwrap_or_default())
     }
 
+    #[inline]
     fn put_zigzag(&mut self, v: i64) -> Result<(), EncodeError> {
         self.put_varint(zigzag(v))
     }
@@ -285,20 +362,23 @@ impl<'a> SliceSink<'a> {
 }
 
 impl Sink for SliceSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len.saturating_add(bytes.len());
-        let Some(dst) = self.buf.get_mut(self.len..end) else {
+        let Some(dst) = self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|rest| rest.get_mut(..bytes.len()))
+        else {
             return Err(EncodeError::BufferTooSmall {
                 needed: bytes.len(),
             });
         };
         dst.copy_from_slice(bytes);
-        self.len = end;
+        self.len += bytes.len();
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
         let Some(dst) = self.buf.get_mut(self.len) else {
             return Err(EncodeError::BufferTooSmall { needed: 1 });
@@ -342,7 +422,7 @@ macro_rules! wire_varint {
             fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 s.put_varint(u64::from(*self))
             }
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 r.$read(stringify!($t))
             }
         }
@@ -355,7 +435,7 @@ impl Wire for u8 {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(*self)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.u8("u8")
     }
 }
@@ -364,7 +444,7 @@ impl Wire for i32 {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_zigzag(i64::from(*self))
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.zigzag_i32("i32")
     }
 }
@@ -373,15 +453,15 @@ impl Wire for bool {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_u8(u8::from(*self))
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         match r.u8("bool")? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(DecodeError::NonCanonical {
+            _ => Err(r.fail(DecodeError::NonCanonical {
                 what: "bool",
                 offset,
-            }),
+            })),
         }
     }
 }
@@ -390,7 +470,7 @@ impl Wire for String {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put_text(self)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.text("text")
     }
 }
@@ -402,14 +482,14 @@ impl<T: Wire> Wire for Vec<T> {
         s.put_len(self.len())?;
         self.iter().try_for_each(|item| item.encode(s))
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let n = r.length("list", r.limits.max_list)?;
         if n > r.remaining() {
-            return Err(DecodeError::Truncated {
+            return Err(r.fail(DecodeError::Truncated {
                 what: "list",
                 offset,
-            });
+            }));
         }
         let mut items = Vec::with_capacity(n);
         for _ in 0..n {
@@ -426,9 +506,11 @@ mod tests {
     fn read(bytes: &[u8]) -> Result<u64, DecodeError> {
         let limits = Limits::DEFAULT;
         let mut r = Reader::new(bytes, &limits);
-        let v = r.varint("v")?;
-        r.finish("v")?;
-        Ok(v)
+        r.run(|r| {
+            let v = r.varint("v")?;
+            r.finish("v")?;
+            Ok(v)
+        })
     }
 
     fn write(v: u64) -> Vec<u8> {
@@ -512,12 +594,12 @@ mod tests {
         let limits = Limits::DEFAULT;
         let mut r = Reader::new(&[60, 1, 2], &limits);
         assert!(matches!(
-            Vec::<u8>::decode(&mut r),
+            r.run(Vec::<u8>::decode),
             Err(DecodeError::Truncated { .. })
         ));
         let mut r = Reader::new(&[0xff, 0x01], &limits);
         assert!(matches!(
-            Vec::<u8>::decode(&mut r),
+            r.run(Vec::<u8>::decode),
             Err(DecodeError::TooLong { .. })
         ));
     }

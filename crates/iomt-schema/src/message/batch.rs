@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::{Message, MessageKind, UnknownFields};
 use crate::error::{DecodeError, EncodeError};
 use crate::geo::Position;
-use crate::wire::{Based, BufSink, Reader, Sink, Wire};
+use crate::wire::{Based, BufSink, Fault, Reader, Sink, Wire};
 
 /// Several messages from one source sent as one frame, e.g. a minute of vitals samples or a
 /// sensor's detections. Record times are offsets from the envelope's timestamp; when a base
@@ -60,7 +60,8 @@ impl Batch {
 impl Wire for Batch {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         let base = self.base_position.map(|p| (p.lat.raw(), p.lon.raw()));
-        s.put_varint(self.unknown.bits() & !HAS_BASE | u64::from(base.is_some()))?;
+        let unknown_bits = self.unknown.bits() & !HAS_BASE;
+        s.put_varint(unknown_bits | u64::from(base.is_some()))?;
         if let Some(p) = &self.base_position {
             p.encode(s)?;
         }
@@ -88,10 +89,10 @@ impl Wire for Batch {
             s.put_len(body.len())?;
             s.put(&body)?;
         }
-        s.put(self.unknown.tail())
+        self.unknown.encode_tail(unknown_bits, s)
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let bits = r.varint("Batch presence")?;
         let base_position = (bits & HAS_BASE != 0)
             .then(|| Position::decode(r))
@@ -99,26 +100,29 @@ impl Wire for Batch {
         let offset = r.offset();
         let n = r.length("batch records", r.limits.max_list)?;
         if n > r.remaining() {
-            return Err(DecodeError::Truncated {
+            return Err(r.fail(DecodeError::Truncated {
                 what: "batch records",
                 offset,
-            });
+            }));
         }
         let mut records = Vec::with_capacity(n);
         for _ in 0..n {
             let offset = r.offset();
             let kind = MessageKind::from_code(r.u8("record kind")?);
             if matches!(kind, MessageKind::Batch | MessageKind::Fragment) {
-                return Err(DecodeError::NotAllowedInBatch {
+                return Err(r.fail(DecodeError::NotAllowedInBatch {
                     kind: kind.code(),
                     offset,
-                });
+                }));
             }
             let offset_ms = r.varint_u32("record offset")?;
             let len = r.length("record body", r.limits.max_frame)?;
             let mut body = r.sub(len, "record body")?;
             body.base = base_position.map(|p| (p.lat.raw(), p.lon.raw()));
-            let message = Message::decode_body(kind, &mut body)?;
+            let message = match Message::decode_body(kind, &mut body) {
+                Ok(message) => message,
+                Err(_) => return Err(r.absorb(body)),
+            };
             records.push(BatchRecord { offset_ms, message });
         }
         let unknown = UnknownFields::take(bits & !HAS_BASE, r, "Batch")?;

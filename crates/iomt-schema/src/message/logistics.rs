@@ -4,11 +4,11 @@ use alloc::string::String;
 
 use super::UnknownFields;
 use super::macros::{field_desc, field_ty, message, record};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::geo::Position;
 use crate::open_enum::open_enum;
 use crate::time::Timestamp;
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// An item code: a 13-digit NATO Stock Number, or a local code in the same space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,7 +20,7 @@ impl Wire for ItemCode {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint("item code").map(Self)
     }
 }

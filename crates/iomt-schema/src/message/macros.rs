@@ -93,8 +93,10 @@ macro_rules! message {
 
         impl $crate::wire::Wire for $name {
             #[allow(unused_assignments, reason = "the last field's bit is not read")]
+            #[inline]
             fn encode<S: $crate::wire::Sink>(&self, s: &mut S) -> Result<(), $crate::EncodeError> {
-                let mut bits = self.unknown.bits & !Self::KNOWN;
+                let unknown_bits = self.unknown.bits() & !Self::KNOWN;
+                let mut bits = unknown_bits;
                 let mut bit = 1u64;
                 $(
                     if self.$ofield.is_some() {
@@ -109,11 +111,12 @@ macro_rules! message {
                         $crate::wire::Wire::encode(v, s)?;
                     }
                 )*
-                s.put(&self.unknown.tail)
+                self.unknown.encode_tail(unknown_bits, s)
             }
 
             #[allow(unused_assignments, reason = "the last field's bit is not read")]
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+            #[inline]
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 let bits = r.varint(concat!(stringify!($name), " presence"))?;
                 $( let $rfield = $crate::wire::Wire::decode(r)?; )*
                 let mut bit = 1u64;
@@ -162,7 +165,7 @@ macro_rules! record {
                 $( $crate::wire::Wire::encode(&self.$field, s)?; )*
                 Ok(())
             }
-            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+            fn decode(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::Fault> {
                 Ok(Self { $( $field: $crate::wire::Wire::decode(r)?, )* })
             }
         }

@@ -15,6 +15,7 @@ mod vehicle;
 mod vocab;
 mod wearable;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 pub use alert::{Alert, AlertKind, AlertState, Chat};
@@ -32,13 +33,14 @@ pub use vocab::{Affiliation, DeviceKind, Role};
 pub use wearable::{
     CbrnAgent, CbrnReading, DeviceHealth, Environment, FirmwareVersion, HazardLevel, Posture,
     Pressure, RangingMethod, RelativeLocation, TamperState, Vitals, WeaponKind, WeaponState,
+    WeaponStatus,
 };
 
 pub use crate::fragment::Fragment;
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::open_enum::open_enum;
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// Presence bits and trailing bytes from a newer schema version of a message.
 ///
@@ -48,7 +50,12 @@ use crate::wire::{Reader, Sink, Wire};
 /// arrived as. Only the decoder creates non-empty values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct UnknownFields {
+pub struct UnknownFields(Option<Box<Unknown>>);
+
+/// Boxed, so that messages stay small: unknown fields are rare.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct Unknown {
     bits: u64,
     tail: Vec<u8>,
 }
@@ -56,33 +63,40 @@ pub struct UnknownFields {
 impl UnknownFields {
     /// Whether nothing unknown was received.
     pub fn is_empty(&self) -> bool {
-        self.bits == 0 && self.tail.is_empty()
+        self.0.is_none()
     }
 
     /// The presence bits this version does not know.
     pub fn bits(&self) -> u64 {
-        self.bits
+        self.0.as_ref().map_or(0, |u| u.bits)
     }
 
     /// The bytes after the last known field.
     pub fn tail(&self) -> &[u8] {
-        &self.tail
+        self.0.as_ref().map_or(&[], |u| &u.tail)
     }
 
     /// Takes the rest of `r` if `bits` names unknown fields; otherwise the body must end here.
-    pub(crate) fn take(
-        bits: u64,
-        r: &mut Reader<'_>,
-        what: &'static str,
-    ) -> Result<Self, DecodeError> {
+    #[inline]
+    pub(crate) fn take(bits: u64, r: &mut Reader<'_>, what: &'static str) -> Result<Self, Fault> {
         if bits == 0 {
             r.finish(what)?;
             return Ok(Self::default());
         }
-        Ok(Self {
+        Ok(Self(Some(Box::new(Unknown {
             bits,
             tail: r.rest().to_vec(),
-        })
+        }))))
+    }
+
+    /// Writes the tail if `bits` (the unknown bits written in the presence bitmap) names any
+    /// field; a tail without its presence bits would not decode.
+    #[inline]
+    pub(crate) fn encode_tail<S: Sink>(&self, bits: u64, s: &mut S) -> Result<(), EncodeError> {
+        if bits == 0 {
+            return Ok(());
+        }
+        s.put(self.tail())
     }
 }
 
@@ -128,7 +142,8 @@ macro_rules! catalogue {
             }
 
             /// Decodes a body of `kind`; the reader holds exactly the body.
-            pub(crate) fn decode_body(kind: MessageKind, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            #[inline(always)]
+            pub(crate) fn decode_body(kind: MessageKind, r: &mut Reader<'_>) -> Result<Self, Fault> {
                 Ok(match kind {
                     $( MessageKind::$variant => Self::$variant($variant::decode(r)?), )+
                     MessageKind::Unknown(kind) => Self::Unknown { kind, body: r.rest().to_vec() },

@@ -5,11 +5,11 @@ use alloc::string::String;
 use super::macros::{field_desc, field_ty, message};
 use super::{Affiliation, DeviceKind, Role, UnknownFields};
 use crate::callsign::Callsign;
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::geo::Position;
 use crate::id::DeviceId;
 use crate::units::{Course, Speed};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 use super::wearable::FirmwareVersion;
 
@@ -96,7 +96,7 @@ impl Wire for Capabilities {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("capabilities").map(Self)
     }
 }
@@ -112,7 +112,7 @@ impl Wire for Fingerprint {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         s.put(&self.0.to_be_bytes())
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.array("fingerprint").map(|b| Self(u64::from_be_bytes(b)))
     }
 }

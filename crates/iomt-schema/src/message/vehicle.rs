@@ -4,13 +4,13 @@ use alloc::string::String;
 
 use super::UnknownFields;
 use super::macros::{field_desc, field_ty, message};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::geo::{Position, Velocity};
 use crate::id::ShortId;
 use crate::open_enum::open_enum;
 use crate::time::Timestamp;
 use crate::units::{Course, Percent, Speed};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 open_enum! {
     /// An unmanned vehicle's control mode.
@@ -56,7 +56,7 @@ impl Wire for FaultCode {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u16("fault code").map(Self)
     }
 }

@@ -2,11 +2,11 @@
 
 use super::UnknownFields;
 use super::macros::{field_desc, field_ty, message, record};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::id::ShortId;
 use crate::open_enum::open_enum;
 use crate::units::{Course, Distance, Elevation, Percent, Speed, Temperature};
-use crate::wire::{Reader, Sink, Wire};
+use crate::wire::{Fault, Reader, Sink, Wire};
 
 open_enum! {
     /// Body posture.
@@ -162,7 +162,7 @@ impl Wire for Pressure {
     fn encode<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         self.0.encode(s)
     }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         r.varint_u32("pressure").map(Self)
     }
 }

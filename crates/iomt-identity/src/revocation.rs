@@ -1,0 +1,313 @@
+//! Revocation: signed, sequenced deltas small enough to flood through a mesh, merged into a
+//! [`RevocationSet`].
+//!
+//! Merging is a join in a semilattice, so it is idempotent, commutative and associative: the
+//! set is a grow-only map from [`RevocationTarget`] to the entry with the earliest time (ties
+//! broken by the lower reason code). Deltas arriving twice, late or in any order over any
+//! number of relays leave every peer with the same set. Revocation is permanent: a device is
+//! readmitted only with a new key (a new DeviceId).
+//!
+//! A delta's payload, deterministic CBOR: `{0: sequence, 1: [entry, ...]}` with entries sorted
+//! by target and unique; an entry is `[0, device-id, reason, at-ms]` or
+//! `[1, issuer-short-id, serial, reason, at-ms]`. It is signed by a trust anchor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use iomt_schema::{DeviceId, ShortId, Timestamp};
+
+use crate::cbor::{Dec, Enc, EncError, encode_with, ensure_canonical};
+use crate::cose::{self, Sign1};
+use crate::error::{DecodeError, SignError};
+use crate::key::Signer;
+
+pub(crate) const AAD: &[u8] = b"iomt-revocation-v1";
+
+/// Most entries one delta may carry.
+pub const MAX_DELTA_ENTRIES: usize = 256;
+
+/// What is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RevocationTarget {
+    /// Every credential and result for this device.
+    Device(DeviceId),
+    /// One credential, by issuer and serial.
+    Credential {
+        /// The issuer's short id.
+        issuer: ShortId,
+        /// The serial.
+        serial: u64,
+    },
+}
+
+/// Why (RFC 5280 reason codes where they fit). Unknown codes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RevocationReason {
+    /// No reason given.
+    Unspecified,
+    /// The private key is compromised.
+    KeyCompromise,
+    /// Replaced by a newer credential.
+    Superseded,
+    /// The device is lost or captured.
+    DeviceLost,
+    /// Attestation contraindicated the device.
+    Contraindicated,
+    /// A code this version does not know.
+    Unknown(u8),
+}
+
+impl RevocationReason {
+    /// The wire code.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Unspecified => 0,
+            Self::KeyCompromise => 1,
+            Self::Superseded => 4,
+            Self::DeviceLost => 32,
+            Self::Contraindicated => 33,
+            Self::Unknown(c) => c,
+        }
+    }
+
+    /// The reason for a wire code.
+    pub const fn from_code(code: u8) -> Self {
+        match code {
+            0 => Self::Unspecified,
+            1 => Self::KeyCompromise,
+            4 => Self::Superseded,
+            32 => Self::DeviceLost,
+            33 => Self::Contraindicated,
+            c => Self::Unknown(c),
+        }
+    }
+}
+
+/// One revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Revocation {
+    /// What.
+    pub target: RevocationTarget,
+    /// Why.
+    pub reason: RevocationReason,
+    /// Since when.
+    pub at: Timestamp,
+}
+
+impl Revocation {
+    /// The merge order: the entry that wins between two for the same target.
+    fn precedence(&self) -> (Timestamp, u8) {
+        (self.at, self.reason.code())
+    }
+
+    fn encode(&self, e: &mut Enc<'_>) -> Result<(), EncError> {
+        match self.target {
+            RevocationTarget::Device(id) => {
+                e.array(4)?.u8(0)?.bytes(id.as_bytes())?;
+            }
+            RevocationTarget::Credential { issuer, serial } => {
+                e.array(5)?.u8(1)?.bytes(issuer.as_bytes())?.u64(serial)?;
+            }
+        }
+        e.u8(self.reason.code())?.u64(self.at.as_millis())?;
+        Ok(())
+    }
+
+    fn decode(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
+        let n = d.array("revocation", 5)?;
+        let target = match (n, d.u8()?) {
+            (4, 0) => {
+                RevocationTarget::Device(DeviceId::from_bytes(d.array_bytes::<16>("device")?))
+            }
+            (5, 1) => RevocationTarget::Credential {
+                issuer: ShortId::from_bytes(d.array_bytes::<8>("issuer")?),
+                serial: d.u64()?,
+            },
+            _ => return Err(DecodeError::OutOfRange("revocation target")),
+        };
+        let reason = RevocationReason::from_code(d.u8()?);
+        let at = Timestamp::from_millis(d.u64()?).ok_or(DecodeError::OutOfRange("revoked at"))?;
+        Ok(Self { target, reason, at })
+    }
+}
+
+pub(crate) fn encode_list(e: &mut Enc<'_>, entries: &[Revocation]) -> Result<(), EncError> {
+    e.array(u64::try_from(entries.len()).unwrap_or(u64::MAX))?;
+    entries.iter().try_for_each(|r| r.encode(e))
+}
+
+/// Reads a list of revocations sorted strictly by target.
+pub(crate) fn decode_list(d: &mut Dec<'_>, limit: usize) -> Result<Vec<Revocation>, DecodeError> {
+    let n = d.array("revocations", limit)?;
+    let mut out: Vec<Revocation> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = Revocation::decode(d)?;
+        if out.last().is_some_and(|p| p.target >= r.target) {
+            return Err(DecodeError::NotCanonical);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// A signed, sequenced batch of revocations from one trust anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationDelta {
+    /// The issuer's sequence number for this delta.
+    pub sequence: u64,
+    /// The revocations (sorted and deduplicated when signed).
+    pub entries: Vec<Revocation>,
+}
+
+impl RevocationDelta {
+    /// Signs the delta with a trust anchor's key.
+    pub fn sign(&self, anchor: &dyn Signer) -> Result<Vec<u8>, SignError> {
+        let entries = normalize(&self.entries);
+        if entries.len() > MAX_DELTA_ENTRIES {
+            return Err(SignError::Invalid("too many entries in one delta"));
+        }
+        let payload = encode_with(|e| {
+            e.map(2)?.u8(0)?.u64(self.sequence)?.u8(1)?;
+            encode_list(e, &entries)
+        });
+        cose::sign(anchor, AAD, &payload)
+    }
+
+    /// Decodes a signed delta without checking its signature; returns it and the signer's id.
+    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
+        let (delta, issuer, _) = Self::decode_signed(bytes)?;
+        Ok((delta, issuer))
+    }
+
+    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
+        let sign1 = Sign1::parse_strict(bytes)?;
+        let mut d = Dec::new(sign1.payload());
+        if d.map("delta", 2)? != 2 {
+            return Err(DecodeError::Missing("delta fields"));
+        }
+        if d.u8()? != 0 {
+            return Err(DecodeError::Missing("sequence"));
+        }
+        let sequence = d.u64()?;
+        if d.u8()? != 1 {
+            return Err(DecodeError::Missing("entries"));
+        }
+        let entries = decode_list(&mut d, MAX_DELTA_ENTRIES)?;
+        d.finish()?;
+        let delta = Self { sequence, entries };
+        let again = encode_with(|e| {
+            e.map(2)?.u8(0)?.u64(delta.sequence)?.u8(1)?;
+            encode_list(e, &delta.entries)
+        });
+        ensure_canonical(sign1.payload(), &again)?;
+        let kid = <[u8; 8]>::try_from(sign1.kid().unwrap_or_default())
+            .map_err(|_| DecodeError::OutOfRange("kid"))?;
+        Ok((delta, ShortId::from_bytes(kid), sign1))
+    }
+}
+
+/// Sorted by target, one entry per target (the merge winner).
+fn normalize(entries: &[Revocation]) -> Vec<Revocation> {
+    let mut set = RevocationSet::new(usize::MAX);
+    for r in entries {
+        set.insert(*r);
+    }
+    set.entries().collect()
+}
+
+/// The merged revocations a peer knows, bounded to `capacity` targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationSet {
+    entries: BTreeMap<RevocationTarget, Revocation>,
+    applied: BTreeSet<(ShortId, u64)>,
+    capacity: usize,
+}
+
+impl RevocationSet {
+    /// Default capacity.
+    pub const DEFAULT_CAPACITY: usize = 65_536;
+
+    /// An empty set holding at most `capacity` targets.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            applied: BTreeSet::new(),
+            capacity,
+        }
+    }
+
+    /// Merges one revocation; returns whether the set changed. At capacity, new targets are
+    /// refused (`false`) but entries for known targets still merge.
+    pub fn insert(&mut self, revocation: Revocation) -> bool {
+        let full = self.entries.len() >= self.capacity;
+        match self.entries.get_mut(&revocation.target) {
+            Some(existing) if revocation.precedence() < existing.precedence() => {
+                *existing = revocation;
+                true
+            }
+            Some(_) => false,
+            None if full => false,
+            None => {
+                self.entries.insert(revocation.target, revocation);
+                true
+            }
+        }
+    }
+
+    /// Merges another set (the semilattice join).
+    pub fn merge(&mut self, other: &RevocationSet) {
+        for r in other.entries.values() {
+            self.insert(*r);
+        }
+        self.applied.extend(other.applied.iter().copied());
+    }
+
+    /// Whether all of `revocations` would fit.
+    pub(crate) fn has_room_for(&self, revocations: &[Revocation]) -> bool {
+        let new = revocations
+            .iter()
+            .filter(|r| !self.entries.contains_key(&r.target))
+            .count();
+        self.entries.len().saturating_add(new) <= self.capacity
+    }
+
+    pub(crate) fn mark_applied(&mut self, issuer: ShortId, sequence: u64) -> bool {
+        self.applied.insert((issuer, sequence))
+    }
+
+    /// Whether the delta `sequence` from `issuer` was already applied (for flooding: a relay
+    /// forwards only deltas it has not seen).
+    pub fn has_applied(&self, issuer: ShortId, sequence: u64) -> bool {
+        self.applied.contains(&(issuer, sequence))
+    }
+
+    /// Whether `device` is revoked.
+    pub fn is_device_revoked(&self, device: DeviceId) -> bool {
+        self.entries.contains_key(&RevocationTarget::Device(device))
+    }
+
+    /// The revocation of `target`, if any.
+    pub fn get(&self, target: &RevocationTarget) -> Option<&Revocation> {
+        self.entries.get(target)
+    }
+
+    /// All entries, sorted by target.
+    pub fn entries(&self) -> impl Iterator<Item = Revocation> + '_ {
+        self.entries.values().copied()
+    }
+
+    /// Number of revoked targets.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is revoked.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Default for RevocationSet {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
+    }
+}

@@ -1,0 +1,530 @@
+//! The [`TrustStore`]: what a peer trusts, and the verification that produces proof types.
+
+use core::fmt;
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+use iomt_schema::{DeviceId, ShortId, Timestamp};
+
+use crate::attest::{AttestationResult, RESULT_AAD, ReferenceValues, VerifiedResult};
+use crate::credential::{Credential, Mission, Role, Roles, UnverifiedCredential};
+use crate::error::{CredentialError, DecodeError, PackageError, ResultError, RevocationError};
+use crate::key::PublicKey;
+use crate::package::{self, TrustPackage};
+use crate::policy::Policy;
+use crate::revocation::{self, RevocationDelta, RevocationSet, RevocationTarget};
+
+/// Tunables of a [`TrustStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// Allowed clock difference for "issued in the future" checks.
+    pub clock_skew: Duration,
+    /// Most revoked targets held.
+    pub revocation_capacity: usize,
+    /// Most intermediate authorities held.
+    pub max_authorities: usize,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::from_secs(5),
+            revocation_capacity: RevocationSet::DEFAULT_CAPACITY,
+            max_authorities: 64,
+        }
+    }
+}
+
+/// A credential whose signature, issuer chain, validity at `now`, revocation status and
+/// mission scope were checked. Only [`TrustStore::verify_credential`] makes one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifiedCredential {
+    credential: Credential,
+    issuer: ShortId,
+}
+
+impl VerifiedCredential {
+    /// The subject DeviceId.
+    pub fn device_id(&self) -> DeviceId {
+        self.credential.device_id()
+    }
+
+    /// The subject key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.credential.subject
+    }
+
+    /// The subject's key id (short id).
+    pub fn kid(&self) -> ShortId {
+        self.credential.subject.short_id()
+    }
+
+    /// The granted roles.
+    pub fn roles(&self) -> Roles {
+        self.credential.roles
+    }
+
+    /// The mission.
+    pub fn mission(&self) -> &Mission {
+        &self.credential.mission
+    }
+
+    /// The issuer's short id.
+    pub fn issuer(&self) -> ShortId {
+        self.issuer
+    }
+
+    /// The serial.
+    pub fn serial(&self) -> u64 {
+        self.credential.serial
+    }
+
+    /// End of validity.
+    pub fn not_after(&self) -> Timestamp {
+        self.credential.not_after
+    }
+
+    /// All claims.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+}
+
+impl fmt::Debug for VerifiedCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedCredential")
+            .field("device", &self.device_id())
+            .field("issuer", &self.issuer)
+            .field("serial", &self.credential.serial)
+            .field("roles", &self.credential.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened when a trust package was offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageOutcome {
+    /// Installed; it replaced the package with the given sequence (if any).
+    Installed {
+        /// The previous sequence.
+        previous: Option<u64>,
+    },
+    /// The same package was already installed.
+    Unchanged,
+}
+
+/// Everything one peer trusts: the package authority it was provisioned with, the installed
+/// trust package (anchors, verifier keys, X.509 roots, reference values, policy digest),
+/// accepted intermediate authorities, and merged revocations; plus its own mission.
+#[derive(Debug, Clone)]
+pub struct TrustStore {
+    package_authority: PublicKey,
+    mission: Mission,
+    config: TrustConfig,
+    installed: Option<(u64, [u8; 32])>,
+    anchors: BTreeMap<ShortId, PublicKey>,
+    verifiers: BTreeMap<ShortId, PublicKey>,
+    authorities: BTreeMap<ShortId, VerifiedCredential>,
+    x509_roots: Vec<Vec<u8>>,
+    reference: ReferenceValues,
+    revocations: RevocationSet,
+    policy_digest: Option<[u8; 32]>,
+    policy: Option<Policy>,
+}
+
+impl TrustStore {
+    /// A store for a peer in `mission`, provisioned with the package authority's key. That key
+    /// is a trust anchor from the start; everything else arrives in trust packages.
+    pub fn new(package_authority: PublicKey, mission: Mission) -> Self {
+        Self::with_config(package_authority, mission, TrustConfig::default())
+    }
+
+    /// As [`new`](Self::new), with explicit tunables.
+    pub fn with_config(
+        package_authority: PublicKey,
+        mission: Mission,
+        config: TrustConfig,
+    ) -> Self {
+        let anchors = BTreeMap::from([(package_authority.short_id(), package_authority)]);
+        Self {
+            package_authority,
+            mission,
+            config,
+            installed: None,
+            anchors,
+            verifiers: BTreeMap::new(),
+            authorities: BTreeMap::new(),
+            x509_roots: Vec::new(),
+            reference: ReferenceValues::default(),
+            revocations: RevocationSet::new(config.revocation_capacity),
+            policy_digest: None,
+            policy: None,
+        }
+    }
+
+    /// The local mission.
+    pub fn mission(&self) -> &Mission {
+        &self.mission
+    }
+
+    /// The installed package's sequence.
+    pub fn package_sequence(&self) -> Option<u64> {
+        self.installed.map(|(seq, _)| seq)
+    }
+
+    /// Verifies and installs a signed trust package. A lower sequence than the installed one
+    /// is a rollback and refused; the same sequence must be the same package. Revocations are
+    /// merged (never forgotten); intermediate authorities whose anchor left are dropped; a
+    /// policy whose digest no longer matches is uninstalled.
+    pub fn apply_package(&mut self, bytes: &[u8]) -> Result<PackageOutcome, PackageError> {
+        let (package, signer, sign1) = TrustPackage::decode_signed(bytes)?;
+        if signer != self.package_authority.short_id() {
+            return Err(PackageError::UnknownSigner(signer));
+        }
+        sign1
+            .verify(&self.package_authority, package::AAD)
+            .map_err(|_| PackageError::BadSignature)?;
+        let digest = sha256(bytes);
+        let previous = self.installed.map(|(seq, _)| seq);
+        if let Some((installed, installed_digest)) = self.installed {
+            if package.sequence < installed {
+                return Err(PackageError::Rollback {
+                    installed,
+                    offered: package.sequence,
+                });
+            }
+            if package.sequence == installed {
+                return if digest == installed_digest {
+                    Ok(PackageOutcome::Unchanged)
+                } else {
+                    Err(PackageError::Conflict(installed))
+                };
+            }
+        }
+        #[cfg(feature = "rustls")]
+        if package
+            .x509_roots
+            .iter()
+            .any(|der| !crate::tls::is_usable_anchor(der))
+        {
+            return Err(PackageError::BadX509Anchor);
+        }
+        let mut anchors =
+            BTreeMap::from([(self.package_authority.short_id(), self.package_authority)]);
+        anchors.extend(package.anchors.iter().map(|k| (k.short_id(), *k)));
+        self.anchors = anchors;
+        self.verifiers = package
+            .verifiers
+            .iter()
+            .map(|k| (k.short_id(), *k))
+            .collect();
+        let anchors = &self.anchors;
+        self.authorities
+            .retain(|_, a| anchors.contains_key(&a.issuer));
+        self.x509_roots = package.x509_roots;
+        self.reference = package.reference;
+        for r in package.revocations {
+            self.revocations.insert(r);
+        }
+        if self
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.digest() != package.policy_digest)
+        {
+            self.policy = None;
+        }
+        self.policy_digest = Some(package.policy_digest);
+        self.installed = Some((package.sequence, digest));
+        Ok(PackageOutcome::Installed { previous })
+    }
+
+    /// Installs the mission policy; its digest must be the installed package's.
+    pub fn install_policy(&mut self, policy: Policy) -> Result<(), PackageError> {
+        if self.policy_digest != Some(policy.digest()) {
+            return Err(PackageError::PolicyMismatch);
+        }
+        self.policy = Some(policy);
+        Ok(())
+    }
+
+    /// The installed policy, if any.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
+    }
+
+    /// Verifies and merges a revocation delta signed by a trust anchor. Returns how many
+    /// entries changed the set (0 for a delta already applied: merging is idempotent).
+    pub fn apply_revocation(&mut self, bytes: &[u8]) -> Result<usize, RevocationError> {
+        let (delta, issuer, sign1) = RevocationDelta::decode_signed(bytes)?;
+        let key = self
+            .anchors
+            .get(&issuer)
+            .ok_or(RevocationError::UnknownIssuer(issuer))?;
+        sign1
+            .verify(key, revocation::AAD)
+            .map_err(|_| RevocationError::BadSignature)?;
+        if !self.revocations.has_room_for(&delta.entries) {
+            return Err(RevocationError::Full(self.revocations.len()));
+        }
+        self.revocations.mark_applied(issuer, delta.sequence);
+        Ok(delta
+            .entries
+            .iter()
+            .filter(|r| self.revocations.insert(**r))
+            .count())
+    }
+
+    /// The merged revocations.
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.revocations
+    }
+
+    /// Whether `device` is revoked.
+    pub fn is_revoked(&self, device: DeviceId) -> bool {
+        self.revocations.is_device_revoked(device)
+    }
+
+    /// The reference values from the trust package.
+    pub fn reference_values(&self) -> &ReferenceValues {
+        &self.reference
+    }
+
+    /// The X.509 trust anchors (DER) from the trust package.
+    pub fn x509_roots(&self) -> &[Vec<u8>] {
+        &self.x509_roots
+    }
+
+    /// Accepts an intermediate issuing authority: a credential with the
+    /// [`Authority`](Role::Authority) role, issued by a trust anchor. It may then issue
+    /// credentials for its own mission for as long as its credential is valid and unrevoked.
+    pub fn add_authority(
+        &mut self,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<ShortId, CredentialError> {
+        let unverified = UnverifiedCredential::decode(bytes)?;
+        let issuer = unverified.issuer();
+        let key = self
+            .anchors
+            .get(&issuer)
+            .ok_or(CredentialError::UnknownIssuer(issuer))?;
+        if !unverified.verify_signature(key) {
+            return Err(CredentialError::BadSignature);
+        }
+        if !unverified.claims().roles.contains(Role::Authority) {
+            return Err(CredentialError::NotAnAuthority);
+        }
+        let verified = VerifiedCredential {
+            credential: unverified.into_claims(),
+            issuer,
+        };
+        self.check_current(&verified, now)?;
+        if self.authorities.len() >= self.config.max_authorities
+            && !self.authorities.contains_key(&verified.kid())
+        {
+            return Err(CredentialError::Decode(DecodeError::TooLarge {
+                field: "authorities",
+                limit: self.config.max_authorities,
+            }));
+        }
+        let kid = verified.kid();
+        self.authorities.insert(kid, verified);
+        Ok(kid)
+    }
+
+    /// Verifies a compact credential at `now`: deterministic encoding, issuer (a trust anchor,
+    /// or an accepted authority that is itself still valid), signature, validity window,
+    /// revocation of device and credential, and mission scope.
+    pub fn verify_credential(
+        &self,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<VerifiedCredential, CredentialError> {
+        let unverified = UnverifiedCredential::decode(bytes)?;
+        let issuer = unverified.issuer();
+        let key = match (self.anchors.get(&issuer), self.authorities.get(&issuer)) {
+            (Some(key), _) => key,
+            (None, Some(authority)) => {
+                self.check_current(authority, now).map_err(|reason| {
+                    CredentialError::IssuerInvalid {
+                        issuer,
+                        reason: Box::new(reason),
+                    }
+                })?;
+                if authority.mission() != &unverified.claims().mission {
+                    return Err(CredentialError::IssuerOutOfScope {
+                        issuer,
+                        mission: unverified.claims().mission.to_string(),
+                    });
+                }
+                authority.public_key()
+            }
+            (None, None) => return Err(CredentialError::UnknownIssuer(issuer)),
+        };
+        if !unverified.verify_signature(key) {
+            return Err(CredentialError::BadSignature);
+        }
+        let verified = VerifiedCredential {
+            credential: unverified.into_claims(),
+            issuer,
+        };
+        self.check_current(&verified, now)?;
+        Ok(verified)
+    }
+
+    /// Validity window, revocation and mission of an already authenticated credential.
+    fn check_current(&self, c: &VerifiedCredential, now: Timestamp) -> Result<(), CredentialError> {
+        let claims = &c.credential;
+        if now < claims.not_before {
+            return Err(CredentialError::NotYetValid {
+                not_before: claims.not_before,
+            });
+        }
+        if now >= claims.not_after {
+            return Err(CredentialError::Expired {
+                not_after: claims.not_after,
+            });
+        }
+        let device = claims.device_id();
+        if self.revocations.is_device_revoked(device) {
+            return Err(CredentialError::DeviceRevoked(device));
+        }
+        let target = RevocationTarget::Credential {
+            issuer: c.issuer,
+            serial: claims.serial,
+        };
+        if self.revocations.get(&target).is_some() {
+            return Err(CredentialError::CredentialRevoked {
+                issuer: c.issuer,
+                serial: claims.serial,
+            });
+        }
+        if claims.mission != self.mission {
+            return Err(CredentialError::WrongMission {
+                expected: self.mission.to_string(),
+                found: claims.mission.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Verifies an attestation result about the peer holding `peer` at `now`: signed by a
+    /// verifier key from the trust package, bound to `peer`, issued no later than `now` (plus
+    /// skew), not expired, device not revoked. The tier is reported, not required: see
+    /// [`VerifiedResult::require_affirming`].
+    pub fn verify_result(
+        &self,
+        bytes: &[u8],
+        peer: &PublicKey,
+        now: Timestamp,
+    ) -> Result<VerifiedResult, ResultError> {
+        let (result, verifier, sign1) = AttestationResult::decode_signed(bytes)?;
+        let key = self
+            .verifiers
+            .get(&verifier)
+            .ok_or(ResultError::UnknownVerifier(verifier))?;
+        sign1
+            .verify(key, RESULT_AAD)
+            .map_err(|_| ResultError::BadSignature)?;
+        if result.key != *peer {
+            return Err(ResultError::WrongKey);
+        }
+        let latest = now
+            .checked_add(self.config.clock_skew)
+            .unwrap_or(Timestamp::MAX);
+        if result.issued_at > latest {
+            return Err(ResultError::IssuedInFuture);
+        }
+        if now >= result.expires_at {
+            return Err(ResultError::Expired {
+                expired: result.expires_at,
+            });
+        }
+        if self.revocations.is_device_revoked(result.device) {
+            return Err(ResultError::DeviceRevoked(result.device));
+        }
+        Ok(VerifiedResult::new(result, verifier))
+    }
+
+    /// Dangerous operations: see [`DangerousTrustStore`].
+    pub fn dangerous(&mut self) -> DangerousTrustStore<'_> {
+        DangerousTrustStore { store: self }
+    }
+}
+
+/// Operations that bypass the trust package. For tests and for bootstrapping a mission
+/// without a package; every use weakens the model.
+#[derive(Debug)]
+pub struct DangerousTrustStore<'a> {
+    store: &'a mut TrustStore,
+}
+
+impl DangerousTrustStore<'_> {
+    /// Trusts `key` as a credential issuer without a signed package.
+    pub fn add_anchor(&mut self, key: PublicKey) {
+        self.store.anchors.insert(key.short_id(), key);
+    }
+
+    /// Trusts `key` as an attestation verifier without a signed package.
+    pub fn add_verifier(&mut self, key: PublicKey) {
+        self.store.verifiers.insert(key.short_id(), key);
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// A bounded cache of compact credentials by subject `kid`, for protocols (EDHOC) that name a
+/// credential by reference. Entries are stored as received and verified on use; when full,
+/// the oldest insertion is evicted.
+#[derive(Debug, Clone)]
+pub struct CredentialCache {
+    entries: BTreeMap<ShortId, Vec<u8>>,
+    order: VecDeque<ShortId>,
+    capacity: usize,
+}
+
+impl CredentialCache {
+    /// A cache of at most `capacity` credentials.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Decodes `bytes` (no trust decision) and stores it under its subject's kid, replacing an
+    /// older one for the same kid.
+    pub fn insert(&mut self, bytes: &[u8]) -> Result<ShortId, DecodeError> {
+        let kid = UnverifiedCredential::decode(bytes)?.kid();
+        if self.entries.insert(kid, bytes.to_vec()).is_none() {
+            self.order.push_back(kid);
+        }
+        while self.entries.len() > self.capacity {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.entries.remove(&old);
+        }
+        Ok(kid)
+    }
+
+    /// The credential stored for `kid`.
+    pub fn get(&self, kid: ShortId) -> Option<&[u8]> {
+        self.entries.get(&kid).map(Vec::as_slice)
+    }
+
+    /// Number of cached credentials.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

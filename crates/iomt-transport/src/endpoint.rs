@@ -1,0 +1,1171 @@
+//! The sans-IO endpoint: many EDHOC sessions and their record layers over one datagram
+//! channel, with retransmission, duplicate handling and bounded state.
+//!
+//! # Driving it
+//!
+//! Feed every received datagram to [`Endpoint::handle_input`] and call
+//! [`Endpoint::handle_timeout`] when [`Endpoint::poll_timeout`] is reached. After any call,
+//! drain in this order: [`Endpoint::poll_event`] until `None` (so data and state changes are
+//! seen before anything else happens), then [`Endpoint::poll_transmit`] until `None`, then
+//! re-read [`Endpoint::poll_timeout`].
+//!
+//! # New peers
+//!
+//! A message_1 from a peer without a session is returned from `handle_input` as an
+//! [`Incoming`] before any per-peer state exists; the application calls [`Endpoint::accept`]
+//! or [`Endpoint::refuse`] (or drops it). Checks that need no state (method, cipher suite,
+//! critical EAD_1) are answered with an EDHOC error message right away.
+//!
+//! # Bounds and eviction
+//!
+//! - Sessions: at most `max_sessions`; [`Endpoint::connect`] and [`Endpoint::accept`] fail
+//!   beyond it. Failed and timed-out sessions are removed.
+//! - Half-open responder handshakes: at most `max_pending`; `accept` refuses more. A pending
+//!   handshake leaves when it completes, fails, is replaced by a new message_1 from the same
+//!   peer and C_I, or `handshake_timeout` after it was accepted.
+//! - Datagrams answering a peer (duplicates, error messages): dropped when `max_transmits`
+//!   datagrams are already queued.
+//! - Received data: a record is refused (and left for the peer to retransmit at its layer)
+//!   when `max_events` events are queued.
+//!
+//! # Loss
+//!
+//! Only the initiator retransmits (message_1, then message_3) with exponential backoff; the
+//! responder answers a duplicate message_1 or message_3 with the same message_2 or message_4.
+//! message_4 (or any record from the responder) stops message_3's retransmissions. Bytes that
+//! fail to parse or authenticate are dropped without changing the session: on a radio link
+//! they are indistinguishable from corruption or injection (RFC 9528 would end the session).
+//! One exception comes from `ring`, whose X25519 keys are single-use: a message_2 that fails
+//! after key agreement costs the initiator its ephemeral key, so it restarts at once with a
+//! fresh message_1 (same C_I), which the responder takes as a new handshake from that peer.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::hash::Hash;
+use core::time::Duration;
+use std::collections::HashMap;
+
+use iomt_schema::Instant;
+use ring::rand::SecureRandom;
+
+use crate::conn_id::ConnId;
+use crate::credential::{Credentials, EadSlot, Role};
+use crate::crypto::{Backend, RingBackend};
+use crate::datagram::{self, Datagram, DatagramError, Kind};
+use crate::ead::EadItem;
+use crate::error::{HandshakeError, MessageKind};
+use crate::handshake::{
+    Completed, Initiator, InitiatorAwaitingMessage4, PeerInfo, Responder, check_message_1,
+};
+use crate::message::{ErrorMessage, Message1, Suites};
+use crate::record::{RecordConfig, RecordError, RecordLayer};
+use crate::schedule::SessionSecret;
+use crate::suite::CipherSuite;
+
+/// Configuration of an [`Endpoint`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// Cipher suites in order of preference (4 and 6 are available on `ring`). Only suites
+    /// for which the credentials hold a key are used.
+    pub suites: Vec<CipherSuite>,
+    /// Most sessions in any state.
+    pub max_sessions: usize,
+    /// Most responder handshakes waiting for message_3.
+    pub max_pending: usize,
+    /// First retransmission timeout of the initiator.
+    pub initial_rto: Duration,
+    /// Largest retransmission timeout (the backoff doubles up to it).
+    pub max_rto: Duration,
+    /// Retransmissions (and restarts) before the initiator gives up.
+    pub max_retransmits: u32,
+    /// How long a responder waits for message_3 after accepting.
+    pub handshake_timeout: Duration,
+    /// How long a failed session stays to answer with its error before it is removed.
+    pub drain_timeout: Duration,
+    /// Most datagrams queued for sending before replies to peers are dropped.
+    pub max_transmits: usize,
+    /// Most events queued before received records are refused.
+    pub max_events: usize,
+    /// Largest datagram accepted.
+    pub max_datagram: usize,
+    /// Record layer limits.
+    pub record: RecordConfig,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            suites: alloc::vec![CipherSuite::Suite4, CipherSuite::Suite6],
+            max_sessions: 64,
+            max_pending: 16,
+            initial_rto: Duration::from_millis(500),
+            max_rto: Duration::from_secs(8),
+            max_retransmits: 8,
+            handshake_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(5),
+            max_transmits: 256,
+            max_events: 1024,
+            max_datagram: 2048,
+            record: RecordConfig::default(),
+        }
+    }
+}
+
+/// A session handle, unique for the endpoint's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+/// A datagram to send, written into the caller's buffer by [`Endpoint::poll_transmit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit<A> {
+    /// Where to send it.
+    pub destination: A,
+    /// Its length in the buffer.
+    pub len: usize,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The handshake failed.
+    #[error("handshake failed: {0}")]
+    Handshake(HandshakeError),
+    /// The peer did not answer in time.
+    #[error("handshake timed out")]
+    TimedOut,
+    /// The record layer ended the session (forgery limit, sequence numbers exhausted).
+    #[error("record layer: {0}")]
+    Record(RecordError),
+}
+
+/// Something the application should know.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<A> {
+    /// The handshake authenticated the peer; records can flow.
+    Connected {
+        /// The session.
+        session: SessionId,
+        /// The peer's address.
+        peer: A,
+        /// Our role.
+        role: Role,
+        /// The selected cipher suite.
+        suite: CipherSuite,
+        /// Who the peer is.
+        info: PeerInfo,
+    },
+    /// A record arrived.
+    Received {
+        /// The session.
+        session: SessionId,
+        /// Its plaintext.
+        data: Vec<u8>,
+    },
+    /// The session ended; its handle is no longer valid.
+    Closed {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// A new initiator, not yet accepted: nothing is stored about it until [`Endpoint::accept`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming<A> {
+    peer: A,
+    message_1: Vec<u8>,
+    suite: CipherSuite,
+    c_i: ConnId,
+    ead: Vec<EadItem>,
+}
+
+impl<A> Incoming<A> {
+    /// The initiator's address.
+    pub fn peer(&self) -> &A {
+        &self.peer
+    }
+
+    /// The cipher suite the handshake would use.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// EAD_1 (unauthenticated: the initiator is not known yet).
+    pub fn ead(&self) -> &[EadItem] {
+        &self.ead
+    }
+}
+
+/// Why a datagram was dropped. The session it concerned, if any, is unchanged unless the
+/// error says it ended (a fatal handshake error or a killed record layer, also reported as
+/// [`Event::Closed`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The datagram's framing does not parse.
+    #[error(transparent)]
+    Datagram(#[from] DatagramError),
+    /// No session has the connection identifier it is addressed to.
+    #[error("no session for this connection identifier")]
+    UnknownSession,
+    /// The handshake message failed.
+    #[error(transparent)]
+    Handshake(HandshakeError),
+    /// The record failed.
+    #[error(transparent)]
+    Record(RecordError),
+    /// A copy of a message already processed (answered again where that helps).
+    #[error("duplicate {0}")]
+    Duplicate(MessageKind),
+    /// A message the session's state does not expect.
+    #[error("unexpected {0}")]
+    Unexpected(MessageKind),
+    /// The session has failed; it answers nothing more.
+    #[error("session closed")]
+    Closed,
+    /// Too many events are queued; the record was not opened.
+    #[error("event queue full")]
+    Backpressure,
+    /// A record for a session whose handshake has not produced keys on this side yet.
+    #[error("record before the session is established")]
+    NotEstablished,
+}
+
+/// Why [`Endpoint::connect`] or [`Endpoint::accept`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// `max_sessions` reached.
+    #[error("too many sessions")]
+    TooManySessions,
+    /// `max_pending` reached.
+    #[error("too many pending handshakes")]
+    TooManyPending,
+    /// No configured suite has a local credential.
+    #[error("no usable cipher suite")]
+    NoSuite,
+    /// The handshake could not start.
+    #[error(transparent)]
+    Handshake(HandshakeError),
+}
+
+/// Why [`Endpoint::send`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No such session.
+    #[error("no such session")]
+    UnknownSession,
+    /// The handshake has not produced keys yet.
+    #[error("session not established")]
+    NotEstablished,
+    /// The record layer refused (the session is then closed).
+    #[error(transparent)]
+    Record(RecordError),
+}
+
+enum State {
+    InitiatorWaitM2 {
+        handshake: Option<Initiator<RingBackend>>,
+        datagram: Vec<u8>,
+    },
+    InitiatorWaitM4 {
+        handshake: Box<InitiatorAwaitingMessage4>,
+        record: RecordLayer,
+        datagram: Vec<u8>,
+    },
+    ResponderWaitM3 {
+        handshake: Responder,
+        datagram: Vec<u8>,
+    },
+    Established {
+        record: RecordLayer,
+        secret: SessionSecret,
+        /// The responder's message_4, sent again for a duplicate message_3.
+        reply: Option<Vec<u8>>,
+    },
+    Failed,
+}
+
+/// How the initiator runs its current attempt; changed by the error messages it gets.
+#[derive(Clone)]
+struct Attempt {
+    suites: Suites,
+    renegotiated: bool,
+    by_value: bool,
+}
+
+struct Session<A> {
+    peer: A,
+    /// The initiator's attempt (`None` for a responder).
+    attempt: Option<Attempt>,
+    role: Role,
+    local_id: ConnId,
+    peer_id: Option<ConnId>,
+    message_1_hash: Option<[u8; 32]>,
+    /// Hash of the peer's message this side completed its step with (message_2 or
+    /// message_3), to recognise copies.
+    processed_hash: Option<[u8; 32]>,
+    state: State,
+    /// The last non-fatal handshake error, reported if the retransmissions run out.
+    last_error: Option<HandshakeError>,
+    timer: Option<Instant>,
+    rto: Duration,
+    retransmits: u32,
+}
+
+/// Many EDHOC sessions over one datagram channel; `A` is the peer address type.
+pub struct Endpoint<A> {
+    config: EndpointConfig,
+    creds: Arc<dyn Credentials>,
+    rng: Arc<dyn SecureRandom + Send + Sync>,
+    sessions: HashMap<SessionId, Session<A>>,
+    by_local_id: HashMap<ConnId, SessionId>,
+    by_message_1: HashMap<[u8; 32], SessionId>,
+    pending_by_initiator: HashMap<(A, ConnId), SessionId>,
+    transmits: VecDeque<(A, Vec<u8>)>,
+    events: VecDeque<Event<A>>,
+    next_session: u64,
+}
+
+impl<A> core::fmt::Debug for Endpoint<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("sessions", &self.sessions.len())
+            .field("transmits", &self.transmits.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Clone + Eq + Hash> Endpoint<A> {
+    /// An endpoint with these credentials; `rng` supplies ephemeral keys, connection
+    /// identifiers and ECDSA nonces.
+    pub fn new(
+        config: EndpointConfig,
+        creds: Arc<dyn Credentials>,
+        rng: Arc<dyn SecureRandom + Send + Sync>,
+    ) -> Self {
+        Self {
+            config,
+            creds,
+            rng,
+            sessions: HashMap::new(),
+            by_local_id: HashMap::new(),
+            by_message_1: HashMap::new(),
+            pending_by_initiator: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_session: 0,
+        }
+    }
+
+    /// Number of sessions in any state.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of responder handshakes waiting for message_3.
+    pub fn pending_count(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
+            .count()
+    }
+
+    /// Our usable suites, in preference order.
+    fn usable_suites(&self) -> Vec<CipherSuite> {
+        self.config
+            .suites
+            .iter()
+            .copied()
+            .filter(|s| RingBackend.supports(*s) && self.creds.local(*s).is_some())
+            .collect()
+    }
+
+    /// Starts a handshake with `peer` as initiator.
+    pub fn connect(&mut self, now: Instant, peer: A) -> Result<SessionId, OpenError> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(OpenError::TooManySessions);
+        }
+        let first = *self.usable_suites().first().ok_or(OpenError::NoSuite)?;
+        let suites = Suites::new(alloc::vec![first.id()]).ok_or(OpenError::NoSuite)?;
+        let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
+        let attempt = Attempt {
+            suites,
+            renegotiated: false,
+            by_value: false,
+        };
+        let (handshake, datagram) = self.start_initiator(&attempt, local_id)?;
+        let id = self.insert(Session {
+            peer: peer.clone(),
+            attempt: Some(attempt),
+            role: Role::Initiator,
+            local_id,
+            peer_id: None,
+            message_1_hash: None,
+            processed_hash: None,
+            last_error: None,
+            state: State::InitiatorWaitM2 {
+                handshake: Some(handshake),
+                datagram: datagram.clone(),
+            },
+            timer: Some(now.saturating_add(self.config.initial_rto)),
+            rto: self.config.initial_rto,
+            retransmits: 0,
+        });
+        self.transmits.push_back((peer, datagram));
+        Ok(id)
+    }
+
+    fn start_initiator(
+        &self,
+        attempt: &Attempt,
+        local_id: ConnId,
+    ) -> Result<(Initiator<RingBackend>, Vec<u8>), OpenError> {
+        let ead_1 = self.creds.ead(EadSlot::Message1, None);
+        let (handshake, message_1) = Initiator::start(
+            &RingBackend,
+            &*self.rng,
+            attempt.suites.clone(),
+            local_id,
+            ead_1,
+        )
+        .map_err(OpenError::Handshake)?;
+        let handshake = if attempt.by_value {
+            handshake.send_credential_by_value()
+        } else {
+            handshake
+        };
+        Ok((handshake, datagram::frame(Kind::Message1, None, &message_1)))
+    }
+
+    /// Accepts a new initiator: answers with message_2.
+    pub fn accept(&mut self, now: Instant, incoming: Incoming<A>) -> Result<SessionId, OpenError> {
+        let key = (incoming.peer.clone(), incoming.c_i);
+        // A new message_1 from the same peer and C_I replaces the pending handshake (the
+        // initiator restarted); established sessions are never displaced before the new
+        // peer authenticates.
+        if let Some(old) = self.pending_by_initiator.get(&key).copied() {
+            self.remove(old);
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(OpenError::TooManySessions);
+        }
+        if self.pending_count() >= self.config.max_pending {
+            return Err(OpenError::TooManyPending);
+        }
+        let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
+        let (handshake, message_2) = Responder::respond(
+            &RingBackend,
+            &*self.rng,
+            &incoming.message_1,
+            incoming.suite,
+            local_id,
+            &*self.creds,
+        )
+        .map_err(OpenError::Handshake)?;
+        let datagram = datagram::frame(Kind::Message2, Some(incoming.c_i), &message_2);
+        let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
+        let id = self.insert(Session {
+            peer: incoming.peer.clone(),
+            attempt: None,
+            role: Role::Responder,
+            local_id,
+            peer_id: Some(incoming.c_i),
+            message_1_hash: Some(message_1_hash),
+            processed_hash: None,
+            last_error: None,
+            state: State::ResponderWaitM3 {
+                handshake,
+                datagram: datagram.clone(),
+            },
+            timer: Some(now.saturating_add(self.config.handshake_timeout)),
+            rto: self.config.initial_rto,
+            retransmits: 0,
+        });
+        self.by_message_1.insert(message_1_hash, id);
+        self.pending_by_initiator.insert(key, id);
+        self.transmits.push_back((incoming.peer, datagram));
+        Ok(id)
+    }
+
+    /// Refuses a new initiator with an EDHOC error message (code 1).
+    pub fn refuse(&mut self, incoming: Incoming<A>) {
+        let error = ErrorMessage::Unspecified("refused".into());
+        self.reply_error(incoming.peer, incoming.c_i, &error);
+    }
+
+    /// Seals `data` as one record for `session`.
+    pub fn send(&mut self, now: Instant, session: SessionId, data: &[u8]) -> Result<(), SendError> {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return Err(SendError::UnknownSession);
+        };
+        let State::Established { record, .. } = &mut s.state else {
+            return Err(SendError::NotEstablished);
+        };
+        let mut out = Vec::with_capacity(data.len() + crate::record::MAX_OVERHEAD);
+        match record.seal(now, data, &mut out) {
+            Ok(()) => {
+                self.transmits.push_back((s.peer.clone(), out));
+                Ok(())
+            }
+            Err(e) => {
+                self.fail(now, session, CloseReason::Record(e));
+                Err(SendError::Record(e))
+            }
+        }
+    }
+
+    /// EDHOC_Exporter for an established session (labels 32768 to 32771 are the record
+    /// layer's).
+    pub fn export(
+        &self,
+        session: SessionId,
+        label: u64,
+        context: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), SendError> {
+        let Some(s) = self.sessions.get(&session) else {
+            return Err(SendError::UnknownSession);
+        };
+        let State::Established { secret, .. } = &s.state else {
+            return Err(SendError::NotEstablished);
+        };
+        secret
+            .export(label, context, out)
+            .map_err(|_| SendError::Record(RecordError::Crypto))
+    }
+
+    /// Ends a session at once, without telling the peer.
+    pub fn close(&mut self, session: SessionId) {
+        self.remove(session);
+    }
+
+    /// Feeds one received datagram. Returns a new initiator to accept or refuse, if it is
+    /// one; an error says why the datagram was dropped.
+    pub fn handle_input(
+        &mut self,
+        now: Instant,
+        from: A,
+        bytes: &[u8],
+    ) -> Result<Option<Incoming<A>>, InputError> {
+        if bytes.len() > self.config.max_datagram {
+            return Err(DatagramError::TooLarge.into());
+        }
+        match Datagram::parse(bytes)? {
+            Datagram::Message1(message) => self.on_message_1(from, message),
+            Datagram::Message2(to, message) => self.on_message_2(now, to, message).map(|()| None),
+            Datagram::Message3(to, message) => self.on_message_3(now, to, message).map(|()| None),
+            Datagram::Message4(to, message) => self.on_message_4(now, to, message).map(|()| None),
+            Datagram::Error(to, message) => self.on_error(now, to, message).map(|()| None),
+            Datagram::Record(header) => self.on_record(now, header.receiver, bytes).map(|()| None),
+        }
+    }
+
+    fn on_message_1(&mut self, from: A, message: &[u8]) -> Result<Option<Incoming<A>>, InputError> {
+        let m1 = Message1::decode(message).map_err(|error| {
+            InputError::Handshake(HandshakeError::Malformed {
+                message: MessageKind::Message1,
+                error,
+            })
+        })?;
+        let hash = RingBackend.sha256(&[message]);
+        if let Some(id) = self.by_message_1.get(&hash).copied() {
+            let Some(s) = self.sessions.get(&id) else {
+                return Err(InputError::Duplicate(MessageKind::Message1));
+            };
+            if let State::ResponderWaitM3 { datagram, .. } = &s.state {
+                let again = (s.peer.clone(), datagram.clone());
+                self.reply(again);
+            }
+            return Err(InputError::Duplicate(MessageKind::Message1));
+        }
+        let supported = self.usable_suites();
+        match check_message_1(&m1, &supported, &*self.creds) {
+            Ok(suite) => Ok(Some(Incoming {
+                peer: from,
+                message_1: message.to_vec(),
+                suite,
+                c_i: m1.c_i,
+                ead: m1.ead,
+            })),
+            Err(error) => {
+                let reply = match &error {
+                    HandshakeError::WrongSuite { .. } => {
+                        let ids = supported.iter().map(|s| s.id()).collect();
+                        Suites::new(ids).map(ErrorMessage::WrongSelectedSuite)
+                    }
+                    other => other.reply(),
+                };
+                if let Some(reply) = reply {
+                    self.reply_error(from, m1.c_i, &reply);
+                }
+                Err(InputError::Handshake(error))
+            }
+        }
+    }
+
+    fn session_for(&self, to: ConnId) -> Result<SessionId, InputError> {
+        self.by_local_id
+            .get(&to)
+            .copied()
+            .ok_or(InputError::UnknownSession)
+    }
+
+    fn on_message_2(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        let hash = RingBackend.sha256(&[message]);
+        let rng = Arc::clone(&self.rng);
+        let creds = Arc::clone(&self.creds);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        if s.processed_hash == Some(hash) {
+            if let State::InitiatorWaitM4 { datagram, .. } = &s.state {
+                let again = (s.peer.clone(), datagram.clone());
+                self.reply(again);
+            }
+            return Err(InputError::Duplicate(MessageKind::Message2));
+        }
+        let handshake = match &mut s.state {
+            State::InitiatorWaitM2 { handshake, .. } => handshake.take(),
+            State::Failed => return Err(InputError::Closed),
+            _ => return Err(InputError::Unexpected(MessageKind::Message2)),
+        };
+        let Some(handshake) = handshake else {
+            // The ephemeral key was spent on an earlier bad message_2; a restart is queued.
+            return Err(InputError::Unexpected(MessageKind::Message2));
+        };
+        match handshake.process_message_2(&RingBackend, &*rng, message, &*creds) {
+            Ok((awaiting, message_3)) => {
+                let completed = awaiting.completed();
+                let record = RecordLayer::new(
+                    completed.suite,
+                    &completed.secret,
+                    Role::Initiator,
+                    completed.c_i,
+                    completed.c_r,
+                    self.config.record,
+                    now,
+                );
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) => {
+                        self.fail(now, id, CloseReason::Record(e));
+                        return Err(InputError::Record(e));
+                    }
+                };
+                let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
+                s.peer_id = Some(completed.c_r);
+                s.processed_hash = Some(hash);
+                s.rto = self.config.initial_rto;
+                s.retransmits = 0;
+                s.timer = Some(now.saturating_add(s.rto));
+                s.state = State::InitiatorWaitM4 {
+                    handshake: Box::new(awaiting),
+                    record,
+                    datagram: datagram.clone(),
+                };
+                self.transmits.push_back((s.peer.clone(), datagram));
+                Ok(())
+            }
+            Err(failure) => {
+                let error = failure.error;
+                if let Some(handshake) = failure.retry {
+                    if let State::InitiatorWaitM2 {
+                        handshake: slot, ..
+                    } = &mut s.state
+                    {
+                        *slot = Some(handshake);
+                    }
+                    return Err(InputError::Handshake(error));
+                }
+                // message_2 is only XOR-encrypted: until its signature verifies, anything in
+                // it (including the credential the verifier refused) may be corruption or
+                // injection, so only errors found after verification end the handshake.
+                let unverified = matches!(
+                    error,
+                    HandshakeError::Refused(_) | HandshakeError::KeyAlgorithmMismatch
+                );
+                if error.is_fatal() && !unverified {
+                    if let (Some(c_r), Some(reply)) = (failure.c_r, error.reply()) {
+                        let peer = s.peer.clone();
+                        self.reply_error(peer, c_r, &reply);
+                    }
+                    self.fail(now, id, CloseReason::Handshake(error.clone()));
+                } else {
+                    // The ephemeral key is spent: restart at once with a fresh message_1.
+                    s.timer = Some(now);
+                    s.last_error = Some(error.clone());
+                }
+                Err(InputError::Handshake(error))
+            }
+        }
+    }
+
+    fn on_message_3(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        let hash = RingBackend.sha256(&[message]);
+        let creds = Arc::clone(&self.creds);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        if s.processed_hash == Some(hash) {
+            if let State::Established {
+                reply: Some(datagram),
+                ..
+            } = &s.state
+            {
+                let again = (s.peer.clone(), datagram.clone());
+                self.reply(again);
+            }
+            return Err(InputError::Duplicate(MessageKind::Message3));
+        }
+        let result = match &s.state {
+            State::ResponderWaitM3 { handshake, .. } => {
+                handshake.process_message_3(&RingBackend, message, &*creds)
+            }
+            State::Failed => return Err(InputError::Closed),
+            _ => return Err(InputError::Unexpected(MessageKind::Message3)),
+        };
+        match result {
+            Ok((completed, message_4)) => {
+                let Completed {
+                    suite,
+                    c_i,
+                    c_r,
+                    peer,
+                    secret,
+                    ..
+                } = completed;
+                let record = RecordLayer::new(
+                    suite,
+                    &secret,
+                    Role::Responder,
+                    c_r,
+                    c_i,
+                    self.config.record,
+                    now,
+                );
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) => {
+                        self.fail(now, id, CloseReason::Record(e));
+                        return Err(InputError::Record(e));
+                    }
+                };
+                let datagram = datagram::frame(Kind::Message4, Some(c_i), &message_4);
+                let key = (s.peer.clone(), c_i);
+                self.events.push_back(Event::Connected {
+                    session: id,
+                    peer: s.peer.clone(),
+                    role: Role::Responder,
+                    suite,
+                    info: peer,
+                });
+                s.timer = None;
+                s.processed_hash = Some(hash);
+                s.state = State::Established {
+                    record,
+                    secret,
+                    reply: Some(datagram.clone()),
+                };
+                self.transmits.push_back((s.peer.clone(), datagram));
+                if self.pending_by_initiator.get(&key) == Some(&id) {
+                    self.pending_by_initiator.remove(&key);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if error.is_fatal() {
+                    if let (Some(c_i), Some(reply)) = (s.peer_id, error.reply()) {
+                        let peer = s.peer.clone();
+                        self.reply_error(peer, c_i, &reply);
+                    }
+                    self.fail(now, id, CloseReason::Handshake(error.clone()));
+                }
+                Err(InputError::Handshake(error))
+            }
+        }
+    }
+
+    fn on_message_4(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        let creds = Arc::clone(&self.creds);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        let result = match &s.state {
+            State::InitiatorWaitM4 { handshake, .. } => {
+                handshake.process_message_4(&RingBackend, message, &*creds)
+            }
+            State::Established { .. } if s.role == Role::Initiator => {
+                return Err(InputError::Duplicate(MessageKind::Message4));
+            }
+            State::Failed => return Err(InputError::Closed),
+            _ => return Err(InputError::Unexpected(MessageKind::Message4)),
+        };
+        match result {
+            Ok(_ead_4) => {
+                let event = Self::confirm(id, s);
+                self.events.extend(event);
+                Ok(())
+            }
+            Err(error) => {
+                if error.is_fatal() {
+                    self.fail(now, id, CloseReason::Handshake(error.clone()));
+                }
+                Err(InputError::Handshake(error))
+            }
+        }
+    }
+
+    /// The initiator learned that the responder has the keys: stop sending message_3 and
+    /// report the session.
+    fn confirm(id: SessionId, s: &mut Session<A>) -> Option<Event<A>> {
+        let state = core::mem::replace(&mut s.state, State::Failed);
+        let (state, event) = match state {
+            State::InitiatorWaitM4 {
+                handshake, record, ..
+            } => {
+                let completed = handshake.into_completed();
+                let event = Event::Connected {
+                    session: id,
+                    peer: s.peer.clone(),
+                    role: Role::Initiator,
+                    suite: completed.suite,
+                    info: completed.peer,
+                };
+                let state = State::Established {
+                    record,
+                    secret: completed.secret,
+                    reply: None,
+                };
+                (state, Some(event))
+            }
+            other => (other, None),
+        };
+        s.state = state;
+        s.timer = None;
+        event
+    }
+
+    fn on_error(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        let error = ErrorMessage::decode(message).map_err(|error| {
+            InputError::Handshake(HandshakeError::Malformed {
+                message: MessageKind::Error,
+                error,
+            })
+        })?;
+        let Some(s) = self.sessions.get(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        if matches!(s.state, State::Established { .. } | State::Failed) {
+            return Err(InputError::Unexpected(MessageKind::Error));
+        }
+        if let Some(attempt) = &s.attempt {
+            let mut next = attempt.clone();
+            let retry = match (&s.state, &error) {
+                // Error code 2 answers message_1: try a suite the responder named, once.
+                (State::InitiatorWaitM2 { .. }, ErrorMessage::WrongSelectedSuite(theirs))
+                    if !attempt.renegotiated =>
+                {
+                    self.renegotiate(&attempt.suites, theirs).map(|suites| {
+                        next.suites = suites;
+                        next.renegotiated = true;
+                    })
+                }
+                // Error code 3 answers message_3: our kid is unknown, send the credential
+                // by value, once.
+                (State::InitiatorWaitM4 { .. }, ErrorMessage::UnknownCredential)
+                    if !attempt.by_value =>
+                {
+                    next.by_value = true;
+                    Some(())
+                }
+                _ => None,
+            };
+            if retry.is_some() {
+                return self.restart(now, id, Some(next));
+            }
+        }
+        self.fail(
+            now,
+            id,
+            CloseReason::Handshake(HandshakeError::PeerError(error)),
+        );
+        Ok(())
+    }
+
+    /// SUITES_I after an error code 2: our preferences up to the first one the responder
+    /// supports, which becomes the selected (last) suite.
+    fn renegotiate(&self, tried: &Suites, theirs: &Suites) -> Option<Suites> {
+        let ours = self.usable_suites();
+        let pick = ours
+            .iter()
+            .position(|s| theirs.ids().contains(&s.id()) && s.id() != tried.selected())?;
+        let ids = ours.get(..=pick)?.iter().map(|s| s.id()).collect();
+        Suites::new(ids)
+    }
+
+    /// Starts the initiator's handshake again with a fresh ephemeral key (and, given, a new
+    /// attempt).
+    fn restart(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        next: Option<Attempt>,
+    ) -> Result<(), InputError> {
+        let Some(s) = self.sessions.get(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        let Some(attempt) = next.or_else(|| s.attempt.clone()) else {
+            return Err(InputError::Unexpected(MessageKind::Error));
+        };
+        let started = self.start_initiator(&attempt, s.local_id);
+        let (handshake, datagram) = match started {
+            Ok(started) => started,
+            Err(OpenError::Handshake(e)) => {
+                self.fail(now, id, CloseReason::Handshake(e.clone()));
+                return Err(InputError::Handshake(e));
+            }
+            Err(_) => {
+                self.fail(now, id, CloseReason::TimedOut);
+                return Err(InputError::Closed);
+            }
+        };
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        s.attempt = Some(attempt);
+        s.peer_id = None;
+        s.processed_hash = None;
+        s.state = State::InitiatorWaitM2 {
+            handshake: Some(handshake),
+            datagram: datagram.clone(),
+        };
+        s.timer = Some(now.saturating_add(s.rto));
+        self.transmits.push_back((s.peer.clone(), datagram));
+        Ok(())
+    }
+
+    fn on_record(&mut self, now: Instant, to: ConnId, bytes: &[u8]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        if self.events.len() >= self.config.max_events {
+            return Err(InputError::Backpressure);
+        }
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        let record = match &mut s.state {
+            State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
+            State::Failed => return Err(InputError::Closed),
+            _ => return Err(InputError::NotEstablished),
+        };
+        let mut buf = bytes.to_vec();
+        match record.open(now, &mut buf) {
+            Ok(range) => {
+                buf.truncate(range.end);
+                buf.drain(..range.start);
+                if matches!(s.state, State::InitiatorWaitM4 { .. }) {
+                    let event = Self::confirm(id, s);
+                    self.events.extend(event);
+                }
+                self.events.push_back(Event::Received {
+                    session: id,
+                    data: buf,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                if record.is_killed() {
+                    self.fail(now, id, CloseReason::Record(RecordError::Killed));
+                }
+                Err(InputError::Record(e))
+            }
+        }
+    }
+
+    /// Runs the timers due at `now`: retransmissions, handshake and drain deadlines, key
+    /// retention.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.timeout(now, id);
+        }
+    }
+
+    fn timeout(&mut self, now: Instant, id: SessionId) {
+        let max_retransmits = self.config.max_retransmits;
+        let max_rto = self.config.max_rto;
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        match &mut s.state {
+            State::Established { record, .. } => record.handle_timeout(now),
+            State::Failed | State::ResponderWaitM3 { .. } => {
+                let closed_now = matches!(s.state, State::ResponderWaitM3 { .. });
+                self.remove(id);
+                if closed_now {
+                    self.events.push_back(Event::Closed {
+                        session: id,
+                        reason: CloseReason::TimedOut,
+                    });
+                }
+            }
+            State::InitiatorWaitM2 { .. } | State::InitiatorWaitM4 { .. } => {
+                if s.retransmits >= max_retransmits {
+                    let reason = s
+                        .last_error
+                        .take()
+                        .map_or(CloseReason::TimedOut, CloseReason::Handshake);
+                    self.fail(now, id, reason);
+                    return;
+                }
+                s.retransmits += 1;
+                s.rto = (s.rto * 2).min(max_rto);
+                s.timer = Some(now.saturating_add(s.rto));
+                match &s.state {
+                    State::InitiatorWaitM2 {
+                        handshake: None, ..
+                    } => {
+                        let _ = self.restart(now, id, None);
+                    }
+                    State::InitiatorWaitM2 { datagram, .. }
+                    | State::InitiatorWaitM4 { datagram, .. } => {
+                        self.transmits.push_back((s.peer.clone(), datagram.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The earliest time [`Endpoint::handle_timeout`] has work, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(Session::next_timeout)
+            .min()
+    }
+
+    /// The next datagram to send, written into `buf` (cleared first).
+    #[must_use]
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<Transmit<A>> {
+        let (destination, datagram) = self.transmits.pop_front()?;
+        buf.clear();
+        buf.extend_from_slice(&datagram);
+        Some(Transmit {
+            destination,
+            len: datagram.len(),
+        })
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event<A>> {
+        self.events.pop_front()
+    }
+
+    fn reply(&mut self, transmit: (A, Vec<u8>)) {
+        if self.transmits.len() < self.config.max_transmits {
+            self.transmits.push_back(transmit);
+        }
+    }
+
+    fn reply_error(&mut self, peer: A, to: ConnId, error: &ErrorMessage) {
+        let mut message = Vec::new();
+        error.encode(&mut message);
+        self.reply((peer, datagram::frame(Kind::Error, Some(to), &message)));
+    }
+
+    /// Ends a session with `reason`: reported once, then kept (answering nothing) until the
+    /// drain timeout so late datagrams meet [`InputError::Closed`].
+    fn fail(&mut self, now: Instant, id: SessionId, reason: CloseReason) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if matches!(s.state, State::Failed) {
+            return;
+        }
+        s.state = State::Failed;
+        s.timer = Some(now.saturating_add(self.config.drain_timeout));
+        if let Some(peer_id) = s.peer_id {
+            let key = (s.peer.clone(), peer_id);
+            if self.pending_by_initiator.get(&key) == Some(&id) {
+                self.pending_by_initiator.remove(&key);
+            }
+        }
+        self.events.push_back(Event::Closed {
+            session: id,
+            reason,
+        });
+    }
+
+    fn insert(&mut self, session: Session<A>) -> SessionId {
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        self.by_local_id.insert(session.local_id, id);
+        self.sessions.insert(id, session);
+        id
+    }
+
+    fn remove(&mut self, id: SessionId) {
+        let Some(s) = self.sessions.remove(&id) else {
+            return;
+        };
+        self.by_local_id.remove(&s.local_id);
+        if let Some(hash) = s.message_1_hash {
+            self.by_message_1.remove(&hash);
+        }
+        if let Some(peer_id) = s.peer_id {
+            let key = (s.peer, peer_id);
+            if self.pending_by_initiator.get(&key) == Some(&id) {
+                self.pending_by_initiator.remove(&key);
+            }
+        }
+    }
+
+    /// A fresh connection identifier: one byte while those are easy to find, else two.
+    fn allocate_id(&self) -> Option<ConnId> {
+        let mut bytes = [0u8; 2];
+        for attempt in 0..64 {
+            self.rng.fill(&mut bytes).ok()?;
+            let id = if attempt < 16 {
+                ConnId::new(&bytes[..1])
+            } else {
+                // Two bytes with a non-zero first byte stay distinct from one-byte ids.
+                bytes[0] |= 1;
+                ConnId::new(&bytes)
+            }?;
+            if !self.by_local_id.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
+impl<A> Session<A> {
+    fn next_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Established { record, .. } => record.poll_timeout(),
+            _ => self.timer,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,939 @@
+//! Deterministic two-endpoint simulations with a fake clock.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use std::sync::Mutex;
+
+use ring::rand::SystemRandom;
+
+use super::*;
+use crate::credential::{HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Refusal};
+use crate::crypto::generate_signer;
+use crate::static_credentials::StaticCredentials;
+
+const I: u8 = 0;
+const R: u8 = 1;
+
+/// A small deterministic generator for the link's loss, duplication and delay.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.next() % 1000 < per_mille
+    }
+}
+
+/// Credentials for both sides: each knows the other by kid, for every suite in `suites`.
+fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials) {
+    let rng = SystemRandom::new();
+    let mut i = StaticCredentials::new();
+    let mut r = StaticCredentials::new();
+    for suite in suites {
+        let (id, cred) = i.add_local_kid(*suite, &[0x0a], generate_signer(*suite, &rng).unwrap());
+        r.add_peer(id, cred);
+        let (id, cred) = r.add_local_kid(
+            *suite,
+            &[0x0b, 0x01],
+            generate_signer(*suite, &rng).unwrap(),
+        );
+        i.add_peer(id, cred);
+    }
+    (i, r)
+}
+
+fn endpoint(config: EndpointConfig, creds: impl Credentials + 'static) -> Endpoint<u8> {
+    Endpoint::new(config, Arc::new(creds), Arc::new(SystemRandom::new()))
+}
+
+struct InFlight {
+    at: Instant,
+    to: u8,
+    bytes: Vec<u8>,
+}
+
+/// Two endpoints, a link and a clock.
+struct Net {
+    eps: [Endpoint<u8>; 2],
+    now: Instant,
+    flight: Vec<InFlight>,
+    rng: XorShift,
+    loss: u64,
+    duplicate: u64,
+    jitter_ms: u64,
+    accept: bool,
+    events: [Vec<Event<u8>>; 2],
+    errors: Vec<(u8, InputError)>,
+    refused: Vec<OpenError>,
+    sent: [Vec<Vec<u8>>; 2],
+}
+
+impl Net {
+    fn new(config: EndpointConfig, suites: &[CipherSuite]) -> Self {
+        let (ci, cr) = credentials(suites);
+        Self::with(endpoint(config.clone(), ci), endpoint(config, cr))
+    }
+
+    fn with(initiator: Endpoint<u8>, responder: Endpoint<u8>) -> Self {
+        Self {
+            eps: [initiator, responder],
+            now: Instant::ZERO,
+            flight: Vec::new(),
+            rng: XorShift(0x9e37_79b9_7f4a_7c15),
+            loss: 0,
+            duplicate: 0,
+            jitter_ms: 0,
+            accept: true,
+            events: [Vec::new(), Vec::new()],
+            errors: Vec::new(),
+            refused: Vec::new(),
+            sent: [Vec::new(), Vec::new()],
+        }
+    }
+
+    fn lossy(mut self, seed: u64, loss: u64, duplicate: u64, jitter_ms: u64) -> Self {
+        self.rng = XorShift(seed | 1);
+        self.loss = loss;
+        self.duplicate = duplicate;
+        self.jitter_ms = jitter_ms;
+        self
+    }
+
+    /// Drains both endpoints' events and transmits onto the link.
+    fn drain(&mut self) {
+        for node in [I, R] {
+            let ep = &mut self.eps[usize::from(node)];
+            while let Some(e) = ep.poll_event() {
+                self.events[usize::from(node)].push(e);
+            }
+            let mut buf = Vec::new();
+            while let Some(t) = ep.poll_transmit(self.now, &mut buf) {
+                self.sent[usize::from(node)].push(buf.clone());
+                if self.rng.chance(self.loss) {
+                    continue;
+                }
+                let copies = if self.rng.chance(self.duplicate) {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..copies {
+                    let delay = 10
+                        + if self.jitter_ms > 0 {
+                            self.rng.next() % self.jitter_ms
+                        } else {
+                            0
+                        };
+                    self.flight.push(InFlight {
+                        at: self.now + Duration::from_millis(delay),
+                        to: t.destination,
+                        bytes: buf.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: u8, bytes: &[u8]) {
+        let from = 1 - to;
+        match self.eps[usize::from(to)].handle_input(self.now, from, bytes) {
+            Ok(Some(incoming)) if self.accept => {
+                if let Err(e) = self.eps[usize::from(to)].accept(self.now, incoming) {
+                    self.refused.push(e);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.errors.push((to, e)),
+        }
+    }
+
+    /// Advances to the next delivery or timer; false when nothing is left to do.
+    fn step(&mut self) -> bool {
+        self.drain();
+        let next_flight = self.flight.iter().map(|f| f.at).min();
+        let next_timer = self.eps.iter().filter_map(Endpoint::poll_timeout).min();
+        let Some(next) = [next_flight, next_timer].into_iter().flatten().min() else {
+            return false;
+        };
+        assert!(next >= self.now, "time moves forward");
+        self.now = next;
+        let (due, later): (Vec<_>, Vec<_>) = self.flight.drain(..).partition(|f| f.at <= self.now);
+        self.flight = later;
+        for f in due {
+            self.deliver(f.to, &f.bytes);
+        }
+        for ep in &mut self.eps {
+            ep.handle_timeout(self.now);
+        }
+        self.drain();
+        true
+    }
+
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+
+    fn connected(&self, node: u8) -> Option<SessionId> {
+        self.events[usize::from(node)].iter().find_map(|e| match e {
+            Event::Connected { session, .. } => Some(*session),
+            _ => None,
+        })
+    }
+
+    fn closed(&self, node: u8) -> Option<&CloseReason> {
+        self.events[usize::from(node)].iter().find_map(|e| match e {
+            Event::Closed { reason, .. } => Some(reason),
+            _ => None,
+        })
+    }
+
+    fn received(&self, node: u8) -> Vec<Vec<u8>> {
+        self.events[usize::from(node)]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Received { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn both_confirmed(&self) -> bool {
+        self.connected(R).is_some()
+            && self.eps[0]
+                .sessions
+                .values()
+                .any(|s| matches!(s.state, State::Established { .. }))
+    }
+}
+
+fn config_with(suites: &[CipherSuite]) -> EndpointConfig {
+    EndpointConfig {
+        suites: suites.to_vec(),
+        ..EndpointConfig::default()
+    }
+}
+
+#[test]
+fn handshake_and_records_on_a_clean_link() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let mut net = Net::new(config_with(&[suite]), &[suite]);
+        let sid = net.eps[0].connect(net.now, R).unwrap();
+        assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+        let rid = net.connected(R).unwrap();
+        assert_eq!(net.connected(I), Some(sid));
+        for (node, kid) in [(I, vec![0x0b, 0x01]), (R, vec![0x0a])] {
+            let Some(Event::Connected { info, suite: s, .. }) =
+                net.events[usize::from(node)].first()
+            else {
+                panic!("first event is Connected");
+            };
+            assert_eq!(*s, suite);
+            assert_eq!(info.id_cred.kid_value(), Some(&kid[..]));
+        }
+        // Three handshake datagrams and message_4, nothing more.
+        assert_eq!(net.sent[0].len(), 2);
+        assert_eq!(net.sent[1].len(), 2);
+
+        net.eps[0].send(net.now, sid, b"hello responder").unwrap();
+        net.eps[1].send(net.now, rid, b"hello initiator").unwrap();
+        net.run_until(Duration::from_secs(1), |n| {
+            !n.received(I).is_empty() && !n.received(R).is_empty()
+        });
+        assert_eq!(net.received(R), vec![b"hello responder".to_vec()]);
+        assert_eq!(net.received(I), vec![b"hello initiator".to_vec()]);
+
+        let mut a = [0; 32];
+        let mut b = [0; 32];
+        net.eps[0].export(sid, 40000, b"ctx", &mut a).unwrap();
+        net.eps[1].export(rid, 40000, b"ctx", &mut b).unwrap();
+        assert_eq!(a, b, "both sides export the same keying material");
+        assert_ne!(a, [0; 32]);
+    }
+}
+
+#[test]
+fn lossy_reordering_duplicating_link() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        for seed in 1..=12u64 {
+            let mut net =
+                Net::new(config_with(&[suite]), &[suite]).lossy(seed * 7919, 300, 200, 400);
+            let sid = net.eps[0].connect(net.now, R).unwrap();
+            assert!(
+                net.run_until(Duration::from_secs(120), Net::both_confirmed),
+                "{suite:?} seed {seed}: handshake completes, errors {:?}",
+                net.errors
+            );
+            let rid = net.connected(R).unwrap();
+            let mut sent = Vec::new();
+            for n in 0..200u32 {
+                let msg = n.to_be_bytes().to_vec();
+                net.eps[0].send(net.now, sid, &msg).unwrap();
+                net.eps[1].send(net.now, rid, &msg).unwrap();
+                sent.push(msg);
+                net.step();
+            }
+            net.run_until(Duration::from_secs(5), |n| n.flight.is_empty());
+            for node in [I, R] {
+                let got = net.received(node);
+                let mut unique = got.clone();
+                unique.sort();
+                unique.dedup();
+                assert_eq!(unique.len(), got.len(), "no record delivered twice");
+                assert!(got.iter().all(|m| sent.contains(m)), "only what was sent");
+                assert!(
+                    got.len() > 60,
+                    "{suite:?} seed {seed}: most records arrive ({})",
+                    got.len()
+                );
+            }
+            assert!(net.closed(I).is_none() && net.closed(R).is_none());
+        }
+    }
+}
+
+#[test]
+fn goes_quiet_when_idle() {
+    let config = EndpointConfig {
+        record: RecordConfig {
+            key_update_after_records: 5,
+            ..RecordConfig::default()
+        },
+        ..config_with(&[CipherSuite::Suite4])
+    };
+    let mut net = Net::new(config, &[CipherSuite::Suite4]).lossy(5, 100, 100, 50);
+    let sid = net.eps[0].connect(net.now, R).unwrap();
+    assert!(net.run_until(Duration::from_secs(60), Net::both_confirmed));
+    for n in 0..20u8 {
+        net.eps[0].send(net.now, sid, &[n]).unwrap();
+    }
+    let mut steps = 0;
+    while net.step() {
+        steps += 1;
+        assert!(steps < 10_000, "the endpoints go quiet");
+    }
+    assert!(net.eps.iter().all(|e| e.poll_timeout().is_none()));
+    assert!(net.flight.is_empty());
+    assert_eq!(net.eps[0].session_count(), 1);
+    assert_eq!(net.eps[1].session_count(), 1);
+}
+
+#[test]
+fn initiator_gives_up_after_its_retransmissions() {
+    let config = EndpointConfig {
+        max_retransmits: 3,
+        ..config_with(&[CipherSuite::Suite4])
+    };
+    let mut net = Net::new(config, &[CipherSuite::Suite4]).lossy(3, 1000, 0, 0);
+    net.eps[0].connect(net.now, R).unwrap();
+    while net.step() {}
+    assert_eq!(net.closed(I), Some(&CloseReason::TimedOut));
+    // message_1 once, then three retransmissions with doubling timeouts.
+    assert_eq!(net.sent[0].len(), 4);
+    assert!(net.sent[0].iter().all(|d| d == &net.sent[0][0]));
+    assert_eq!(net.eps[0].session_count(), 0);
+    assert_eq!(
+        net.now,
+        Instant::ZERO + Duration::from_millis(500 + 1000 + 2000 + 4000 + 5000)
+    );
+}
+
+#[test]
+fn message_1_flood_is_bounded() {
+    let config = EndpointConfig {
+        max_pending: 4,
+        max_sessions: 8,
+        ..config_with(&[CipherSuite::Suite4])
+    };
+    let (ci, cr) = credentials(&[CipherSuite::Suite4]);
+    let ci = Arc::new(ci);
+    let mut responder = endpoint(config.clone(), cr);
+    let now = Instant::ZERO;
+    let mut accepted = 0;
+    for n in 0..200u8 {
+        let mut attacker: Endpoint<u8> =
+            Endpoint::new(config.clone(), ci.clone(), Arc::new(SystemRandom::new()));
+        attacker.connect(now, R).unwrap();
+        let mut buf = Vec::new();
+        let _ = attacker.poll_transmit(now, &mut buf).unwrap();
+        let incoming = responder.handle_input(now, n, &buf).unwrap().unwrap();
+        match responder.accept(now, incoming) {
+            Ok(_) => accepted += 1,
+            Err(e) => assert_eq!(e, OpenError::TooManyPending),
+        }
+        assert!(responder.pending_count() <= 4);
+        assert!(responder.session_count() <= 8);
+    }
+    assert_eq!(accepted, 4);
+    // The pending handshakes expire and make room again.
+    let later = now + Duration::from_secs(31);
+    assert_eq!(
+        responder.poll_timeout(),
+        Some(now + Duration::from_secs(30))
+    );
+    responder.handle_timeout(later);
+    assert_eq!(responder.session_count(), 0);
+    assert_eq!(responder.poll_timeout(), None);
+    let closed = core::iter::from_fn(|| responder.poll_event())
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Closed {
+                    reason: CloseReason::TimedOut,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(closed, 4);
+}
+
+#[test]
+fn refused_initiator_hears_an_error_message() {
+    let mut net = Net::new(config_with(&[CipherSuite::Suite4]), &[CipherSuite::Suite4]);
+    net.accept = false;
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0);
+    let incoming = net.eps[1]
+        .handle_input(net.now, I, &m1.bytes)
+        .unwrap()
+        .unwrap();
+    assert_eq!(incoming.peer(), &I);
+    assert_eq!(incoming.suite(), CipherSuite::Suite4);
+    net.eps[1].refuse(incoming);
+    assert_eq!(net.eps[1].session_count(), 0, "refusing stores nothing");
+    net.run_until(Duration::from_secs(1), |n| n.closed(I).is_some());
+    assert_eq!(
+        net.closed(I),
+        Some(&CloseReason::Handshake(HandshakeError::PeerError(
+            ErrorMessage::Unspecified("refused".into())
+        )))
+    );
+}
+
+#[test]
+fn wrong_selected_suite_is_renegotiated() {
+    let (ci, cr) = credentials(&[CipherSuite::Suite4, CipherSuite::Suite6]);
+    let initiator = endpoint(config_with(&[CipherSuite::Suite6, CipherSuite::Suite4]), ci);
+    let responder = endpoint(config_with(&[CipherSuite::Suite4]), cr);
+    let mut net = Net::with(initiator, responder);
+    net.eps[0].connect(net.now, R).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+    assert!(
+        net.errors.iter().any(|(n, e)| *n == R
+            && *e == InputError::Handshake(HandshakeError::WrongSuite { selected: 6 }))
+    );
+    // The second message_1 lists 6 then selects 4: SUITES_I = [6, 4].
+    let second = &net.sent[0][1];
+    assert_eq!(second[..4], [0x01, 0x00, 0x82, 0x06]);
+    let Some(Event::Connected { suite, .. }) = net.events[0].first() else {
+        panic!("connected");
+    };
+    assert_eq!(*suite, CipherSuite::Suite4);
+}
+
+#[test]
+fn unknown_credential_is_answered_with_code_3() {
+    let rng = SystemRandom::new();
+    let suite = CipherSuite::Suite6;
+    let mut ci = StaticCredentials::new();
+    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    let mut cr = StaticCredentials::new();
+    let (id, cred) = cr.add_local_kid(suite, &[0x0b, 0x01], generate_signer(suite, &rng).unwrap());
+    ci.add_peer(id, cred);
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
+    net.eps[0].connect(net.now, R).unwrap();
+    net.run_until(Duration::from_secs(5), |n| {
+        n.closed(I).is_some() && n.closed(R).is_some()
+    });
+    assert_eq!(
+        net.closed(R),
+        Some(&CloseReason::Handshake(HandshakeError::Refused(
+            Refusal::UnknownCredential
+        )))
+    );
+    assert_eq!(
+        net.closed(I),
+        Some(&CloseReason::Handshake(HandshakeError::PeerError(
+            ErrorMessage::UnknownCredential
+        )))
+    );
+}
+
+/// Records what the verifier saw, and sends EAD items in every slot.
+struct Observing {
+    inner: StaticCredentials,
+    seen: Mutex<Vec<(Vec<EadItem>, HandshakeNonce)>>,
+    nonces_given: Mutex<Vec<(EadSlot, Option<HandshakeNonce>)>>,
+}
+
+impl Credentials for Observing {
+    fn local(&self, suite: CipherSuite) -> Option<&crate::credential::LocalCredential> {
+        self.inner.local(suite)
+    }
+
+    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((peer.ead.to_vec(), *peer.nonce));
+        self.inner.verify_peer(peer)
+    }
+
+    fn ead(&self, slot: EadSlot, nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
+        self.nonces_given
+            .lock()
+            .unwrap()
+            .push((slot, nonce.copied()));
+        self.inner.ead(slot, nonce)
+    }
+
+    fn understands_ead(&self, label: u64) -> bool {
+        self.inner.understands_ead(label)
+    }
+}
+
+fn observing(mut inner: StaticCredentials, slot: EadSlot, item: EadItem) -> Arc<Observing> {
+    inner.add_ead(slot, item);
+    inner.understand_ead(77);
+    Arc::new(Observing {
+        inner,
+        seen: Mutex::new(Vec::new()),
+        nonces_given: Mutex::new(Vec::new()),
+    })
+}
+
+#[test]
+fn ead_travels_both_ways_with_the_handshake_nonce() {
+    let suite = CipherSuite::Suite4;
+    let (ci, cr) = credentials(&[suite]);
+    let mut ci_inner = ci;
+    ci_inner.add_ead(EadSlot::Message1, EadItem::new(76, Some(vec![1])));
+    let ci = observing(
+        ci_inner,
+        EadSlot::Message3,
+        EadItem::critical(77, Some(vec![3, 3])),
+    );
+    let cr = observing(cr, EadSlot::Message2, EadItem::new(78, Some(vec![2])));
+    let rng = Arc::new(SystemRandom::new());
+    let i = Endpoint::new(config_with(&[suite]), ci.clone(), rng.clone());
+    let r = Endpoint::new(config_with(&[suite]), cr.clone(), rng);
+    let mut net = Net::with(i, r);
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0);
+    let incoming = net.eps[1]
+        .handle_input(net.now, I, &m1.bytes)
+        .unwrap()
+        .unwrap();
+    assert_eq!(incoming.ead(), [EadItem::new(76, Some(vec![1]))]);
+    net.eps[1].accept(net.now, incoming).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+
+    let seen_by_i = ci.seen.lock().unwrap().clone();
+    let seen_by_r = cr.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen_by_i[0].0,
+        [EadItem::new(78, Some(vec![2]))],
+        "EAD_2 reaches the initiator"
+    );
+    assert_eq!(
+        seen_by_r[0].0,
+        [EadItem::critical(77, Some(vec![3, 3]))],
+        "EAD_3 reaches the responder"
+    );
+    assert_eq!(seen_by_i[0].1, seen_by_r[0].1, "one nonce per handshake");
+    let given = ci.nonces_given.lock().unwrap().clone();
+    assert_eq!(given[0], (EadSlot::Message1, None));
+    assert_eq!(given[1], (EadSlot::Message3, Some(seen_by_i[0].1)));
+}
+
+#[test]
+fn unknown_critical_ead_ends_the_handshake() {
+    let suite = CipherSuite::Suite6;
+    let (mut ci, cr) = credentials(&[suite]);
+    ci.add_ead(EadSlot::Message3, EadItem::critical(99, None));
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
+    net.eps[0].connect(net.now, R).unwrap();
+    net.run_until(Duration::from_secs(5), |n| n.closed(I).is_some());
+    assert_eq!(
+        net.closed(R),
+        Some(&CloseReason::Handshake(HandshakeError::CriticalEad {
+            label: 99
+        }))
+    );
+    assert!(matches!(
+        net.closed(I),
+        Some(CloseReason::Handshake(HandshakeError::PeerError(
+            ErrorMessage::Unspecified(_)
+        )))
+    ));
+}
+
+/// The genuine datagrams of one handshake, captured by stepping a clean link by hand.
+struct Captured {
+    net: Net,
+    m1: Vec<u8>,
+    m2: Vec<u8>,
+    m3: Vec<u8>,
+}
+
+fn capture(suite: CipherSuite) -> Captured {
+    let mut net = Net::new(config_with(&[suite]), &[suite]);
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0).bytes;
+    let incoming = net.eps[1].handle_input(net.now, I, &m1).unwrap().unwrap();
+    net.eps[1].accept(net.now, incoming).unwrap();
+    net.drain();
+    let m2 = net.flight.remove(0).bytes;
+    net.eps[0].handle_input(net.now, R, &m2).unwrap();
+    net.drain();
+    let m3 = net.flight.remove(0).bytes;
+    Captured { net, m1, m2, m3 }
+}
+
+/// Every byte flipped, every truncation, and extensions.
+fn mutations(datagram: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..datagram.len() {
+        let mut m = datagram.to_vec();
+        m[i] ^= 0x01;
+        out.push(m);
+        let mut m = datagram.to_vec();
+        m[i] ^= 0x80;
+        out.push(m);
+        out.push(datagram[..i].to_vec());
+    }
+    for extra in [&[0x00][..], &[0xff], &[0x41, 0x00], &[0x20]] {
+        let mut m = datagram.to_vec();
+        m.extend_from_slice(extra);
+        out.push(m);
+    }
+    out
+}
+
+#[test]
+fn bad_message_1_creates_no_state() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let Captured { mut net, m1, .. } = capture(suite);
+        let responder = &mut net.eps[1];
+        let sessions = responder.session_count();
+        for m in mutations(&m1) {
+            match responder.handle_input(Instant::ZERO, 9, &m) {
+                // A flip inside G_X or C_I still makes a well-formed message_1; it stays an
+                // Incoming until the application accepts it.
+                Ok(Some(incoming)) => assert_ne!(incoming.message_1, m1[1..]),
+                Ok(None) => panic!("message_1 yields an Incoming or an error"),
+                Err(e) => assert!(
+                    matches!(
+                        e,
+                        InputError::Datagram(_)
+                            | InputError::Handshake(_)
+                            | InputError::UnknownSession
+                            | InputError::Duplicate(MessageKind::Message1)
+                            | InputError::Record(_)
+                    ),
+                    "{e:?}"
+                ),
+            }
+            assert_eq!(responder.session_count(), sessions, "no state for {m:02x?}");
+        }
+        while responder.poll_event().is_some() {}
+    }
+}
+
+#[test]
+fn bad_message_3_leaves_the_responder_unchanged() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let Captured { mut net, m3, .. } = capture(suite);
+        let mut kinds = Vec::new();
+        for m in mutations(&m3) {
+            let e = net.eps[1].handle_input(net.now, I, &m).unwrap_err();
+            kinds.push(core::mem::discriminant(&e));
+            assert!(
+                !matches!(e, InputError::Handshake(ref h) if h.is_fatal()),
+                "{e:?} must not end the handshake"
+            );
+            assert_eq!(net.eps[1].pending_count(), 1);
+            assert!(net.eps[1].poll_event().is_none());
+        }
+        // The genuine message_3 still completes the handshake.
+        net.eps[1].handle_input(net.now, I, &m3).unwrap();
+        assert!(matches!(
+            net.eps[1].poll_event(),
+            Some(Event::Connected { .. })
+        ));
+        // Replayed message_3: answered again with message_4, reported as a duplicate.
+        let _ = net.eps[1].poll_transmit(net.now, &mut Vec::new());
+        assert_eq!(
+            net.eps[1].handle_input(net.now, I, &m3),
+            Err(InputError::Duplicate(MessageKind::Message3))
+        );
+        let mut m4 = Vec::new();
+        assert!(net.eps[1].poll_transmit(net.now, &mut m4).is_some());
+        assert_eq!(m4[0], 0x04);
+    }
+}
+
+#[test]
+fn bad_message_2_is_survived() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        // Each mutation goes to a fresh initiator waiting for its own message_2 (the attempt
+        // may spend its ephemeral key).
+        let config = config_with(&[suite]);
+        let mut k = 0;
+        loop {
+            let Captured {
+                mut net,
+                m2: genuine,
+                ..
+            } = capture_until_message_2(suite, &config);
+            let Some(m) = mutations(&genuine).into_iter().nth(k) else {
+                break;
+            };
+            k += 1;
+            let res = net.eps[0].handle_input(net.now, R, &m);
+            match &res {
+                // Typed, and (checked below) never the end of the session.
+                Err(InputError::Handshake(_)) => {}
+                Err(e) => assert!(
+                    matches!(
+                        e,
+                        InputError::Datagram(_)
+                            | InputError::UnknownSession
+                            | InputError::Unexpected(_)
+                            | InputError::Record(_)
+                    ),
+                    "{e:?}"
+                ),
+                Ok(_) => panic!("a mutated message_2 is never accepted: {m:02x?}"),
+            }
+            net.drain();
+            assert!(net.closed(I).is_none(), "{res:?}");
+            // The handshake still completes (restarting if the ephemeral key was spent).
+            assert!(
+                net.run_until(Duration::from_secs(20), Net::both_confirmed),
+                "{m:02x?}"
+            );
+        }
+    }
+}
+
+/// A handshake stopped with message_2 in flight.
+fn capture_until_message_2(suite: CipherSuite, config: &EndpointConfig) -> Captured {
+    let mut net = Net::new(config.clone(), &[suite]);
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0).bytes;
+    let incoming = net.eps[1].handle_input(net.now, I, &m1).unwrap().unwrap();
+    net.eps[1].accept(net.now, incoming).unwrap();
+    net.drain();
+    let m2 = net.flight.remove(0).bytes;
+    Captured {
+        net,
+        m1,
+        m2,
+        m3: Vec::new(),
+    }
+}
+
+#[test]
+fn replayed_handshake_messages_after_completion() {
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let Captured {
+            mut net,
+            m1,
+            m2,
+            m3,
+        } = capture(suite);
+        net.eps[1].handle_input(net.now, I, &m3).unwrap();
+        net.drain();
+        assert!(net.run_until(Duration::from_secs(1), Net::both_confirmed));
+        let before = (net.eps[0].session_count(), net.eps[1].session_count());
+        assert_eq!(
+            net.eps[1].handle_input(net.now, I, &m1),
+            Err(InputError::Duplicate(MessageKind::Message1))
+        );
+        assert_eq!(
+            net.eps[0].handle_input(net.now, R, &m2),
+            Err(InputError::Duplicate(MessageKind::Message2))
+        );
+        assert_eq!(
+            net.eps[1].handle_input(net.now, I, &m3),
+            Err(InputError::Duplicate(MessageKind::Message3))
+        );
+        assert_eq!(
+            (net.eps[0].session_count(), net.eps[1].session_count()),
+            before
+        );
+        // A message_2 for an unknown connection identifier.
+        let mut stray = m2.clone();
+        stray[1] ^= 0x05;
+        assert!(matches!(
+            net.eps[0].handle_input(net.now, R, &stray),
+            Err(InputError::UnknownSession | InputError::Datagram(_))
+        ));
+    }
+}
+
+#[test]
+fn forged_records_kill_the_session() {
+    let config = EndpointConfig {
+        record: RecordConfig {
+            forgery_limit: 5,
+            ..RecordConfig::default()
+        },
+        ..config_with(&[CipherSuite::Suite4])
+    };
+    let mut net = Net::new(config, &[CipherSuite::Suite4]);
+    let sid = net.eps[0].connect(net.now, R).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+    net.eps[0].send(net.now, sid, b"genuine").unwrap();
+    let mut record = Vec::new();
+    let _ = net.eps[0].poll_transmit(net.now, &mut record).unwrap();
+    assert_eq!(net.eps[1].handle_input(net.now, I, &record), Ok(None));
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &record),
+        Err(InputError::Record(RecordError::Replayed))
+    );
+    for n in 0..5u8 {
+        let mut forged = record.clone();
+        *forged.last_mut().unwrap() ^= 1 + n;
+        forged[3] ^= n + 1;
+        assert_eq!(
+            net.eps[1].handle_input(net.now, I, &forged),
+            Err(InputError::Record(RecordError::Forged))
+        );
+    }
+    net.drain();
+    assert_eq!(
+        net.closed(R),
+        Some(&CloseReason::Record(RecordError::Killed))
+    );
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &record),
+        Err(InputError::Closed)
+    );
+    let rid = net.connected(R).unwrap();
+    assert_eq!(
+        net.eps[1].send(net.now, rid, b"x"),
+        Err(SendError::NotEstablished)
+    );
+    // After the drain period the failed session is gone.
+    let later = net.now + Duration::from_secs(6);
+    net.eps[1].handle_timeout(later);
+    assert_eq!(net.eps[1].session_count(), 0);
+    assert_eq!(
+        net.eps[1].handle_input(later, I, &record),
+        Err(InputError::UnknownSession)
+    );
+}
+
+#[test]
+fn oversized_and_unknown_datagrams() {
+    let mut net = Net::new(config_with(&[CipherSuite::Suite4]), &[CipherSuite::Suite4]);
+    let big = vec![0x01; 3000];
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &big),
+        Err(InputError::Datagram(DatagramError::TooLarge))
+    );
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &[0x09, 0x00]),
+        Err(InputError::Datagram(DatagramError::UnknownType(9)))
+    );
+    assert_eq!(
+        net.eps[1].handle_input(
+            net.now,
+            I,
+            &[
+                0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]
+        ),
+        Err(InputError::UnknownSession)
+    );
+}
+
+#[test]
+fn unknown_kid_falls_back_to_credential_by_value() {
+    let rng = SystemRandom::new();
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let mut ci = StaticCredentials::new();
+        let (_, initiator_cred) =
+            ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let mut cr = StaticCredentials::new();
+        let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        ci.add_peer(id, cred);
+        // The responder knows the initiator's credential, but under another kid.
+        cr.add_peer(IdCred::kid(&[0x77]), initiator_cred.clone());
+        let mut net = Net::with(
+            endpoint(config_with(&[suite]), ci),
+            endpoint(config_with(&[suite]), cr),
+        );
+        net.eps[0].connect(net.now, R).unwrap();
+        assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+        // The first responder session refused the kid with error code 3...
+        assert_eq!(
+            net.closed(R),
+            Some(&CloseReason::Handshake(HandshakeError::Refused(
+                Refusal::UnknownCredential
+            )))
+        );
+        // ...and the second accepted the credential sent by value (kccs).
+        let info = net.events[1]
+            .iter()
+            .find_map(|e| match e {
+                Event::Connected { info, .. } => Some(info.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            info.id_cred.by_value(),
+            Some(initiator_cred.cred.as_slice())
+        );
+        assert_eq!(info.credential, initiator_cred);
+        assert!(net.closed(I).is_none());
+    }
+}
+
+#[test]
+fn records_before_message_3_are_not_opened() {
+    let Captured { mut net, m3, .. } = capture(CipherSuite::Suite4);
+    // The initiator has keys (it sent message_3) but is not confirmed, so it cannot send yet;
+    // a record-shaped datagram for the pending responder session is refused as such.
+    let rid = *net.eps[1].by_local_id.keys().next().unwrap();
+    let mut record = vec![0x80 | if rid.as_bytes().len() == 2 { 0x10 } else { 0 }];
+    record.extend_from_slice(rid.as_bytes());
+    record.extend_from_slice(&[0; 2 + 20]);
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &record),
+        Err(InputError::NotEstablished)
+    );
+    let sid = net.eps[0].sessions.keys().copied().next().unwrap();
+    assert_eq!(
+        net.eps[0].send(net.now, sid, b"early"),
+        Err(SendError::NotEstablished)
+    );
+    net.eps[1].handle_input(net.now, I, &m3).unwrap();
+}

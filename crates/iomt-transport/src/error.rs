@@ -1,0 +1,161 @@
+//! Handshake errors, classed by fault, and the EDHOC error message each one is answered with.
+
+use core::fmt;
+
+use crate::cbor::CborError;
+use crate::credential::Refusal;
+use crate::crypto::CryptoError;
+use crate::message::ErrorMessage;
+
+/// Which EDHOC message an error concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// message_1.
+    Message1,
+    /// message_2.
+    Message2,
+    /// message_3.
+    Message3,
+    /// message_4.
+    Message4,
+    /// An EDHOC error message.
+    Error,
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Message1 => "message_1",
+            Self::Message2 => "message_2",
+            Self::Message3 => "message_3",
+            Self::Message4 => "message_4",
+            Self::Error => "error message",
+        })
+    }
+}
+
+/// Who is to blame for an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The peer (or someone on the path) sent bytes that do not parse or authenticate.
+    Peer,
+    /// The peer is well-formed but not acceptable: suites, credential, EAD, or it said no.
+    Policy,
+    /// Our own configuration or crypto failed.
+    Local,
+}
+
+/// Why an EDHOC handshake step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// A message does not parse.
+    #[error("malformed {message}: {error}")]
+    Malformed {
+        /// The message.
+        message: MessageKind,
+        /// What was wrong.
+        #[source]
+        error: CborError,
+    },
+    /// message_1 asks for a method other than 0.
+    #[error("unsupported EDHOC method {0}")]
+    UnsupportedMethod(i64),
+    /// The selected cipher suite is unsupported, or a suite the initiator prefers is supported.
+    #[error("selected cipher suite {selected} is not acceptable")]
+    WrongSuite {
+        /// The suite the initiator selected.
+        selected: i64,
+    },
+    /// An ephemeral public key has the wrong length, or key agreement with it failed.
+    #[error("bad ephemeral public key")]
+    BadEphemeralKey,
+    /// message_3 or message_4 does not decrypt.
+    #[error("{message} does not decrypt")]
+    DecryptFailed {
+        /// The message.
+        message: MessageKind,
+    },
+    /// The peer's Signature_or_MAC does not verify.
+    #[error("the peer's signature does not verify")]
+    BadSignature,
+    /// The key the verifier returned does not use the suite's signature algorithm.
+    #[error("the peer's key does not match the suite's signature algorithm")]
+    KeyAlgorithmMismatch,
+    /// Our verifier refused the peer.
+    #[error("peer refused: {0}")]
+    Refused(Refusal),
+    /// The peer sent a critical EAD item we do not understand.
+    #[error("unknown critical EAD item {label}")]
+    CriticalEad {
+        /// The item's label.
+        label: u64,
+    },
+    /// The peer sent an EDHOC error message.
+    #[error("the peer sent EDHOC error code {}", .0.code())]
+    PeerError(ErrorMessage),
+    /// We have no credential for the selected suite.
+    #[error("no local credential for the selected cipher suite")]
+    NoCredential,
+    /// A local cryptographic operation failed.
+    #[error("local crypto failure: {0}")]
+    Crypto(CryptoError),
+}
+
+impl HandshakeError {
+    /// Who is to blame.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Malformed { .. }
+            | Self::BadEphemeralKey
+            | Self::DecryptFailed { .. }
+            | Self::BadSignature => Fault::Peer,
+            Self::UnsupportedMethod(_)
+            | Self::WrongSuite { .. }
+            | Self::KeyAlgorithmMismatch
+            | Self::Refused(_)
+            | Self::CriticalEad { .. }
+            | Self::PeerError(_) => Fault::Policy,
+            Self::NoCredential | Self::Crypto(_) => Fault::Local,
+        }
+    }
+
+    /// Whether the handshake must end. Bytes that fail to parse or authenticate are not
+    /// fatal: on a radio link they are indistinguishable from corruption or injection, so
+    /// they are dropped and the genuine message can still arrive.
+    pub fn is_fatal(&self) -> bool {
+        self.fault() != Fault::Peer
+    }
+
+    /// The EDHOC error message to answer a fatal error with (code 2 is built by the caller,
+    /// which knows SUITES_R). Diagnostics stay generic: they never describe secrets.
+    pub(crate) fn reply(&self) -> Option<ErrorMessage> {
+        match self {
+            Self::Refused(Refusal::UnknownCredential) => Some(ErrorMessage::UnknownCredential),
+            Self::UnsupportedMethod(_) => {
+                Some(ErrorMessage::Unspecified("unsupported method".into()))
+            }
+            Self::KeyAlgorithmMismatch | Self::Refused(_) => {
+                Some(ErrorMessage::Unspecified("authentication refused".into()))
+            }
+            Self::CriticalEad { .. } => {
+                Some(ErrorMessage::Unspecified("unsupported critical EAD".into()))
+            }
+            Self::NoCredential | Self::Crypto(_) => {
+                Some(ErrorMessage::Unspecified("internal error".into()))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<CryptoError> for HandshakeError {
+    fn from(e: CryptoError) -> Self {
+        Self::Crypto(e)
+    }
+}
+
+/// Shorthand for a parse failure of `message`.
+pub(crate) fn malformed(message: MessageKind) -> impl Fn(CborError) -> HandshakeError {
+    move |error| HandshakeError::Malformed { message, error }
+}

@@ -1,0 +1,594 @@
+//! The EDHOC method 0 state machines (RFC 9528 section 5), without transport or timers.
+//!
+//! [`Initiator`] sends message_1, turns message_2 into message_3 and checks message_4;
+//! [`Responder`] turns message_1 into message_2 and message_3 into message_4. Steps that fail
+//! on bytes that do not parse or authenticate leave the state as it was (the `&self` methods),
+//! except the initiator's message_2 step, whose ephemeral key is single-use on `ring`.
+
+use alloc::vec::Vec;
+
+use ring::rand::SecureRandom;
+
+use crate::cbor::{self, Reader};
+use crate::conn_id::ConnId;
+use crate::credential::{
+    Credentials, EadSlot, HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Role,
+};
+use crate::crypto::{Backend, CryptoError, Secret};
+use crate::ead::{self, EadItem};
+use crate::error::{HandshakeError, MessageKind, malformed};
+use crate::message::{self, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3, Suites};
+use crate::schedule::{self, KeyIv, SessionSecret, label};
+use crate::suite::{CipherSuite, HASH_LEN, X25519_LEN};
+
+/// What a completed handshake established about the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerInfo {
+    /// The peer's ID_CRED_x.
+    pub id_cred: IdCred,
+    /// The peer's credential and key, as our verifier returned them.
+    pub credential: PeerCredential,
+    /// The EAD items the peer sent with its credential (EAD_2 or EAD_3).
+    pub ead: Vec<EadItem>,
+}
+
+/// The outcome of a completed handshake.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Completed {
+    /// The selected cipher suite.
+    pub suite: CipherSuite,
+    /// C_I.
+    pub c_i: ConnId,
+    /// C_R.
+    pub c_r: ConnId,
+    /// The authenticated peer.
+    pub peer: PeerInfo,
+    /// PRK_out, for the exporter.
+    pub secret: SessionSecret,
+    /// The handshake nonce (evidence bound to this handshake used it).
+    pub nonce: HandshakeNonce,
+}
+
+/// Checks message_1 against our suites and EAD policy; returns the selected suite.
+///
+/// `supported` lists the suites we can run, in any order. Per RFC 9528 section 5.2.3 the
+/// selected suite (the last of SUITES_I) must be supported and no suite the initiator listed
+/// before it may be.
+pub fn check_message_1(
+    m1: &Message1<'_>,
+    supported: &[CipherSuite],
+    creds: &dyn Credentials,
+) -> Result<CipherSuite, HandshakeError> {
+    if m1.method != METHOD_SIGN_SIGN {
+        return Err(HandshakeError::UnsupportedMethod(m1.method));
+    }
+    let is_supported = |id: i64| supported.iter().any(|s| s.id() == id);
+    let ids = m1.suites.ids();
+    let selected = m1.suites.selected();
+    let earlier = ids.get(..ids.len().saturating_sub(1)).unwrap_or_default();
+    let suite = CipherSuite::from_id(selected)
+        .filter(|_| is_supported(selected) && !earlier.iter().any(|id| is_supported(*id)))
+        .ok_or(HandshakeError::WrongSuite { selected })?;
+    if m1.g_x.len() != X25519_LEN {
+        return Err(HandshakeError::BadEphemeralKey);
+    }
+    if let Some(label) = ead::first_unknown_critical(&m1.ead, |l| creds.understands_ead(l)) {
+        return Err(HandshakeError::CriticalEad { label });
+    }
+    Ok(suite)
+}
+
+/// The initiator, after sending message_1 and before message_2.
+pub struct Initiator<B: Backend> {
+    suite: CipherSuite,
+    by_value: bool,
+    c_i: ConnId,
+    x: B::Ephemeral,
+    message_1: Vec<u8>,
+}
+
+/// Why the initiator's message_2 step failed; `retry` is the unchanged state when the
+/// ephemeral key was not used yet.
+pub struct Message2Failure<B: Backend> {
+    /// The error.
+    pub error: HandshakeError,
+    /// The state to wait for another message_2 with, if it survived.
+    pub retry: Option<Initiator<B>>,
+    /// C_R, if message_2 decrypted far enough to reveal it (an error message can then be
+    /// addressed to the responder).
+    pub c_r: Option<ConnId>,
+}
+
+impl<B: Backend> core::fmt::Debug for Message2Failure<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Message2Failure")
+            .field("error", &self.error)
+            .field("retry", &self.retry.is_some())
+            .finish()
+    }
+}
+
+impl<B: Backend> Initiator<B> {
+    /// Starts a handshake: `suites` is SUITES_I (the selected suite last), `ead_1` goes in
+    /// message_1. Returns the state and message_1.
+    pub fn start(
+        b: &B,
+        rng: &dyn SecureRandom,
+        suites: Suites,
+        c_i: ConnId,
+        ead_1: Vec<EadItem>,
+    ) -> Result<(Self, Vec<u8>), HandshakeError> {
+        let suite = CipherSuite::from_id(suites.selected())
+            .filter(|s| b.supports(*s))
+            .ok_or(HandshakeError::Crypto(CryptoError::Unsupported))?;
+        let (x, g_x) = b.ephemeral(rng)?;
+        let m1 = Message1 {
+            method: METHOD_SIGN_SIGN,
+            suites,
+            g_x: &g_x,
+            c_i,
+            ead: ead_1,
+        };
+        let mut message_1 = Vec::with_capacity(48);
+        m1.encode(&mut message_1);
+        Ok((
+            Self {
+                suite,
+                by_value: false,
+                c_i,
+                x,
+                message_1: message_1.clone(),
+            },
+            message_1,
+        ))
+    }
+
+    /// The selected suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// Sends our credential by value in message_3 (after the responder answered a `kid` with
+    /// error code 3) instead of the reference of [`LocalCredential::id_cred`].
+    ///
+    /// [`LocalCredential::id_cred`]: crate::LocalCredential::id_cred
+    pub fn send_credential_by_value(mut self) -> Self {
+        self.by_value = true;
+        self
+    }
+
+    /// message_1 as sent.
+    pub fn message_1(&self) -> &[u8] {
+        &self.message_1
+    }
+
+    /// Processes message_2 and produces message_3.
+    pub fn process_message_2(
+        self,
+        b: &B,
+        rng: &dyn SecureRandom,
+        message_2: &[u8],
+        creds: &dyn Credentials,
+    ) -> Result<(InitiatorAwaitingMessage4, Vec<u8>), Message2Failure<B>> {
+        let split = message::decode_single_bstr(message_2)
+            .map_err(malformed(MessageKind::Message2))
+            .and_then(|inner| {
+                if inner.len() <= X25519_LEN {
+                    return Err(HandshakeError::Malformed {
+                        message: MessageKind::Message2,
+                        error: cbor::CborError::Truncated,
+                    });
+                }
+                Ok(inner.split_at(X25519_LEN))
+            });
+        let (g_y, ciphertext_2) = match split {
+            Ok(parts) => parts,
+            Err(error) => {
+                return Err(Message2Failure {
+                    error,
+                    retry: Some(self),
+                    c_r: None,
+                });
+            }
+        };
+        let suite = self.suite;
+        let by_value = self.by_value;
+        let c_i = self.c_i;
+        let th_2 = schedule::th_2(b, g_y, &self.message_1);
+        let fail = |error| Message2Failure {
+            error,
+            retry: None,
+            c_r: None,
+        };
+        let g_xy = b
+            .agree(self.x, g_y)
+            .map_err(|_| fail(HandshakeError::BadEphemeralKey))?;
+        let prk_2e = schedule::prk_2e(b, &th_2, &g_xy);
+        let mut plaintext_2 = schedule::keystream_2(b, &prk_2e, &th_2, ciphertext_2.len())
+            .map_err(|e| fail(e.into()))?;
+        plaintext_2
+            .iter_mut()
+            .zip(ciphertext_2)
+            .for_each(|(p, c)| *p ^= c);
+        let pt = Plaintext2::decode(&plaintext_2)
+            .map_err(malformed(MessageKind::Message2))
+            .map_err(fail)?;
+        let c_r = pt.c_r;
+        let steps = || -> Result<(InitiatorAwaitingMessage4, Vec<u8>), HandshakeError> {
+            let nonce = schedule::handshake_nonce(b, &prk_2e, &th_2)?;
+            let peer = verify_peer(
+                b,
+                creds,
+                Role::Responder,
+                suite,
+                &nonce,
+                Signed {
+                    c_r: Some(pt.c_r),
+                    id_cred: &pt.id_cred,
+                    th: &th_2,
+                    ead: &pt.ead,
+                    ead_bytes: pt.ead_bytes,
+                    signature: pt.signature,
+                    prk: &prk_2e,
+                    mac_label: label::MAC_2,
+                },
+            )?;
+            let th_3 = schedule::th_next(b, &th_2, &plaintext_2, &peer.credential.cred);
+
+            let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
+            let id_cred_i = if by_value {
+                local
+                    .by_value_id_cred()
+                    .ok_or(HandshakeError::NoCredential)?
+            } else {
+                local.id_cred().clone()
+            };
+            let ead_3 = creds.ead(EadSlot::Message3, Some(&nonce));
+            let mut ead_3_bytes = Vec::new();
+            ead::encode(&ead_3, &mut ead_3_bytes);
+            let context_3 = schedule::mac_context(
+                &[],
+                id_cred_i.map_bytes(),
+                &th_3,
+                local.cred(),
+                &ead_3_bytes,
+            );
+            let mac_3 = schedule::mac(b, &prk_2e, label::MAC_3, &context_3)?;
+            let to_sign = schedule::sig_structure(
+                id_cred_i.map_bytes(),
+                &th_3,
+                local.cred(),
+                &ead_3_bytes,
+                &mac_3,
+            );
+            let signature = local.signer().sign(&to_sign, rng)?;
+            let mut plaintext_3 = Vec::with_capacity(signature.len() + ead_3_bytes.len() + 32);
+            id_cred_i.encode_compact(&mut plaintext_3);
+            cbor::write_bstr(&mut plaintext_3, &signature);
+            plaintext_3.extend_from_slice(&ead_3_bytes);
+            let th_4 = schedule::th_next(b, &th_3, &plaintext_3, local.cred());
+
+            let k3 = schedule::key_iv(b, &prk_2e, &th_3, suite.aead(), (label::K_3, label::IV_3))?;
+            let mut ciphertext_3 = plaintext_3;
+            b.seal(
+                suite.aead(),
+                &k3.key,
+                &k3.iv,
+                &schedule::enc_structure(&th_3),
+                &mut ciphertext_3,
+            )?;
+            let mut message_3 = Vec::with_capacity(ciphertext_3.len() + 3);
+            message::encode_single_bstr(&ciphertext_3, &mut message_3);
+
+            let prk_out = schedule::kdf_secret(b, prk_2e.expose(), label::PRK_OUT, &th_4)?;
+            let k4 = schedule::key_iv(b, &prk_2e, &th_4, suite.aead(), (label::K_4, label::IV_4))?;
+            Ok((
+                InitiatorAwaitingMessage4 {
+                    completed: Completed {
+                        suite,
+                        c_i,
+                        c_r: pt.c_r,
+                        peer,
+                        secret: SessionSecret::new(prk_out)?,
+                        nonce,
+                    },
+                    th_4,
+                    k4,
+                },
+                message_3,
+            ))
+        };
+        steps().map_err(|error| Message2Failure {
+            error,
+            retry: None,
+            c_r: Some(c_r),
+        })
+    }
+}
+
+/// The initiator after sending message_3: the session keys exist; message_4 confirms them.
+pub struct InitiatorAwaitingMessage4 {
+    completed: Completed,
+    th_4: [u8; HASH_LEN],
+    k4: KeyIv,
+}
+
+impl InitiatorAwaitingMessage4 {
+    /// The completed handshake (usable before message_4 arrives).
+    pub fn completed(&self) -> &Completed {
+        &self.completed
+    }
+
+    /// Consumes the state, returning the completed handshake.
+    pub fn into_completed(self) -> Completed {
+        self.completed
+    }
+
+    /// Checks message_4 and returns EAD_4. A failure leaves the state unchanged.
+    pub fn process_message_4<B: Backend>(
+        &self,
+        b: &B,
+        message_4: &[u8],
+        creds: &dyn Credentials,
+    ) -> Result<Vec<EadItem>, HandshakeError> {
+        let inner =
+            message::decode_single_bstr(message_4).map_err(malformed(MessageKind::Message4))?;
+        let mut plaintext = inner.to_vec();
+        b.open(
+            self.completed.suite.aead(),
+            &self.k4.key,
+            &self.k4.iv,
+            &schedule::enc_structure(&self.th_4),
+            &mut plaintext,
+        )
+        .map_err(|_| HandshakeError::DecryptFailed {
+            message: MessageKind::Message4,
+        })?;
+        let items =
+            ead::decode(&mut Reader::new(&plaintext)).map_err(malformed(MessageKind::Message4))?;
+        if let Some(label) = ead::first_unknown_critical(&items, |l| creds.understands_ead(l)) {
+            return Err(HandshakeError::CriticalEad { label });
+        }
+        Ok(items)
+    }
+}
+
+/// The responder, after sending message_2 and before message_3.
+pub struct Responder {
+    suite: CipherSuite,
+    c_i: ConnId,
+    c_r: ConnId,
+    prk_3e2m: Secret<HASH_LEN>,
+    th_3: [u8; HASH_LEN],
+    k3: KeyIv,
+    nonce: HandshakeNonce,
+}
+
+impl Responder {
+    /// Answers message_1 (already checked with [`check_message_1`], which chose `suite`)
+    /// with message_2, choosing `c_r`.
+    pub fn respond<B: Backend>(
+        b: &B,
+        rng: &dyn SecureRandom,
+        message_1: &[u8],
+        suite: CipherSuite,
+        c_r: ConnId,
+        creds: &dyn Credentials,
+    ) -> Result<(Self, Vec<u8>), HandshakeError> {
+        let m1 = Message1::decode(message_1).map_err(malformed(MessageKind::Message1))?;
+        let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
+        if local.signer().algorithm() != suite.signature() {
+            return Err(HandshakeError::NoCredential);
+        }
+        let (y, g_y) = b.ephemeral(rng)?;
+        let th_2 = schedule::th_2(b, &g_y, message_1);
+        let g_xy = b
+            .agree(y, m1.g_x)
+            .map_err(|_| HandshakeError::BadEphemeralKey)?;
+        let prk_2e = schedule::prk_2e(b, &th_2, &g_xy);
+        let nonce = schedule::handshake_nonce(b, &prk_2e, &th_2)?;
+
+        let ead_2 = creds.ead(EadSlot::Message2, Some(&nonce));
+        let mut ead_2_bytes = Vec::new();
+        ead::encode(&ead_2, &mut ead_2_bytes);
+        let mut c_r_bytes = Vec::with_capacity(10);
+        c_r.encode(&mut c_r_bytes);
+        let context_2 = schedule::mac_context(
+            &c_r_bytes,
+            local.id_cred().map_bytes(),
+            &th_2,
+            local.cred(),
+            &ead_2_bytes,
+        );
+        let mac_2 = schedule::mac(b, &prk_2e, label::MAC_2, &context_2)?;
+        let to_sign = schedule::sig_structure(
+            local.id_cred().map_bytes(),
+            &th_2,
+            local.cred(),
+            &ead_2_bytes,
+            &mac_2,
+        );
+        let signature = local.signer().sign(&to_sign, rng)?;
+        let mut plaintext_2 = c_r_bytes;
+        local.id_cred().encode_compact(&mut plaintext_2);
+        cbor::write_bstr(&mut plaintext_2, &signature);
+        plaintext_2.extend_from_slice(&ead_2_bytes);
+
+        let keystream = schedule::keystream_2(b, &prk_2e, &th_2, plaintext_2.len())?;
+        let mut g_y_ciphertext_2 = Vec::with_capacity(X25519_LEN + plaintext_2.len());
+        g_y_ciphertext_2.extend_from_slice(&g_y);
+        g_y_ciphertext_2.extend(plaintext_2.iter().zip(&keystream).map(|(p, k)| p ^ k));
+        let mut message_2 = Vec::with_capacity(g_y_ciphertext_2.len() + 3);
+        message::encode_single_bstr(&g_y_ciphertext_2, &mut message_2);
+
+        let th_3 = schedule::th_next(b, &th_2, &plaintext_2, local.cred());
+        let k3 = schedule::key_iv(b, &prk_2e, &th_3, suite.aead(), (label::K_3, label::IV_3))?;
+        Ok((
+            Self {
+                suite,
+                c_i: m1.c_i,
+                c_r,
+                prk_3e2m: prk_2e,
+                th_3,
+                k3,
+                nonce,
+            },
+            message_2,
+        ))
+    }
+
+    /// The selected suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// C_I, the initiator's connection identifier.
+    pub fn c_i(&self) -> ConnId {
+        self.c_i
+    }
+
+    /// The handshake nonce.
+    pub fn nonce(&self) -> &HandshakeNonce {
+        &self.nonce
+    }
+
+    /// Processes message_3; returns the completed handshake and message_4. A failure leaves
+    /// the state unchanged.
+    pub fn process_message_3<B: Backend>(
+        &self,
+        b: &B,
+        message_3: &[u8],
+        creds: &dyn Credentials,
+    ) -> Result<(Completed, Vec<u8>), HandshakeError> {
+        let inner =
+            message::decode_single_bstr(message_3).map_err(malformed(MessageKind::Message3))?;
+        let mut plaintext_3 = inner.to_vec();
+        b.open(
+            self.suite.aead(),
+            &self.k3.key,
+            &self.k3.iv,
+            &schedule::enc_structure(&self.th_3),
+            &mut plaintext_3,
+        )
+        .map_err(|_| HandshakeError::DecryptFailed {
+            message: MessageKind::Message3,
+        })?;
+        let pt = Plaintext3::decode(&plaintext_3).map_err(malformed(MessageKind::Message3))?;
+        let peer = verify_peer(
+            b,
+            creds,
+            Role::Initiator,
+            self.suite,
+            &self.nonce,
+            Signed {
+                c_r: None,
+                id_cred: &pt.id_cred,
+                th: &self.th_3,
+                ead: &pt.ead,
+                ead_bytes: pt.ead_bytes,
+                signature: pt.signature,
+                prk: &self.prk_3e2m,
+                mac_label: label::MAC_3,
+            },
+        )?;
+        let th_4 = schedule::th_next(b, &self.th_3, &plaintext_3, &peer.credential.cred);
+        let prk_out = schedule::kdf_secret(b, self.prk_3e2m.expose(), label::PRK_OUT, &th_4)?;
+        let k4 = schedule::key_iv(
+            b,
+            &self.prk_3e2m,
+            &th_4,
+            self.suite.aead(),
+            (label::K_4, label::IV_4),
+        )?;
+        // PLAINTEXT_4 is empty: this crate sends no EAD_4.
+        let mut ciphertext_4 = Vec::with_capacity(self.suite.aead().tag_len());
+        b.seal(
+            self.suite.aead(),
+            &k4.key,
+            &k4.iv,
+            &schedule::enc_structure(&th_4),
+            &mut ciphertext_4,
+        )?;
+        let mut message_4 = Vec::with_capacity(ciphertext_4.len() + 1);
+        message::encode_single_bstr(&ciphertext_4, &mut message_4);
+        Ok((
+            Completed {
+                suite: self.suite,
+                c_i: self.c_i,
+                c_r: self.c_r,
+                peer,
+                secret: SessionSecret::new(prk_out)?,
+                nonce: self.nonce,
+            },
+            message_4,
+        ))
+    }
+}
+
+/// The signed part of message_2 or message_3, as received.
+struct Signed<'a> {
+    c_r: Option<ConnId>,
+    id_cred: &'a IdCred,
+    th: &'a [u8; HASH_LEN],
+    ead: &'a [EadItem],
+    ead_bytes: &'a [u8],
+    signature: &'a [u8],
+    prk: &'a Secret<HASH_LEN>,
+    mac_label: u64,
+}
+
+/// Asks the verifier about the peer, then checks its MAC-bearing signature and its EAD.
+fn verify_peer<B: Backend>(
+    b: &B,
+    creds: &dyn Credentials,
+    role: Role,
+    suite: CipherSuite,
+    nonce: &HandshakeNonce,
+    signed: Signed<'_>,
+) -> Result<PeerInfo, HandshakeError> {
+    let candidate = PeerCandidate {
+        role,
+        suite,
+        id_cred: signed.id_cred,
+        by_value: signed.id_cred.by_value(),
+        ead: signed.ead,
+        nonce,
+    };
+    let credential = creds
+        .verify_peer(&candidate)
+        .map_err(HandshakeError::Refused)?;
+    if credential.key.algorithm() != suite.signature() {
+        return Err(HandshakeError::KeyAlgorithmMismatch);
+    }
+    let mut c_r_bytes = Vec::new();
+    if let Some(c_r) = signed.c_r {
+        c_r.encode(&mut c_r_bytes);
+    }
+    let context = schedule::mac_context(
+        &c_r_bytes,
+        signed.id_cred.map_bytes(),
+        signed.th,
+        &credential.cred,
+        signed.ead_bytes,
+    );
+    let mac = schedule::mac(b, signed.prk, signed.mac_label, &context)?;
+    let to_verify = schedule::sig_structure(
+        signed.id_cred.map_bytes(),
+        signed.th,
+        &credential.cred,
+        signed.ead_bytes,
+        &mac,
+    );
+    b.verify(&credential.key, &to_verify, signed.signature)
+        .map_err(|_| HandshakeError::BadSignature)?;
+    if let Some(label) = ead::first_unknown_critical(signed.ead, |l| creds.understands_ead(l)) {
+        return Err(HandshakeError::CriticalEad { label });
+    }
+    Ok(PeerInfo {
+        id_cred: signed.id_cred.clone(),
+        credential,
+        ead: signed.ead.to_vec(),
+    })
+}

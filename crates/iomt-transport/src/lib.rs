@@ -1,0 +1,139 @@
+//! Sans-IO secure sessions for IoMT radio links: the EDHOC handshake (RFC 9528, method 0,
+//! signatures on both sides) and a compact datagram record layer keyed from it.
+//!
+//! - [`Endpoint`] runs many sessions over one datagram channel: feed it datagrams and time,
+//!   drain events, datagrams to send and the next timer. New initiators surface as an
+//!   [`Incoming`] that the application accepts or refuses before any state exists; pending
+//!   handshakes are bounded; the initiator retransmits with exponential backoff and the
+//!   responder answers duplicates idempotently; RFC 9528 error messages are sent and
+//!   understood.
+//! - [`Initiator`] and [`Responder`] are the bare EDHOC state machines, generic over a crypto
+//!   [`Backend`]. [`RingBackend`] provides cipher suites 4 (ChaCha20-Poly1305, X25519,
+//!   EdDSA) and 6 (AES-128-GCM, X25519, ES256); the RFC 9529 traces are reproduced value by
+//!   value with a test backend.
+//! - [`Credentials`] is the seam to the application's (later `iomt-identity`'s) credentials
+//!   and policy: it sees the peer's ID_CRED_x, by reference or by value, its EAD items and
+//!   the [`HandshakeNonce`], and answers with CRED_x and the key or a [`Refusal`].
+//! - [`RecordLayer`] protects datagrams with at most 21 bytes of overhead, a 1024-record
+//!   replay window updated only after authentication, per-direction key updates before the
+//!   AEAD limits or on a time budget, and a forgery limit that kills the session.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use iomt_schema::Instant;
+//! use iomt_transport::*;
+//!
+//! let rng = Arc::new(ring::rand::SystemRandom::new());
+//! let suite = CipherSuite::Suite4;
+//! let (mut alice_creds, mut bob_creds) = (StaticCredentials::new(), StaticCredentials::new());
+//! let (id, cred) = alice_creds.add_local_kid(suite, b"A", generate_signer(suite, &*rng)?);
+//! bob_creds.add_peer(id, cred);
+//! let (id, cred) = bob_creds.add_local_kid(suite, b"B", generate_signer(suite, &*rng)?);
+//! alice_creds.add_peer(id, cred);
+//!
+//! let config = EndpointConfig::default();
+//! let mut alice = Endpoint::new(config.clone(), Arc::new(alice_creds), rng.clone());
+//! let mut bob = Endpoint::new(config, Arc::new(bob_creds), rng);
+//! let now = Instant::ZERO;
+//! let session = alice.connect(now, "bob")?;
+//!
+//! // Shuttle datagrams until both sides are connected.
+//! let mut buf = Vec::new();
+//! for _ in 0..4 {
+//!     while let Some(t) = alice.poll_transmit(now, &mut buf) {
+//!         if let Some(incoming) = bob.handle_input(now, "alice", &buf[..t.len])? {
+//!             bob.accept(now, incoming)?;
+//!         }
+//!     }
+//!     while let Some(t) = bob.poll_transmit(now, &mut buf) {
+//!         let _ = alice.handle_input(now, "bob", &buf[..t.len]);
+//!     }
+//! }
+//! assert!(matches!(bob.poll_event(), Some(Event::Connected { .. })));
+//!
+//! alice.send(now, session, b"contact, grid 4512")?;
+//! let t = alice.poll_transmit(now, &mut buf).expect("a record");
+//! assert!(t.len <= b"contact, grid 4512".len() + MAX_OVERHEAD);
+//! bob.handle_input(now, "alice", &buf[..t.len])?;
+//! let Some(Event::Received { data, .. }) = bob.poll_event() else { panic!("data") };
+//! assert_eq!(data, b"contact, grid 4512");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What it does not do
+//!
+//! No sockets, clock or threads: time and randomness are passed in. No EDHOC methods 1 to 3
+//! (static DH), no P-256 key exchange (suites 2, 3, 5), no message_1 fragmentation. Records
+//! are not retransmitted or ordered (that is the application's or the mesh's). Credentials
+//! are checked by the application's [`Credentials`]; this crate only proves possession of the
+//! keys they name.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::as_conversions
+    )
+)]
+
+extern crate alloc;
+
+mod cbor;
+mod conn_id;
+mod credential;
+mod crypto;
+mod datagram;
+mod ead;
+mod endpoint;
+mod error;
+mod handshake;
+mod message;
+mod record;
+mod replay;
+mod schedule;
+mod static_credentials;
+mod suite;
+
+#[cfg(fuzzing)]
+pub mod fuzzing;
+#[cfg(test)]
+mod rfc9529_trace1;
+
+pub use cbor::CborError;
+pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
+pub use credential::{
+    Credentials, EadSlot, HandshakeNonce, IdCred, LocalCredential, MAX_KID_LEN, PeerCandidate,
+    PeerCredential, Refusal, Role,
+};
+pub use crypto::{
+    Backend, CryptoError, EcdsaP256Signer, Ed25519Signer, PeerKey, RingBackend, Secret, Signer,
+    generate_signer,
+};
+pub use datagram::DatagramError;
+pub use ead::{EadItem, MAX_EAD_ITEMS};
+pub use endpoint::{
+    CloseReason, Endpoint, EndpointConfig, Event, Incoming, InputError, OpenError, SendError,
+    SessionId, Transmit,
+};
+pub use error::{Fault, HandshakeError, MessageKind};
+pub use handshake::{
+    Completed, Initiator, InitiatorAwaitingMessage4, Message2Failure, PeerInfo, Responder,
+    check_message_1,
+};
+pub use message::{
+    ErrorMessage, MAX_ERROR_TEXT, MAX_SUITES, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3,
+    Suites, decode_single_bstr, encode_single_bstr,
+};
+pub use record::{
+    EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
+    MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,
+    TAG_LEN,
+};
+pub use replay::{ReplayError, ReplayWindow, WINDOW};
+pub use schedule::SessionSecret;
+pub use static_credentials::{StaticCredentials, raw_public_key_ccs};
+pub use suite::{AeadAlgorithm, CipherSuite, HASH_LEN, SignatureAlgorithm, X25519_LEN};

@@ -1,0 +1,298 @@
+use alloc::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn pair_with(suite: CipherSuite, config: RecordConfig) -> (RecordLayer, RecordLayer) {
+    let secret = SessionSecret::new(Secret([0x42; HASH_LEN])).unwrap();
+    let i = ConnId::new(&[0x2d]).unwrap();
+    let r = ConnId::new(&[0x01, 0x18]).unwrap();
+    (
+        RecordLayer::new(suite, &secret, Role::Initiator, i, r, config, Instant::ZERO).unwrap(),
+        RecordLayer::new(suite, &secret, Role::Responder, r, i, config, Instant::ZERO).unwrap(),
+    )
+}
+
+fn pair(suite: CipherSuite) -> (RecordLayer, RecordLayer) {
+    pair_with(suite, RecordConfig::default())
+}
+
+fn seal(layer: &mut RecordLayer, now: Instant, msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    layer.seal(now, msg, &mut out).unwrap();
+    out
+}
+
+fn open(layer: &mut RecordLayer, now: Instant, record: &[u8]) -> Result<Vec<u8>, RecordError> {
+    let mut buf = record.to_vec();
+    let range = layer.open(now, &mut buf)?;
+    Ok(buf[range].to_vec())
+}
+
+const SUITES: [CipherSuite; 2] = [CipherSuite::Suite4, CipherSuite::Suite6];
+
+#[test]
+fn overhead_is_at_most_22_bytes() {
+    for suite in SUITES {
+        let (mut i, mut r) = pair(suite);
+        let to_r = seal(&mut i, Instant::ZERO, b"ping");
+        let to_i = seal(&mut r, Instant::ZERO, b"pong");
+        // The initiator addresses the responder's 2-byte id, the responder the 1-byte one.
+        assert_eq!(to_r.len(), 4 + 5 + 16);
+        assert_eq!(to_i.len(), 4 + 4 + 16);
+        const { assert!(MAX_OVERHEAD <= 22) };
+        assert_eq!(to_r[0] & 0x90, 0x90);
+        assert_eq!(to_i[0] & 0x90, 0x80);
+        assert_eq!(open(&mut r, Instant::ZERO, &to_r).unwrap(), b"ping");
+        assert_eq!(open(&mut i, Instant::ZERO, &to_i).unwrap(), b"pong");
+    }
+}
+
+#[test]
+fn header_layout() {
+    let mut out = [0; MAX_HEADER_LEN];
+    let id = ConnId::new(&[0xab, 0xcd]).unwrap();
+    let n = write_header(&mut out, &id, 6, 0x1_2345_6789);
+    assert_eq!(n, 5);
+    // phase 6 % 4 = 2, long id, sequence bits 19..16 = 0x5.
+    assert_eq!(out, [0x80 | 0x40 | 0x10 | 0x05, 0xab, 0xcd, 0x67, 0x89]);
+    let mut record = out.to_vec();
+    record.extend_from_slice(&[0; TAG_LEN]);
+    let h = RecordHeader::parse(&record).unwrap();
+    assert_eq!(h.receiver, id);
+    assert_eq!(h.truncated_seq, 0x5_6789);
+    assert_eq!(h.phase_bits, 2);
+    assert_eq!(
+        RecordHeader::parse(&record[..20]),
+        Err(RecordError::Truncated)
+    );
+    assert_eq!(RecordHeader::parse(&[]), Err(RecordError::Truncated));
+    assert_eq!(
+        RecordHeader::parse(&[0x01; 30]),
+        Err(RecordError::NotARecord)
+    );
+}
+
+#[test]
+fn sequence_reconstruction() {
+    assert_eq!(reconstruct(0, 0), 0);
+    assert_eq!(reconstruct(0, 5), 5);
+    assert_eq!(reconstruct(SEQ_WINDOW - 2, 1), SEQ_WINDOW + 1);
+    assert_eq!(reconstruct(SEQ_WINDOW + 3, SEQ_MASK), SEQ_WINDOW - 1);
+    assert_eq!(reconstruct(10 * SEQ_WINDOW, 0), 10 * SEQ_WINDOW);
+    assert_eq!(reconstruct(0, SEQ_MASK), SEQ_MASK, "nothing below zero");
+}
+
+proptest! {
+    #[test]
+    fn reconstruction_is_exact_near_expected(expected in 0u64..(1 << 40), delta in -((1i64 << 19) - 1)..(1i64 << 19)) {
+        let Some(seq) = expected.checked_add_signed(delta) else { return Ok(()); };
+        prop_assert_eq!(reconstruct(expected, seq & SEQ_MASK), seq);
+    }
+
+    #[test]
+    fn round_trips(msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..20), suite6 in any::<bool>()) {
+        let suite = if suite6 { CipherSuite::Suite6 } else { CipherSuite::Suite4 };
+        let (mut i, mut r) = pair(suite);
+        let records: Vec<_> = msgs.iter().map(|m| seal(&mut i, Instant::ZERO, m)).collect();
+        // Deliver in reverse: everything is within the window.
+        for (record, msg) in records.iter().zip(&msgs).rev() {
+            prop_assert_eq!(record.len(), msg.len() + 5 + TAG_LEN);
+            prop_assert_eq!(&open(&mut r, Instant::ZERO, record).unwrap(), msg);
+        }
+        prop_assert_eq!(r.stats().opened, msgs.len() as u64);
+    }
+}
+
+/// Every bad record gets its own error and leaves the receiver as it was: a genuine record
+/// still opens afterwards and a replay of an accepted one is still refused.
+#[test]
+fn bad_record_table() {
+    for suite in SUITES {
+        let config = RecordConfig {
+            forgery_limit: 1000,
+            ..RecordConfig::default()
+        };
+        let (mut i, mut r) = pair_with(suite, config);
+        let now = Instant::ZERO;
+        let first = seal(&mut i, now, b"first");
+        assert_eq!(open(&mut r, now, &first).unwrap(), b"first");
+        let mut old = Vec::new();
+        for n in 0..1100u32 {
+            old.push(seal(&mut i, now, &n.to_be_bytes()));
+        }
+        let newest = old.pop().unwrap();
+        assert_eq!(open(&mut r, now, &newest).unwrap(), 1099u32.to_be_bytes());
+        let pending = old.pop().unwrap();
+
+        let mut forged = pending.clone();
+        *forged.last_mut().unwrap() ^= 1;
+        let mut flipped_body = pending.clone();
+        flipped_body[6] ^= 0x80;
+        let mut wrong_session = pending.clone();
+        wrong_session[2] ^= 1;
+        let truncated = pending[..MAX_HEADER_LEN + TAG_LEN - 1].to_vec();
+        let mut not_record = pending.clone();
+        not_record[0] &= 0x7f;
+        let mut old_phase = pending.clone();
+        // Phase 3 is "the one before 0", whose key never existed.
+        old_phase[0] |= 0x60;
+
+        let cases: Vec<(&str, Vec<u8>, RecordError)> = vec![
+            ("replayed", newest.clone(), RecordError::Replayed),
+            ("replayed first", first.clone(), RecordError::TooOld),
+            (
+                "far outside the window",
+                old[0].clone(),
+                RecordError::TooOld,
+            ),
+            ("forged tag", forged, RecordError::Forged),
+            ("flipped ciphertext", flipped_body, RecordError::Forged),
+            ("truncated", truncated, RecordError::Truncated),
+            ("empty", Vec::new(), RecordError::Truncated),
+            ("not a record", not_record, RecordError::NotARecord),
+            ("other session", wrong_session, RecordError::WrongSession),
+            ("old key phase", old_phase, RecordError::OldKeyPhase),
+        ];
+        for (name, bytes, err) in cases {
+            let before = r.stats();
+            let window = r.window.clone();
+            assert_eq!(open(&mut r, now, &bytes), Err(err), "{suite:?} {name}");
+            assert_eq!(r.window, window, "{name}: window unchanged");
+            assert_eq!(r.stats().opened, before.opened, "{name}");
+            assert_eq!(r.stats().receive_phase, before.receive_phase, "{name}");
+        }
+        assert_eq!(r.stats().forgeries, 2);
+        assert_eq!(open(&mut r, now, &pending).unwrap(), 1098u32.to_be_bytes());
+        assert_eq!(open(&mut r, now, &pending), Err(RecordError::Replayed));
+    }
+}
+
+#[test]
+fn forgery_limit_kills_the_session() {
+    let config = RecordConfig {
+        forgery_limit: 3,
+        ..RecordConfig::default()
+    };
+    let (mut i, mut r) = pair_with(CipherSuite::Suite4, config);
+    let good = seal(&mut i, Instant::ZERO, b"x");
+    let mut bad = good.clone();
+    bad[5] ^= 1;
+    for _ in 0..3 {
+        assert_eq!(open(&mut r, Instant::ZERO, &bad), Err(RecordError::Forged));
+    }
+    assert!(r.is_killed());
+    assert_eq!(open(&mut r, Instant::ZERO, &good), Err(RecordError::Killed));
+    let mut out = Vec::new();
+    assert_eq!(
+        r.seal(Instant::ZERO, b"y", &mut out),
+        Err(RecordError::Killed)
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn key_update_by_count_survives_loss_and_reordering() {
+    for suite in SUITES {
+        let config = RecordConfig {
+            key_update_after_records: 10,
+            old_key_retention: Duration::from_secs(5),
+            ..RecordConfig::default()
+        };
+        let (mut i, mut r) = pair_with(suite, config);
+        let now = Instant::ZERO;
+        let records: Vec<_> = (0..45u8).map(|n| seal(&mut i, now, &[n])).collect();
+        assert_eq!(i.stats().send_phase, 4);
+        // Phase 0 arrives, then phase 1 is lost entirely, then phase 2 arrives (two ahead).
+        for (n, record) in records.iter().enumerate().take(9) {
+            assert_eq!(open(&mut r, now, record).unwrap(), [n as u8]);
+        }
+        assert_eq!(open(&mut r, now, &records[25]).unwrap(), [25]);
+        assert_eq!(r.stats().receive_phase, 2);
+        // A straggler from phase 1 is "the previous phase": its key was never kept.
+        assert_eq!(
+            open(&mut r, now, &records[15]),
+            Err(RecordError::OldKeyPhase)
+        );
+        assert_eq!(
+            open(&mut r, now, &records[9]),
+            Err(RecordError::OldKeyPhase)
+        );
+        // Phase 3, then a reordered phase-2 record within the retention period.
+        assert_eq!(open(&mut r, now, &records[31]).unwrap(), [31]);
+        assert_eq!(open(&mut r, now, &records[26]).unwrap(), [26]);
+        // After the retention period the phase-2 key is gone.
+        let later = now + Duration::from_secs(6);
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(5)));
+        r.handle_timeout(later);
+        assert_eq!(r.poll_timeout(), None);
+        assert_eq!(
+            open(&mut r, later, &records[27]),
+            Err(RecordError::OldKeyPhase)
+        );
+        assert_eq!(open(&mut r, later, &records[44]).unwrap(), [44]);
+        assert_eq!(r.stats().receive_phase, 4);
+    }
+}
+
+#[test]
+fn key_update_on_time_budget() {
+    let config = RecordConfig {
+        key_update_after: Duration::from_secs(60),
+        ..RecordConfig::default()
+    };
+    let (mut i, mut r) = pair_with(CipherSuite::Suite6, config);
+    let a = seal(&mut i, Instant::ZERO, b"a");
+    let t = Instant::ZERO + Duration::from_secs(61);
+    let b = seal(&mut i, t, b"b");
+    assert_eq!(i.stats().send_phase, 1);
+    assert_eq!(open(&mut r, t, &b).unwrap(), b"b");
+    assert_eq!(open(&mut r, t, &a).unwrap(), b"a", "previous phase kept");
+    // Directions are independent: the responder still sends in phase 0.
+    let c = seal(&mut r, Instant::ZERO + Duration::from_secs(30), b"c");
+    assert_eq!(r.stats().send_phase, 0);
+    assert_eq!(open(&mut i, t, &c).unwrap(), b"c");
+}
+
+#[test]
+fn aes_gcm_is_capped_by_its_confidentiality_limit() {
+    let config = RecordConfig {
+        key_update_after_records: u64::MAX,
+        ..RecordConfig::default()
+    };
+    let (i, _) = pair_with(CipherSuite::Suite6, config);
+    assert_eq!(i.update_after_records, 1 << 23);
+    let (i, _) = pair_with(CipherSuite::Suite4, config);
+    assert_eq!(i.update_after_records, MAX_SEQUENCE);
+}
+
+#[test]
+fn sequence_numbers_never_wrap() {
+    let (mut i, _) = pair(CipherSuite::Suite4);
+    i.next_seq = MAX_SEQUENCE;
+    let mut out = Vec::new();
+    i.seal(Instant::ZERO, b"last", &mut out).unwrap();
+    assert_eq!(
+        i.seal(Instant::ZERO, b"more", &mut out),
+        Err(RecordError::SequenceExhausted)
+    );
+}
+
+#[test]
+fn connection_ids_must_fit_the_header() {
+    let secret = SessionSecret::new(Secret([1; HASH_LEN])).unwrap();
+    let ok = ConnId::new(&[1]).unwrap();
+    for bad in [ConnId::new(&[]).unwrap(), ConnId::new(&[1, 2, 3]).unwrap()] {
+        let r = RecordLayer::new(
+            CipherSuite::Suite4,
+            &secret,
+            Role::Initiator,
+            ok,
+            bad,
+            RecordConfig::default(),
+            Instant::ZERO,
+        );
+        assert_eq!(r.err(), Some(RecordError::UnusableConnId));
+    }
+}

@@ -1,0 +1,165 @@
+//! A fixed, in-memory [`Credentials`] table: our keys per suite and the peers we know by
+//! ID_CRED_x, as raw public keys in CWT Claims Sets. For tests, benches and small closed
+//! deployments; `iomt-identity` supplies the real policy.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::cbor;
+use crate::credential::{
+    Credentials, EadSlot, HandshakeNonce, IdCred, LocalCredential, PeerCandidate, PeerCredential,
+    Refusal,
+};
+use crate::crypto::{PeerKey, Signer};
+use crate::ead::EadItem;
+use crate::suite::CipherSuite;
+
+/// A CWT Claims Set `{ 8 : { 1 : COSE_Key } }` carrying `key` as a raw public key (the CCS
+/// form of RFC 9528 section 3.5.2), used as CRED_x.
+pub fn raw_public_key_ccs(key: &PeerKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(80);
+    cbor::write_map(&mut out, 1);
+    cbor::write_int(&mut out, 8);
+    cbor::write_map(&mut out, 1);
+    cbor::write_int(&mut out, 1);
+    match key {
+        PeerKey::Ed25519(x) => {
+            cbor::write_map(&mut out, 3);
+            cbor::write_int(&mut out, 1);
+            cbor::write_int(&mut out, 1);
+            cbor::write_int(&mut out, -1);
+            cbor::write_int(&mut out, 6);
+            cbor::write_int(&mut out, -2);
+            cbor::write_bstr(&mut out, x);
+        }
+        PeerKey::EcdsaP256(point) => {
+            let (x, y) = point
+                .get(1..)
+                .unwrap_or_default()
+                .split_at(point.len().saturating_sub(1) / 2);
+            cbor::write_map(&mut out, 4);
+            cbor::write_int(&mut out, 1);
+            cbor::write_int(&mut out, 2);
+            cbor::write_int(&mut out, -1);
+            cbor::write_int(&mut out, 1);
+            cbor::write_int(&mut out, -2);
+            cbor::write_bstr(&mut out, x);
+            cbor::write_int(&mut out, -3);
+            cbor::write_bstr(&mut out, y);
+        }
+    }
+    out
+}
+
+/// Our credentials and the peers we accept, fixed at construction.
+#[derive(Default)]
+pub struct StaticCredentials {
+    local: Vec<(CipherSuite, LocalCredential)>,
+    peers: Vec<(IdCred, PeerCredential)>,
+    ead: Vec<(EadSlot, EadItem)>,
+    understood: Vec<u64>,
+}
+
+impl core::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("local", &self.local.len())
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StaticCredentials {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `signer` for `suite`, named by `kid`, with its raw-public-key CCS as CRED_x.
+    /// Returns the ID_CRED_x and CRED_x a peer needs to know us by.
+    pub fn add_local_kid(
+        &mut self,
+        suite: CipherSuite,
+        kid: &[u8],
+        signer: Box<dyn Signer>,
+    ) -> (IdCred, PeerCredential) {
+        let key = signer.public_key();
+        let cred = raw_public_key_ccs(&key);
+        let id_cred = IdCred::kid(kid);
+        // A CCS built above is always one well-formed CBOR item.
+        if let Ok(local) = LocalCredential::new(id_cred.clone(), cred.clone(), signer) {
+            self.local.push((suite, local));
+        }
+        (id_cred, PeerCredential { cred, key })
+    }
+
+    /// Uses `credential` for `suite`.
+    pub fn add_local(&mut self, suite: CipherSuite, credential: LocalCredential) {
+        self.local.push((suite, credential));
+    }
+
+    /// Accepts the peer that presents `id_cred`, with this credential and key.
+    pub fn add_peer(&mut self, id_cred: IdCred, credential: PeerCredential) {
+        self.peers.push((id_cred, credential));
+    }
+
+    /// Sends `item` in the EAD of `slot`.
+    pub fn add_ead(&mut self, slot: EadSlot, item: EadItem) {
+        self.ead.push((slot, item));
+    }
+
+    /// Declares EAD items with `label` understood.
+    pub fn understand_ead(&mut self, label: u64) {
+        self.understood.push(label);
+    }
+}
+
+impl Credentials for StaticCredentials {
+    fn local(&self, suite: CipherSuite) -> Option<&LocalCredential> {
+        self.local.iter().find(|(s, _)| *s == suite).map(|(_, c)| c)
+    }
+
+    /// A known ID_CRED_x, or a credential sent by value that equals a known peer's.
+    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+        self.peers
+            .iter()
+            .find(|(id, c)| id == peer.id_cred || peer.by_value == Some(c.cred.as_slice()))
+            .map(|(_, c)| c.clone())
+            .ok_or(Refusal::UnknownCredential)
+    }
+
+    fn ead(&self, slot: EadSlot, _nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
+        self.ead
+            .iter()
+            .filter(|(s, _)| *s == slot)
+            .map(|(_, i)| i.clone())
+            .collect()
+    }
+
+    fn understands_ead(&self, label: u64) -> bool {
+        self.understood.contains(&label)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbor::Reader;
+    use crate::crypto::generate_signer;
+
+    #[test]
+    fn ccs_is_one_cbor_item() {
+        let rng = ring::rand::SystemRandom::new();
+        for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+            let key = generate_signer(suite, &rng).unwrap().public_key();
+            let ccs = raw_public_key_ccs(&key);
+            let mut r = Reader::new(&ccs);
+            assert_eq!(r.item().map(<[u8]>::len), Ok(ccs.len()));
+        }
+        let ed = raw_public_key_ccs(&PeerKey::Ed25519([7; 32]));
+        assert_eq!(
+            ed[..10],
+            [0xa1, 0x08, 0xa1, 0x01, 0xa3, 0x01, 0x01, 0x20, 0x06, 0x21]
+        );
+    }
+}
