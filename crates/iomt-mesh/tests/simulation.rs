@@ -514,3 +514,25 @@ fn precedence_queues_under_congestion() {
                 .unwrap()
     );
 }
+
+/// Scale: a thousand routers (a 32x32 grid, over a million route entries in all) converge to
+/// shortest paths, loop-free at every event, on the simulator's one core. About two minutes
+/// of wall time, so not in the default run.
+#[test]
+#[ignore = "scale run, about 2 minutes: cargo test -p iomt-mesh --test simulation -- --ignored"]
+fn thousand_router_grid_converges() {
+    let links = grid_links(32, 32);
+    let mut sim = wired(1024, 1024, &links, LinkParams::default(), InterfaceConfig::wired, |_, _| {});
+    let mut oracle = Oracle::default();
+    let started = std::time::Instant::now();
+    sim.run_until(at(90.0), &mut oracle).unwrap();
+    let (pairs, max, missing) = stretch_stats(&sim).unwrap();
+    println!(
+        "1024 routers: {} events, {} route changes, {pairs} pairs routed, {missing} missing, max stretch {max}, {:?} of wall time",
+        sim.events(),
+        oracle.route_changes,
+        started.elapsed()
+    );
+    assert_eq!(missing, 0);
+    assert_eq!(max, 1.0);
+}
