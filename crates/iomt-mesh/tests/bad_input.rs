@@ -79,7 +79,13 @@ fn router() -> (Router, IfaceId, Instant) {
 }
 
 /// (name, channel, source, bytes, expected result).
-type Case = (&'static str, Channel, Ipv6Addr, Vec<u8>, Result<(), InputError>);
+type Case = (
+    &'static str,
+    Channel,
+    Ipv6Addr,
+    Vec<u8>,
+    Result<(), InputError>,
+);
 
 type Snapshot = (Vec<NeighbourInfo>, Vec<RouteInfo>, usize, u16);
 

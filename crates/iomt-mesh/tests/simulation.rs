@@ -522,7 +522,14 @@ fn precedence_queues_under_congestion() {
 #[ignore = "scale run, about 2 minutes: cargo test -p iomt-mesh --test simulation -- --ignored"]
 fn thousand_router_grid_converges() {
     let links = grid_links(32, 32);
-    let mut sim = wired(1024, 1024, &links, LinkParams::default(), InterfaceConfig::wired, |_, _| {});
+    let mut sim = wired(
+        1024,
+        1024,
+        &links,
+        LinkParams::default(),
+        InterfaceConfig::wired,
+        |_, _| {},
+    );
     let mut oracle = Oracle::default();
     let started = std::time::Instant::now();
     sim.run_until(at(90.0), &mut oracle).unwrap();

@@ -208,9 +208,7 @@ pub fn walk(
 
 /// Whether every running node routes to every node it can reach over a shortest path.
 pub fn shortest_everywhere(sim: &Simulator<MeshNode>) -> bool {
-    stretch_stats(sim).is_some_and(|(pairs, max, missing)| {
-        pairs > 0 && max <= 1.0 && missing == 0
-    })
+    stretch_stats(sim).is_some_and(|(pairs, max, missing)| pairs > 0 && max <= 1.0 && missing == 0)
 }
 
 /// (pairs checked, max stretch, reachable pairs without a route).
@@ -281,7 +279,10 @@ impl Observer<MeshNode> for Oracle {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "a test helper read at the call site")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a test helper read at the call site"
+)]
 /// Schedules `count` datagrams from `src` to `dst` every `every` from `start`, keyed from
 /// `key0`, and registers them in the metrics.
 pub fn traffic(
