@@ -213,6 +213,12 @@ pub enum ConfigError {
     /// Too many interfaces.
     #[error("too many interfaces")]
     TooManyInterfaces,
+    /// The interface id was not returned by `add_interface`.
+    #[error("unknown interface {0:?}")]
+    UnknownInterface(IfaceId),
+    /// More neighbours with their own keys than the neighbour limit.
+    #[error("too many neighbours with their own keys")]
+    TooManyNeighbourKeys,
 }
 
 type NeighKey = (IfaceId, Ipv6Addr);
@@ -336,6 +342,7 @@ pub struct Router {
     seqno: u16,
     ifaces: Vec<Iface>,
     neighbours: BTreeMap<NeighKey, Neighbour>,
+    neighbour_keys: BTreeMap<NeighKey, Vec<MacKey>>,
     table: BTreeMap<Prefix, PrefixEntry>,
     sources: BTreeMap<(Prefix, ShortId), Source>,
     requests: BTreeMap<(Prefix, ShortId), Pending>,
@@ -391,6 +398,7 @@ impl Router {
             seqno,
             ifaces: Vec::new(),
             neighbours: BTreeMap::new(),
+            neighbour_keys: BTreeMap::new(),
             table: BTreeMap::new(),
             sources: BTreeMap::new(),
             requests: BTreeMap::new(),
@@ -452,6 +460,34 @@ impl Router {
         if let Some(i) = self.ifaces.get_mut(usize::from(iface.0)) {
             i.keys = keys;
         }
+    }
+
+    /// Sets the MAC keys for one neighbour (from a transport session, say): its packets must
+    /// verify under one of them instead of the interface's keys, unicast packets to it carry
+    /// MACs under them, and multicast packets on the interface carry one MAC per key of every
+    /// such neighbour as well as the interface's. An empty list removes them. At most
+    /// `limits.neighbours` neighbours can have keys.
+    pub fn set_neighbour_keys(
+        &mut self,
+        iface: IfaceId,
+        neighbour: Ipv6Addr,
+        keys: Vec<MacKey>,
+    ) -> Result<(), ConfigError> {
+        if self.ifaces.get(usize::from(iface.0)).is_none() {
+            return Err(ConfigError::UnknownInterface(iface));
+        }
+        let key = (iface, neighbour);
+        if keys.is_empty() {
+            self.neighbour_keys.remove(&key);
+            return Ok(());
+        }
+        if !self.neighbour_keys.contains_key(&key)
+            && self.neighbour_keys.len() >= self.cfg.limits.neighbours
+        {
+            return Err(ConfigError::TooManyNeighbourKeys);
+        }
+        self.neighbour_keys.insert(key, keys);
+        Ok(())
     }
 
     /// Our router-id.
@@ -692,7 +728,12 @@ impl Router {
         }
         let packet = Packet::parse(data)?;
         let key = (iface, from);
-        if !ifc.keys.is_empty() {
+        // A neighbour's own keys, when set, replace the interface's for its packets.
+        let keys = self
+            .neighbour_keys
+            .get(&key)
+            .map_or(ifc.keys.as_slice(), Vec::as_slice);
+        if !keys.is_empty() {
             let macs = packet.trailer.iter().filter_map(|t| match t {
                 Tlv::Mac(m) => Some(*m),
                 _ => None,
@@ -701,8 +742,7 @@ impl Router {
             let mut ok = false;
             for mac in macs {
                 any = true;
-                ok |= ifc
-                    .keys
+                ok |= keys
                     .iter()
                     .any(|k| k.verify(from, to, packet.authenticated, mac));
             }
@@ -1514,8 +1554,10 @@ impl Router {
         let Some(i) = self.ifaces.get(usize::from(id.0)) else {
             return;
         };
-        let trailer = i.keys.len() * 34;
-        let limit = i.cfg.max_packet.saturating_sub(trailer + 4);
+        let keys = self.signing_keys(id, dst).len();
+        // Header, PC TLV (14 bytes) and one 34-byte MAC TLV per key.
+        let overhead = 4 + if keys > 0 { 14 + keys * 34 } else { 0 };
+        let limit = i.cfg.max_packet.saturating_sub(overhead);
         let mut tlvs: Vec<Vec<u8>> = Vec::new();
         let mut st = TxState::default();
         let mut packets: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -1543,13 +1585,36 @@ impl Router {
         }
     }
 
+    /// The keys a packet from us to `dst` on `id` is signed with: a neighbour's own keys for
+    /// unicast to it, else the interface's; multicast adds every keyed neighbour's.
+    fn signing_keys(&self, id: IfaceId, dst: Ipv6Addr) -> Vec<MacKey> {
+        let Some(i) = self.ifaces.get(usize::from(id.0)) else {
+            return Vec::new();
+        };
+        if !dst.is_multicast() {
+            return self
+                .neighbour_keys
+                .get(&(id, dst))
+                .unwrap_or(&i.keys)
+                .clone();
+        }
+        let mut keys = i.keys.clone();
+        keys.extend(
+            self.neighbour_keys
+                .range((id, Ipv6Addr::UNSPECIFIED)..=(id, Ipv6Addr::from(u128::MAX)))
+                .flat_map(|(_, k)| k.iter().cloned()),
+        );
+        keys
+    }
+
     /// Adds the header, PC and MACs, and queues the packet.
     fn seal(&mut self, id: IfaceId, dst: Ipv6Addr, body: Vec<Vec<u8>>) {
+        let keys = self.signing_keys(id, dst);
         let Some(i) = self.ifaces.get_mut(usize::from(id.0)) else {
             return;
         };
         let mut bytes = vec![crate::wire::MAGIC, crate::wire::VERSION, 0, 0];
-        if !i.keys.is_empty() {
+        if !keys.is_empty() {
             if i.index.is_none() || i.pc == u32::MAX {
                 let mut index = [0u8; INDEX_LEN];
                 if self.random.fill(&mut index).is_err() {
@@ -1576,7 +1641,7 @@ impl Router {
             l.copy_from_slice(&len.to_be_bytes());
         }
         let src = i.cfg.link_local;
-        let macs: Vec<[u8; 32]> = i.keys.iter().map(|k| k.sign(src, dst, &bytes)).collect();
+        let macs: Vec<[u8; 32]> = keys.iter().map(|k| k.sign(src, dst, &bytes)).collect();
         for mac in &macs {
             if Tlv::Mac(mac).encode(&mut bytes).is_err() {
                 return;

@@ -45,10 +45,22 @@ fn run(cmd: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Deletes the namespaces and kills the processes, whatever happens to the test.
+/// Kills the processes, deletes the namespaces and the scratch directory, whatever happens
+/// to the test.
 struct Cleanup {
     namespaces: Vec<String>,
     children: Vec<Child>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Cleanup {
+    fn processes(children: Vec<Child>) -> Self {
+        Self {
+            namespaces: Vec::new(),
+            children,
+            dir: None,
+        }
+    }
 }
 
 impl Drop for Cleanup {
@@ -60,15 +72,20 @@ impl Drop for Cleanup {
         for ns in &self.namespaces {
             let _ = run(&["ip", "netns", "del", ns]);
         }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
-fn ensure_babeld() {
-    if run(&["babeld", "-V"]).is_ok() || Command::new("babeld").arg("-V").output().is_ok() {
+/// Installs babeld and iproute2 from the system's package manager if either is missing.
+fn ensure_tools() {
+    let present = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().is_ok();
+    if present("babeld", "-V") && present("ip", "-V") {
         return;
     }
     run(&["apt-get", "update"]).expect("apt-get update");
-    run(&["apt-get", "install", "-y", "babeld", "iproute2"]).expect("install babeld");
+    run(&["apt-get", "install", "-y", "babeld", "iproute2"]).expect("install babeld and iproute2");
 }
 
 /// Lines the harness printed, received with a deadline.
@@ -145,6 +162,7 @@ fn babeld_interop_with_hmac() {
     }
     let pid = std::process::id();
     let (ns_a, ns_b) = (format!("iomt-babeld-{pid}"), format!("iomt-mesh-{pid}"));
+    ensure_tools();
     if let Err(e) = run(&["ip", "netns", "add", &ns_a]) {
         eprintln!(
             "\n!!! SKIPPED babeld interop: this platform cannot create network namespaces ({e}).\n\
@@ -152,13 +170,14 @@ fn babeld_interop_with_hmac() {
         );
         return;
     }
+    let dir = std::env::temp_dir().join(format!("iomt-babeld-{pid}"));
     let mut guard = Cleanup {
         namespaces: vec![ns_a.clone()],
         children: Vec::new(),
+        dir: Some(dir.clone()),
     };
     run(&["ip", "netns", "add", &ns_b]).unwrap();
     guard.namespaces.push(ns_b.clone());
-    ensure_babeld();
     let (va, vb) = (
         format!("va{}", pid % 100_000),
         format!("vb{}", pid % 100_000),
@@ -185,7 +204,6 @@ fn babeld_interop_with_hmac() {
         run(&["ip", "-n", ns, "addr", "add", ll, "dev", v, "nodad"]).unwrap();
     }
     run(&["ip", "-n", &ns_a, "addr", "add", BABELD_PREFIX, "dev", "lo"]).unwrap();
-    let dir = std::env::temp_dir().join(format!("iomt-babeld-{pid}"));
     std::fs::create_dir_all(&dir).unwrap();
 
     guard.children.push(start_babeld(&ns_a, &va, &dir));
@@ -245,10 +263,7 @@ fn babeld_interop_with_hmac() {
     );
 
     // Our node dies without a word: babeld withdraws its prefix.
-    drop(Cleanup {
-        namespaces: Vec::new(),
-        children: guard.children.split_off(1),
-    });
+    drop(Cleanup::processes(guard.children.split_off(1)));
     assert!(
         wait_until(Duration::from_secs(30), || !kernel_route(&ns_a, &ours)),
         "{}",
@@ -269,10 +284,7 @@ fn babeld_interop_with_hmac() {
         report(&lines, "babeld did not accept the restarted node")
     );
     let babeld = guard.children.remove(0);
-    drop(Cleanup {
-        namespaces: Vec::new(),
-        children: vec![babeld],
-    });
+    drop(Cleanup::processes(vec![babeld]));
     let withdrawn = lines.wait_for(&format!("ROUTE- {BABELD_PREFIX}"), Duration::from_secs(20));
     assert!(
         withdrawn,
@@ -281,7 +293,6 @@ fn babeld_interop_with_hmac() {
     );
     let accepted = lines.log.iter().filter(|l| l.starts_with("RX ")).count();
     println!("babeld interop: {accepted} authenticated packets from babeld accepted");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs inside the second namespace: one router on `iface`, real time, real sockets.

@@ -171,3 +171,42 @@ fn different_keys_never_form_an_adjacency() {
     assert!(p.a.next_hop(ShortId::from_u64(0xb)).is_none());
     assert!(p.b.neighbours().is_empty());
 }
+
+/// Per-neighbour keys (as `iomt-node` will derive them from transport sessions): a uses a
+/// group key on the interface and a pairwise key for b; b knows only the pairwise key. a's
+/// multicast packets carry a MAC under each, so b accepts them, and a checks b's packets
+/// under the pairwise key alone.
+#[test]
+fn per_neighbour_keys() {
+    let group = [0x11u8; 64];
+    let pairwise = [0x22u8; 64];
+    let mut p = pair(&group, &pairwise);
+    p.a.set_neighbour_keys(IfaceId(0), LLB, vec![MacKey::hmac_sha256(&pairwise)])
+        .unwrap();
+    assert_eq!(
+        p.a.set_neighbour_keys(IfaceId(7), LLB, vec![]),
+        Err(ConfigError::UnknownInterface(IfaceId(7)))
+    );
+    let results = p.run(20);
+    assert!(
+        results.iter().filter(|r| r.is_ok()).count() >= 5,
+        "{results:?}"
+    );
+    assert!(p.a.next_hop(ShortId::from_u64(0xb)).is_some());
+    assert!(p.b.next_hop(ShortId::from_u64(0xa)).is_some());
+    let multicast = p
+        .from_a
+        .iter()
+        .rev()
+        .find(|(d, _)| d.is_multicast())
+        .unwrap();
+    let parsed = iomt_mesh::wire::Packet::parse(&multicast.1).unwrap();
+    assert_eq!(parsed.trailer.len(), 2, "one MAC per key");
+    // Removing the pairwise key: a signs with the group key only, which b cannot verify.
+    p.a.set_neighbour_keys(IfaceId(0), LLB, vec![]).unwrap();
+    let later = p.run(10);
+    assert!(
+        later.iter().all(|r| *r == Err(InputError::BadMac)),
+        "{later:?}"
+    );
+}
