@@ -5,8 +5,11 @@
 //! distances (loop-free while routes change), seqno and route requests, triggered updates and
 //! retractions, selection with hysteresis, and per-interface timers (slow Hellos for
 //! narrowband links). Packets can carry RFC 8967 HMAC-SHA256 MACs with packet counters and
-//! challenges; keys are handed in from outside ([`MacKey`]). Each device's router-id is its
-//! 8-byte [`ShortId`](iomt_schema::ShortId) and it announces the /128 [`address_of`] its id.
+//! challenges; keys are handed in from outside as [`MacKey`] values, per interface
+//! ([`Router::set_interface_keys`]) or per neighbour ([`Router::set_neighbour_keys`], for keys
+//! derived from transport sessions). Each device's router-id is its 8-byte
+//! [`ShortId`](iomt_schema::ShortId) and it announces the /128 [`address_of`] its id (the
+//! mapping is documented, and reversed by [`short_id_of`]).
 //!
 //! On top of the routes it forwards application datagrams behind a compact [mesh
 //! header](datagram): unicast along the route table, or flooded with a bounded duplicate cache
@@ -65,7 +68,9 @@
 //! (timestamp sub-TLVs are skipped) and ignores unicast Hellos for link quality. Datagram
 //! payloads are opaque: end-to-end authentication and encryption belong to `iomt-transport`.
 //! Packets with a malformed TLV are dropped whole (RFC 8966 asks only that the TLV be
-//! ignored), so a malformed packet never changes state.
+//! ignored), so a malformed packet never changes state. Neighbours are created when their
+//! first valid (and, with keys, authenticated) packet arrives, up to [`Limits::neighbours`],
+//! rather than surfacing for the application to accept: admission is the MAC keys' job.
 
 #![forbid(unsafe_code)]
 
