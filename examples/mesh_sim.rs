@@ -29,34 +29,43 @@ fn at(secs: u64) -> Instant {
     Instant::ZERO + Duration::from_secs(secs)
 }
 
-/// Records deliveries, and every 250 ms of simulated time checks whether routing has
-/// converged: every pair of nodes that can reach each other has a loop-free route.
+/// Records deliveries, and every 250 ms of simulated time checks how much of the network
+/// routing covers: the share of node pairs that can reach each other (right now, in the
+/// simulator's ground truth) for which the source has a loop-free route.
 struct Watch {
     convergence: Convergence,
     last_check: Instant,
 }
 
-fn converged(sim: &Simulator<MeshNode>) -> bool {
+/// Converged: routes for at least 99 % of the pairs that can reach each other. (With nodes
+/// moving, some link is always appearing or fading, so "all pairs" is rarely true for long.)
+const CONVERGED: f64 = 0.99;
+
+fn coverage(sim: &Simulator<MeshNode>) -> f64 {
     let topo = sim.topology();
-    (0..NODES).all(|s| {
+    let (mut reachable, mut routed) = (0u32, 0u32);
+    for s in 0..NODES {
         let hops = topo.hops_from(NodeId(s));
-        (0..NODES)
-            .filter(|d| *d != s && hops[*d as usize].is_some())
-            .all(|d| {
-                let prefix = Prefix::of(short(NodeId(d)));
-                let mut cur = NodeId(s);
-                for _ in 0..NODES {
-                    let Some(route) = sim.node(cur).and_then(|n| n.router.route(&prefix)) else {
-                        return false;
-                    };
-                    let Some((_, via)) = route.next_hop else {
-                        return true;
-                    };
-                    cur = node_of(via);
-                }
-                false
-            })
-    })
+        for d in (0..NODES).filter(|d| *d != s && hops[*d as usize].is_some()) {
+            reachable += 1;
+            let prefix = Prefix::of(short(NodeId(d)));
+            let mut cur = NodeId(s);
+            for _ in 0..NODES {
+                let Some(route) = sim.node(cur).and_then(|n| n.router.route(&prefix)) else {
+                    break;
+                };
+                let Some((_, via)) = route.next_hop else {
+                    routed += 1;
+                    break;
+                };
+                cur = node_of(via);
+            }
+        }
+    }
+    if reachable == 0 {
+        return 1.0;
+    }
+    f64::from(routed) / f64::from(reachable)
 }
 
 impl Observer<MeshNode> for Watch {
@@ -71,7 +80,7 @@ impl Observer<MeshNode> for Watch {
     fn check(&mut self, sim: &Simulator<MeshNode>) -> Result<(), String> {
         if sim.now() >= self.last_check + Duration::from_millis(250) {
             self.last_check = sim.now();
-            self.convergence.observe(sim.now(), converged(sim));
+            self.convergence.observe(sim.now(), coverage(sim) >= CONVERGED);
         }
         Ok(())
     }
@@ -182,7 +191,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("control overhead, steady state: {pps:.2} packets/s and {bps:.0} bytes/s per node");
     match watch.convergence.time() {
-        Some(t) => println!("converged {t:.1?} after the partition healed"),
+        Some(t) => println!("converged (routes for 99 % of reachable pairs) {t:.1?} after the partition healed"),
         None => println!("not converged within 60 s of the partition healing"),
     }
     Ok(())
