@@ -80,7 +80,8 @@ impl Observer<MeshNode> for Watch {
     fn check(&mut self, sim: &Simulator<MeshNode>) -> Result<(), String> {
         if sim.now() >= self.last_check + Duration::from_millis(250) {
             self.last_check = sim.now();
-            self.convergence.observe(sim.now(), coverage(sim) >= CONVERGED);
+            self.convergence
+                .observe(sim.now(), coverage(sim) >= CONVERGED);
         }
         Ok(())
     }
@@ -191,7 +192,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("control overhead, steady state: {pps:.2} packets/s and {bps:.0} bytes/s per node");
     match watch.convergence.time() {
-        Some(t) => println!("converged (routes for 99 % of reachable pairs) {t:.1?} after the partition healed"),
+        Some(t) => println!(
+            "converged (routes for 99 % of reachable pairs) {t:.1?} after the partition healed"
+        ),
         None => println!("not converged within 60 s of the partition healing"),
     }
     Ok(())

@@ -6,7 +6,7 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use iomt_mesh::wire::{Ae, Packet, Tlv};
+use iomt_mesh::wire::{self, Ae, Packet, Tlv};
 use iomt_mesh::*;
 use iomt_schema::{Instant, ShortId};
 
@@ -206,7 +206,9 @@ fn babeld_tlvs_decode_field_by_field() {
 }
 
 /// Without keys the router ignores the MACs; three babeld packets in a row make a wired
-/// neighbour (2 of 3 Hellos, and its IHU) and install babeld's prefix.
+/// neighbour (2 of 3 Hellos, and its IHU) and install babeld's prefix, once the router's
+/// start-up hold-down is over: the neighbour has acknowledged our wildcard retraction (here
+/// the test answers the Ack Request as babeld would) and 2.5 Hello intervals have passed.
 #[test]
 fn babeld_packets_drive_the_router() {
     let mut r = Router::new(
@@ -215,16 +217,58 @@ fn babeld_packets_drive_the_router() {
         1,
         Arc::new(ring::rand::SystemRandom::new()),
     );
-    let i = r
-        .add_interface(Instant::ZERO, InterfaceConfig::wired(US))
-        .unwrap();
+    // Our Hellos every 400 ms: the hold-down lasts at least 2.5 of them, 1 s.
+    let cfg = InterfaceConfig::wired(US).with_hello_interval(std::time::Duration::from_millis(400));
+    let i = r.add_interface(Instant::ZERO, cfg).unwrap();
     let mut now = Instant::ZERO;
+    let mut nonces = Vec::new();
+    let mut retracted = false;
+    let mut buf = Vec::new();
     for p in [HELLO_IHU_PREVIOUS, HELLO_ONLY, HELLO_ROUTER_ID_UPDATE] {
         r.handle_input(now, i, Channel::Routing, BABELD, BABEL_MULTICAST, p)
             .unwrap();
-        now = now + std::time::Duration::from_secs(1);
+        r.handle_timeout(now);
+        while let Some(t) = r.poll_transmit(now, &mut buf) {
+            let sent = Packet::parse(&buf).unwrap();
+            nonces.extend(sent.body.iter().filter_map(|tlv| match tlv {
+                Tlv::AckReq { nonce, .. } if t.destination == BABELD => Some(*nonce),
+                _ => None,
+            }));
+            retracted |= t.destination.is_multicast()
+                && sent.body.iter().any(|t| {
+                    matches!(
+                        t,
+                        Tlv::Update {
+                            ae: Ae::Wildcard,
+                            metric: 0xffff,
+                            ..
+                        }
+                    )
+                });
+        }
+        now = now + std::time::Duration::from_millis(300);
     }
+    assert!(
+        retracted,
+        "start-up multicasts carry the wildcard retraction"
+    );
     let prefix = Prefix::new("2001:db8:a::1".parse().unwrap(), 128).unwrap();
+    assert!(r.route(&prefix).is_none(), "held down at start");
+    let nonce = *nonces
+        .first()
+        .expect("the retraction is sent with an Ack Request");
+    let ack = wire::encode_packet(
+        &[Tlv::Ack {
+            nonce,
+            sub: Default::default(),
+        }],
+        &[],
+    )
+    .unwrap();
+    r.handle_input(now, i, Channel::Routing, BABELD, US, &ack)
+        .unwrap();
+    now = Instant::ZERO + std::time::Duration::from_secs(1);
+    r.handle_timeout(now);
     let route = r.route(&prefix).expect("babeld's prefix installed");
     assert_eq!(route.metric, 96);
     assert_eq!(route.seqno, 0xe12f);

@@ -464,7 +464,6 @@ fn precedence_queues_under_congestion() {
         narrow,
         |ll| {
             let mut c = InterfaceConfig::wired(ll);
-            // The router paces datagrams at the link's 8 kB/s.
             c.data_rate = Some(8_000);
             c
         },
@@ -540,4 +539,65 @@ fn thousand_router_grid_converges() {
     );
     assert_eq!(missing, 0);
     assert_eq!(max, 1.0);
+}
+
+/// Loop-freedom across seeds: 25 mobile radios with bursty (Gilbert-Elliott) loss, pairs of
+/// nodes cut apart and restored, a partition and a merge, 1 s Hellos.
+#[test]
+fn loop_free_across_seeds_with_bursty_loss() {
+    use iomt_sim::{Action, Loss, Mobility, Point, RadioParams, RandomWaypoint};
+    for seed in 300..308u64 {
+        let rwp = Mobility::RandomWaypoint(RandomWaypoint {
+            min: Point::new(0.0, 0.0),
+            max: Point::new(1000.0, 1000.0),
+            min_speed: 1.0,
+            max_speed: 10.0,
+            pause: Duration::from_secs(2),
+            warmup: Duration::from_secs(300),
+        });
+        let params = RadioParams {
+            range: 300.0,
+            delay: Duration::from_millis(2),
+            bandwidth_bps: 2_000_000,
+            mtu: 1232,
+            loss: Loss::GilbertElliott {
+                good_to_bad: 0.05,
+                bad_to_good: 0.3,
+                loss_good: 0.02,
+                loss_bad: 0.7,
+            },
+        };
+        let mut sim = radio(seed, vec![rwp; 25], params, |ll| {
+            InterfaceConfig::wireless(ll).with_hello_interval(Duration::from_secs(1))
+        });
+        for k in 0..12u32 {
+            let (a, b) = (NodeId(k % 6), NodeId(k % 7 + 6));
+            let t = 40.0 + 13.0 * f64::from(k);
+            sim.schedule(at(t), Action::CutPair(a, b));
+            sim.schedule(at(t + 1.0 + f64::from(k % 4)), Action::RestorePair(a, b));
+        }
+        sim.schedule(
+            at(100.0),
+            Action::Partition(vec![(0..12).map(NodeId).collect()]),
+        );
+        sim.schedule(at(140.0), Action::Merge);
+        traffic(
+            &mut sim,
+            NodeId(20),
+            NodeId(3),
+            at(20.0),
+            Duration::from_millis(300),
+            700,
+            0,
+            Precedence::Routine,
+        );
+        let mut oracle = Oracle::default();
+        sim.run_until(at(240.0), &mut oracle)
+            .unwrap_or_else(|v| panic!("seed {seed}: loop-freedom violated: {v}"));
+        assert!(oracle.route_changes > 5000, "seed {seed}: disturbed");
+        assert!(
+            sim.metrics().delivery_ratio(None).unwrap() > 0.2,
+            "seed {seed}: traffic flows"
+        );
+    }
 }

@@ -135,6 +135,11 @@ impl Router {
                     let _ = interval;
                 }
                 Tlv::Ack { nonce, .. } => {
+                    if let Some(st) = self.startup.as_mut()
+                        && st.acked(now, key, nonce)
+                    {
+                        continue;
+                    }
                     if let Some(n) = self.neighbours.get_mut(&key)
                         && n.probe.is_some_and(|p| p.nonce == nonce)
                     {

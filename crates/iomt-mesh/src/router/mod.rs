@@ -27,6 +27,7 @@ mod forward;
 mod input;
 mod output;
 mod selection;
+mod startup;
 mod timers;
 
 /// Babel's link-local multicast group.
@@ -280,6 +281,8 @@ enum Out {
     },
     Update(Prefix),
     RouteRequest(Option<Prefix>),
+    /// Withdraws every route we ever announced on the link (sent after a start).
+    RetractAll,
     SeqnoRequest {
         prefix: Prefix,
         seqno: u16,
@@ -349,6 +352,8 @@ pub struct Router {
     flood_seq: u64,
     next_message: u32,
     housekeeping: Instant,
+    /// While set, no route learned from a neighbour is selected (see `startup`).
+    startup: Option<startup::Startup>,
     jitter: Xoshiro256PlusPlus,
     random: Arc<dyn SecureRandom + Send + Sync>,
     stats: Stats,
@@ -405,13 +410,21 @@ impl Router {
             flood_seq: 0,
             next_message,
             housekeeping: now + HOUSEKEEPING,
+            startup: None,
             jitter,
             random,
             stats: Stats::default(),
         }
     }
 
-    /// Starts Babel on a new interface: a wildcard route request and a Hello go out at once.
+    /// Starts Babel on a new interface: a Hello, a wildcard route request and a wildcard
+    /// retraction go out at once, the retraction again with the next two Hellos (as babeld
+    /// does) and unicast with an Ack Request to every neighbour heard, so that neighbours drop
+    /// any route through our previous life. Until they have all acknowledged it (and at least
+    /// two and a half Hello intervals have passed, at most 3.5 update intervals), the router
+    /// selects no route learned from neighbours: a neighbour that still held a route through
+    /// us could announce it back, and without our lost feasibility distances that would close
+    /// a loop.
     pub fn add_interface(
         &mut self,
         now: Instant,
@@ -428,6 +441,7 @@ impl Router {
         let id =
             IfaceId(u16::try_from(self.ifaces.len()).map_err(|_| ConfigError::TooManyInterfaces)?);
         let update_phase = self.jitter_up_to(cfg.update_interval);
+        self.startup.get_or_insert_default().extend(now, &cfg);
         self.ifaces.push(Iface {
             next_hello: now,
             next_update: now + update_phase,
@@ -678,6 +692,9 @@ impl Router {
         if let Some(at) = self.pacing_deadline() {
             t = t.min(at);
         }
+        if let Some(st) = &self.startup {
+            t = t.min(st.deadline());
+        }
         Some(t)
     }
 
@@ -692,6 +709,7 @@ impl Router {
             self.expire(now);
         }
         self.flood_timers(now);
+        self.startup_timers(now);
         for i in 0..self.ifaces.len() {
             let id = IfaceId(u16::try_from(i).unwrap_or(u16::MAX));
             if self

@@ -212,6 +212,22 @@ impl Router {
                     sub: Default::default(),
                 });
             }
+            Out::RetractAll => put(Tlv::Update {
+                ae: Ae::Wildcard,
+                flags: 0,
+                plen: 0,
+                omitted: 0,
+                interval: centis(
+                    self.ifaces
+                        .get(usize::from(id.0))
+                        .map_or(Duration::ZERO, |i| i.cfg.update_interval),
+                )
+                .unwrap_or(u16::MAX),
+                seqno: self.seqno,
+                metric: INFINITY,
+                prefix: &[],
+                sub: Default::default(),
+            }),
             Out::RouteRequest(None) => put(Tlv::RouteRequest {
                 ae: Ae::Wildcard,
                 plen: 0,

@@ -122,9 +122,11 @@ impl Router {
         let Some(entry) = self.table.get(&prefix) else {
             return;
         };
+        let held = self.startup.is_some();
         let candidates: Vec<(NeighKey, u16)> = entry
             .routes
             .iter()
+            .filter(|_| !held)
             .filter(|(_, r)| self.feasible(prefix, r.router_id, r.seqno, r.refmetric))
             .map(|(k, r)| (*k, self.metric(*k, r)))
             .filter(|(_, m)| *m < INFINITY)

@@ -22,6 +22,12 @@ impl Router {
                 seqno: i.hello_seqno,
                 interval: hello,
             });
+            if i.hellos_sent <= 3 {
+                // A full dump follows in the same packet: the retraction withdrew our own
+                // prefix too.
+                i.multicast.push(Out::RetractAll);
+                i.dump = true;
+            }
             i.next_hello = now + (i.cfg.hello_interval - i.cfg.hello_interval / 8 + drift);
             i.flush_at = Some(now);
             let full = i.hellos_sent % 3 == 1;
