@@ -71,6 +71,11 @@
 //! ignored), so a malformed packet never changes state. Neighbours are created when their
 //! first valid (and, with keys, authenticated) packet arrives, up to [`Limits::neighbours`],
 //! rather than surfacing for the application to accept: admission is the MAC keys' job.
+//! A restarted router has lost its feasibility distances; it withdraws everything it may have
+//! announced and selects nothing until its neighbours acknowledge (see
+//! [`Router::add_interface`]), but a neighbour it cannot hear that misses every withdrawal can
+//! still hold a stale route through it until that route expires, so a transient loop after a
+//! restart is not excluded (the hop limit bounds it).
 
 #![forbid(unsafe_code)]
 

@@ -48,6 +48,7 @@ fn router() -> (Router, IfaceId, Instant) {
         ]);
         r.handle_input(now, i, Channel::Routing, PEER, BABEL_MULTICAST, &hello)
             .unwrap();
+        answer_ack_requests(&mut r, i, now);
         now = now + Duration::from_secs(4);
     }
     let update = packet(&[
@@ -70,9 +71,10 @@ fn router() -> (Router, IfaceId, Instant) {
     ]);
     r.handle_input(now, i, Channel::Routing, PEER, BABEL_MULTICAST, &update)
         .unwrap();
+    // Past the start-up hold-down (2.5 Hellos, neighbour acknowledged): the route is selected.
+    r.handle_timeout(now);
     assert_eq!(r.routes().len(), 2);
     let mut buf = Vec::new();
-    r.handle_timeout(now);
     while r.poll_transmit(now, &mut buf).is_some() {}
     while r.poll_event().is_some() {}
     (r, i, now)
@@ -86,6 +88,31 @@ type Case = (
     Vec<u8>,
     Result<(), InputError>,
 );
+
+/// Drives the router's timers and answers its Ack Requests as the peer would (the start-up
+/// hold-down waits for them).
+fn answer_ack_requests(r: &mut Router, i: IfaceId, now: Instant) {
+    r.handle_timeout(now);
+    let mut buf = Vec::new();
+    let mut nonces = Vec::new();
+    while let Some(t) = r.poll_transmit(now, &mut buf) {
+        let Ok(p) = iomt_mesh::wire::Packet::parse(&buf) else {
+            continue;
+        };
+        nonces.extend(p.body.iter().filter_map(|tlv| match tlv {
+            Tlv::AckReq { nonce, .. } if t.destination == PEER => Some(*nonce),
+            _ => None,
+        }));
+    }
+    for nonce in nonces {
+        let ack = packet(&[Tlv::Ack {
+            nonce,
+            sub: SubTlvs::default(),
+        }]);
+        r.handle_input(now, i, Channel::Routing, PEER, US, &ack)
+            .unwrap();
+    }
+}
 
 type Snapshot = (Vec<NeighbourInfo>, Vec<RouteInfo>, usize, u16);
 
