@@ -30,7 +30,8 @@
 //! let ia = a.add_interface(Instant::ZERO, InterfaceConfig::wired(lla))?;
 //! let ib = b.add_interface(Instant::ZERO, InterfaceConfig::wired(llb))?;
 //!
-//! // A two-node "network": whatever one sends, the other receives.
+//! // A two-node "network": whatever one sends, the other receives. Routes are selected once
+//! // the start-up hold-down is over (2.5 Hello intervals, every neighbour acknowledged).
 //! fn carry(now: Instant, tx: &mut Router, rx: &mut Router, from: std::net::Ipv6Addr, at: IfaceId) {
 //!     let mut buf = Vec::new();
 //!     tx.handle_timeout(now);
@@ -39,7 +40,7 @@
 //!     }
 //! }
 //! let mut now = Instant::ZERO;
-//! while now < Instant::ZERO + Duration::from_secs(10) {
+//! while now < Instant::ZERO + Duration::from_secs(15) {
 //!     carry(now, &mut a, &mut b, lla, ib);
 //!     carry(now, &mut b, &mut a, llb, ia);
 //!     now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
