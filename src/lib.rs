@@ -7,6 +7,8 @@
 //!   authorization (`iomt-identity`; its rustls verifiers with the `rustls` feature).
 //! - [`transport`]: sans-IO secure sessions, EDHOC handshake and datagram record layer
 //!   (`iomt-transport`).
+//! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
+//!   forwarding, flooding and precedence queues (`iomt-mesh`).
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -19,5 +21,6 @@
 #![forbid(unsafe_code)]
 
 pub use iomt_identity as identity;
+pub use iomt_mesh as mesh;
 pub use iomt_schema as schema;
 pub use iomt_transport as transport;
