@@ -14,8 +14,8 @@
 #[path = "../examples/common/mesh_node.rs"]
 mod mesh_node;
 
+use core::net::Ipv6Addr;
 use std::hint::black_box;
-use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! Simulated node `n` has link-local address `fe80::(n+1)` on every interface and a ShortId
 //! spread over the id space.
 
-use std::net::Ipv6Addr;
+use core::net::Ipv6Addr;
 use std::sync::Arc;
 
 use iomt::mesh::{BABEL_MULTICAST, Channel, DATA_MULTICAST, Event, IfaceId, Router};

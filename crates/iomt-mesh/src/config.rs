@@ -1,7 +1,7 @@
 //! Router and interface configuration, with the limits that bound every peer-driven table.
 
+use core::net::Ipv6Addr;
 use core::time::Duration;
-use std::net::Ipv6Addr;
 
 use iomt_schema::ShortId;
 

@@ -5,8 +5,8 @@
     reason = "fuzz hooks report failures by panicking"
 )]
 
+use core::net::Ipv6Addr;
 use core::time::Duration;
-use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use iomt_schema::{Instant, ShortId};

@@ -32,7 +32,7 @@
 //!
 //! // A two-node "network": whatever one sends, the other receives. Routes are selected once
 //! // the start-up hold-down is over (2.5 Hello intervals, every neighbour acknowledged).
-//! fn carry(now: Instant, tx: &mut Router, rx: &mut Router, from: std::net::Ipv6Addr, at: IfaceId) {
+//! fn carry(now: Instant, tx: &mut Router, rx: &mut Router, from: core::net::Ipv6Addr, at: IfaceId) {
 //!     let mut buf = Vec::new();
 //!     tx.handle_timeout(now);
 //!     while let Some(t) = tx.poll_transmit(now, &mut buf) {

@@ -9,8 +9,8 @@
 //! echo in an authenticated packet within 30 s).
 
 use core::fmt;
+use core::net::Ipv6Addr;
 use core::time::Duration;
-use std::net::Ipv6Addr;
 
 use iomt_schema::Instant;
 use ring::hmac;

@@ -13,7 +13,7 @@
 //! of known devices; the first 8 bytes always match.
 
 use core::fmt;
-use std::net::Ipv6Addr;
+use core::net::Ipv6Addr;
 
 use iomt_schema::{DeviceId, ShortId};
 
@@ -65,7 +65,7 @@ impl Prefix {
     }
 
     /// An IPv4 prefix. `None` if `plen > 32`.
-    pub fn v4(addr: std::net::Ipv4Addr, plen: u8) -> Option<Self> {
+    pub fn v4(addr: core::net::Ipv4Addr, plen: u8) -> Option<Self> {
         if plen > 32 {
             return None;
         }

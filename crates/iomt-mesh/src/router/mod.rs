@@ -4,9 +4,9 @@
 //! behaviour: `input` (Babel packets in), `selection` (route table, feasibility, requests),
 //! `timers`, `output` (TLVs to packets, MACs) and `forward` (datagrams).
 
+use core::net::Ipv6Addr;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use iomt_schema::{Instant, Precedence, ShortId};
