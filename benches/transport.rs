@@ -44,6 +44,7 @@ fn edhoc(suite: CipherSuite, pair: &Pair, rng: &SystemRandom) -> usize {
     let (initiator, m1) = Initiator::start(
         &b,
         rng,
+        Instant::ZERO,
         Suites::new(vec![suite.id()]).unwrap(),
         ConnId::new(&[1]).unwrap(),
         Vec::new(),
@@ -55,6 +56,7 @@ fn edhoc(suite: CipherSuite, pair: &Pair, rng: &SystemRandom) -> usize {
     let (responder, m2) = Responder::respond(
         &b,
         rng,
+        Instant::ZERO,
         &m1,
         selected,
         ConnId::new(&[2]).unwrap(),
@@ -62,10 +64,10 @@ fn edhoc(suite: CipherSuite, pair: &Pair, rng: &SystemRandom) -> usize {
     )
     .unwrap();
     let (awaiting, m3) = initiator
-        .process_message_2(&b, rng, &m2, &pair.initiator)
+        .process_message_2(&b, rng, Instant::ZERO, &m2, &pair.initiator)
         .unwrap();
     let (done, m4) = responder
-        .process_message_3(&b, &m3, responder_creds)
+        .process_message_3(&b, Instant::ZERO, &m3, responder_creds)
         .unwrap();
     awaiting
         .process_message_4(&b, &m4, &pair.initiator)
@@ -138,6 +140,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
     let (initiator, m1) = Initiator::start(
         &b,
         rng,
+        Instant::ZERO,
         Suites::new(vec![suite.id()]).unwrap(),
         ConnId::new(&[1]).unwrap(),
         Vec::new(),
@@ -146,6 +149,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
     let (responder, m2) = Responder::respond(
         &b,
         rng,
+        Instant::ZERO,
         &m1,
         suite,
         ConnId::new(&[2]).unwrap(),
@@ -153,10 +157,10 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
     )
     .unwrap();
     let (awaiting, m3) = initiator
-        .process_message_2(&b, rng, &m2, &pair.initiator)
+        .process_message_2(&b, rng, Instant::ZERO, &m2, &pair.initiator)
         .unwrap();
     let (r_done, _) = responder
-        .process_message_3(&b, &m3, &pair.responder)
+        .process_message_3(&b, Instant::ZERO, &m3, &pair.responder)
         .unwrap();
     let i_done = awaiting.into_completed();
     let config = RecordConfig::default();

@@ -386,11 +386,12 @@ impl TrustStore {
             let Some(authority) = self.authorities.get(&issuer) else {
                 return Err(CredentialError::UnknownIssuer(issuer));
             };
-            self.check_current(authority, now)
-                .map_err(|reason| CredentialError::IssuerInvalid {
+            self.check_current(authority, now).map_err(|reason| {
+                CredentialError::IssuerInvalid {
                     issuer,
                     reason: Box::new(reason),
-                })?;
+                }
+            })?;
             if authority.mission() != credential.mission() {
                 return Err(CredentialError::IssuerOutOfScope {
                     issuer,
