@@ -26,8 +26,8 @@
 //!   restarted), reported as [`CloseReason::Superseded`]. A new message_1 never displaces a
 //!   pending handshake: anyone can send one with a victim's address and C_I.
 //! - Addresses whose initiator could not resolve our credential reference (it answered
-//!   message_2 with error code 3): at most `max_pending`, oldest forgotten first; the next
-//!   handshake with that address sends our credential by value.
+//!   message_2 with error code 3): at most `max_pending`, oldest forgotten first. Handshakes
+//!   with such an address send our credential by value until one completes.
 //! - Datagrams answering a peer (duplicates, error messages): dropped when `max_transmits`
 //!   datagrams are already queued.
 //! - Received data: a record is refused (and left for the peer to retransmit at its layer)
@@ -57,7 +57,9 @@
 //! A side that cannot resolve the peer's reference answers with EDHOC error code 3, both
 //! ways: the responder refuses message_3 with it, and the initiator then restarts and sends
 //! its credential by value; the initiator answers message_2 with it and restarts, and the
-//! responder sends its credential by value to that address next time.
+//! responder sends its credential by value to that address until a handshake completes. A
+//! responder that ended a handshake with an error message sends it again for a copy of the
+//! message_3 that caused it, in case the first was lost.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -318,7 +320,11 @@ enum State {
         /// The responder's message_4, sent again for a duplicate message_3.
         reply: Option<Vec<u8>>,
     },
-    Failed,
+    Failed {
+        /// The error message this side ended the handshake with, sent again for a copy of
+        /// the message that caused it (the first may have been lost).
+        reply: Option<Vec<u8>>,
+    },
 }
 
 /// How the initiator runs its current attempt; changed by the error messages it gets.
@@ -499,12 +505,12 @@ impl<A: Clone + Ord> Endpoint<A> {
             return Err(OpenError::TooManyPending);
         }
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
-        let hint = self.by_value_hints.iter().position(|a| *a == incoming.peer);
-        let respond = if self.config.credential_by_value || hint.is_some() {
-            Responder::respond_by_value::<RingBackend>
-        } else {
-            Responder::respond::<RingBackend>
-        };
+        let respond =
+            if self.config.credential_by_value || self.by_value_hints.contains(&incoming.peer) {
+                Responder::respond_by_value::<RingBackend>
+            } else {
+                Responder::respond::<RingBackend>
+            };
         let (handshake, message_2) = respond(
             &RingBackend,
             &*self.rng,
@@ -515,9 +521,7 @@ impl<A: Clone + Ord> Endpoint<A> {
             &*self.creds,
         )
         .map_err(OpenError::Handshake)?;
-        if let Some(at) = hint {
-            self.by_value_hints.remove(at);
-        }
+
         let datagram = datagram::frame(Kind::Message2, Some(incoming.c_i), &message_2);
         let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
         let id = self.insert(Session {
@@ -704,7 +708,7 @@ impl<A: Clone + Ord> Endpoint<A> {
         }
         let handshake = match &mut s.state {
             State::InitiatorWaitM2 { handshake, .. } => handshake.take(),
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message2)),
         };
         let Some(handshake) = handshake else {
@@ -797,6 +801,9 @@ impl<A: Clone + Ord> Endpoint<A> {
             if let State::Established {
                 reply: Some(datagram),
                 ..
+            }
+            | State::Failed {
+                reply: Some(datagram),
             } = &s.state
             {
                 let again = (s.peer.clone(), datagram.clone());
@@ -808,7 +815,7 @@ impl<A: Clone + Ord> Endpoint<A> {
             State::ResponderWaitM3 { handshake, .. } => {
                 handshake.process_message_3(&RingBackend, now, message, &*creds)
             }
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message3)),
         };
         match result {
@@ -855,15 +862,22 @@ impl<A: Clone + Ord> Endpoint<A> {
                 };
                 self.transmits.push_back((s.peer.clone(), datagram));
                 self.supersede(&initiator, c_i, id);
+                // The initiator now holds our credential: references will do again.
+                self.by_value_hints.retain(|a| *a != initiator);
                 Ok(())
             }
             Err(error) => {
                 if error.is_fatal() {
-                    if let (Some(c_i), Some(reply)) = (s.peer_id, error.reply()) {
-                        let peer = s.peer.clone();
-                        self.reply_error(peer, c_i, &reply);
+                    let answer = s
+                        .peer_id
+                        .zip(error.reply())
+                        .map(|(c_i, reply)| error_datagram(c_i, &reply));
+                    if let Some(datagram) = &answer {
+                        s.processed_hash = Some(hash);
+                        let again = (s.peer.clone(), datagram.clone());
+                        self.reply(again);
                     }
-                    self.fail(now, id, CloseReason::Handshake(error.clone()));
+                    self.fail_answering(now, id, CloseReason::Handshake(error.clone()), answer);
                 }
                 Err(InputError::Handshake(error))
             }
@@ -883,7 +897,7 @@ impl<A: Clone + Ord> Endpoint<A> {
             State::Established { .. } if s.role == Role::Initiator => {
                 return Err(InputError::Duplicate(MessageKind::Message4));
             }
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message4)),
         };
         match result {
@@ -904,7 +918,7 @@ impl<A: Clone + Ord> Endpoint<A> {
     /// The initiator learned that the responder has the keys: stop sending message_3 and
     /// report the session.
     fn confirm(id: SessionId, s: &mut Session<A>) -> Option<Event<A>> {
-        let state = core::mem::replace(&mut s.state, State::Failed);
+        let state = core::mem::replace(&mut s.state, State::Failed { reply: None });
         let (state, event) = match state {
             State::InitiatorWaitM4 {
                 handshake, record, ..
@@ -942,7 +956,7 @@ impl<A: Clone + Ord> Endpoint<A> {
         let Some(s) = self.sessions.get(&id) else {
             return Err(InputError::UnknownSession);
         };
-        if matches!(s.state, State::Established { .. } | State::Failed) {
+        if matches!(s.state, State::Established { .. } | State::Failed { .. }) {
             return Err(InputError::Unexpected(MessageKind::Error));
         }
         // The initiator could not resolve our reference in message_2: it restarts, and gets
@@ -1054,7 +1068,7 @@ impl<A: Clone + Ord> Endpoint<A> {
         };
         let record = match &mut s.state {
             State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::NotEstablished),
         };
         let mut buf = self.recycled.pop().unwrap_or_default();
@@ -1106,7 +1120,7 @@ impl<A: Clone + Ord> Endpoint<A> {
         };
         match &mut s.state {
             State::Established { record, .. } => record.handle_timeout(now),
-            State::Failed | State::ResponderWaitM3 { .. } => {
+            State::Failed { .. } | State::ResponderWaitM3 { .. } => {
                 let closed_now = matches!(s.state, State::ResponderWaitM3 { .. });
                 self.remove(id);
                 if closed_now {
@@ -1176,21 +1190,31 @@ impl<A: Clone + Ord> Endpoint<A> {
     }
 
     fn reply_error(&mut self, peer: A, to: ConnId, error: &ErrorMessage) {
-        let mut message = Vec::new();
-        error.encode(&mut message);
-        self.reply((peer, datagram::frame(Kind::Error, Some(to), &message)));
+        self.reply((peer, error_datagram(to, error)));
     }
 
     /// Ends a session with `reason`: reported once, then kept (answering nothing) until the
     /// drain timeout so late datagrams meet [`InputError::Closed`].
     fn fail(&mut self, now: Instant, id: SessionId, reason: CloseReason) {
+        self.fail_answering(now, id, reason, None);
+    }
+
+    /// As [`fail`](Self::fail), keeping the error message `reply` to send again for a copy
+    /// of the message that caused it.
+    fn fail_answering(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        reason: CloseReason,
+        reply: Option<Vec<u8>>,
+    ) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        if matches!(s.state, State::Failed) {
+        if matches!(s.state, State::Failed { .. }) {
             return;
         }
-        s.state = State::Failed;
+        s.state = State::Failed { reply };
         s.timer = Some(now.saturating_add(self.config.drain_timeout));
         if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
             self.by_initiator.remove(&(s.peer.clone(), peer_id, id));
@@ -1266,6 +1290,13 @@ impl<A: Clone + Ord> Endpoint<A> {
         }
         None
     }
+}
+
+/// An EDHOC error message framed for the receiver `to`.
+fn error_datagram(to: ConnId, error: &ErrorMessage) -> Vec<u8> {
+    let mut message = Vec::new();
+    error.encode(&mut message);
+    datagram::frame(Kind::Error, Some(to), &message)
 }
 
 impl<A> Session<A> {

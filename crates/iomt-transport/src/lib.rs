@@ -91,6 +91,7 @@ mod ead;
 mod endpoint;
 mod error;
 mod handshake;
+mod identity;
 mod message;
 mod record;
 mod replay;
@@ -106,8 +107,8 @@ mod rfc9529_trace1;
 pub use cbor::CborError;
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
 pub use credential::{
-    Credentials, EadSlot, HandshakeNonce, IdCred, LocalCredential, MAX_KID_LEN, PeerCandidate,
-    PeerCredential, Refusal, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential,
+    MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal, Role,
 };
 pub use crypto::{
     Backend, CryptoError, EcdsaP256Signer, Ed25519Signer, PeerKey, RingBackend, Secret, Signer,
@@ -123,6 +124,10 @@ pub use error::{Fault, HandshakeError, MessageKind};
 pub use handshake::{
     Completed, Initiator, InitiatorAwaitingMessage4, Message2Failure, PeerInfo, Responder,
     check_message_1,
+};
+pub use identity::{
+    Attester, DEFAULT_CACHE_CAPACITY, EAD_ATTESTATION_RESULT, EAD_EVIDENCE, EAD_EVIDENCE_REQUEST,
+    IdentityCredentials, SetupError, VerifiedPeer, WallClock,
 };
 pub use message::{
     ErrorMessage, MAX_ERROR_TEXT, MAX_SUITES, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3,

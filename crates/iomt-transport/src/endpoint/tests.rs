@@ -1046,7 +1046,10 @@ fn unknown_responder_kid_is_answered_with_code_3_and_sent_by_value() {
             Some(responder_cred.cred.as_slice())
         );
         assert!(net.closed(I).is_none());
-        assert!(net.eps[1].by_value_hints.is_empty(), "the hint was used");
+        assert!(
+            net.eps[1].by_value_hints.is_empty(),
+            "the hint is dropped once a handshake with that address completes"
+        );
     }
 }
 
@@ -1121,4 +1124,55 @@ fn timers_fire_in_session_order() {
     // whatever their connection identifiers hash to.
     assert_eq!(net.sent[0].len(), 24);
     assert_eq!(net.sent[0][12..], net.sent[0][..12]);
+}
+
+#[test]
+fn a_refused_message_3_is_answered_again_when_repeated() {
+    let rng = SystemRandom::new();
+    let suite = CipherSuite::Suite4;
+    let mut ci = StaticCredentials::new();
+    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    let mut cr = StaticCredentials::new();
+    let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+    ci.add_peer(id, cred);
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0).bytes;
+    let incoming = net.eps[1].handle_input(net.now, I, &m1).unwrap().unwrap();
+    net.eps[1].accept(net.now, incoming).unwrap();
+    net.drain();
+    let m2 = net.flight.remove(0).bytes;
+    net.eps[0].handle_input(net.now, R, &m2).unwrap();
+    net.drain();
+    let m3 = net.flight.remove(0).bytes;
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &m3),
+        Err(InputError::Handshake(HandshakeError::Refused(
+            Refusal::UnknownCredential
+        )))
+    );
+    let mut buf = Vec::new();
+    let t = net.eps[1].poll_transmit(net.now, &mut buf).unwrap();
+    let error = buf[..t.len].to_vec();
+    assert_eq!(error[0], 0x05, "an error message");
+    // The error was lost; the initiator's copy of message_3 gets the same answer, and
+    // anything else meets a closed session.
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &m3),
+        Err(InputError::Duplicate(MessageKind::Message3))
+    );
+    let t = net.eps[1].poll_transmit(net.now, &mut buf).unwrap();
+    assert_eq!(buf[..t.len], error[..]);
+    let mut other = m3.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &other),
+        Err(InputError::Closed)
+    );
+    assert!(net.eps[1].poll_transmit(net.now, &mut buf).is_none());
 }
