@@ -505,7 +505,7 @@ impl Signer for DeviceKey {
 }
 
 /// The verifier role, whatever key it signs results with.
-trait Appraiser: Send + Sync {
+pub(crate) trait Appraiser: Send + Sync {
     fn appraise(
         &self,
         challenge: Challenge,

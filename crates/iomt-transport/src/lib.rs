@@ -93,6 +93,7 @@ mod error;
 mod handshake;
 mod identity;
 mod message;
+pub mod post_handshake;
 mod record;
 mod replay;
 mod schedule;
@@ -103,6 +104,8 @@ mod suite;
 pub mod fuzzing;
 #[cfg(test)]
 mod rfc9529_trace1;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use cbor::CborError;
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
@@ -133,6 +136,7 @@ pub use message::{
     ErrorMessage, MAX_ERROR_TEXT, MAX_SUITES, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3,
     Suites, decode_single_bstr, encode_single_bstr,
 };
+pub use post_handshake::{BackhaulPolicy, PostHandshakeAttester, PostHandshakeVerifier};
 pub use record::{
     EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
     MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,
