@@ -112,7 +112,7 @@ impl Verdict {
 
 /// One message of the exchange, borrowing from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message<'a> {
+pub enum BackhaulMessage<'a> {
     /// What the server wants.
     Request {
         /// The attestation result.
@@ -149,7 +149,7 @@ pub enum MessageError {
     Malformed,
 }
 
-impl<'a> Message<'a> {
+impl<'a> BackhaulMessage<'a> {
     /// Decodes the message at the start of `input`; returns it and its encoded length.
     pub fn decode(input: &'a [u8]) -> Result<(Self, usize), MessageError> {
         let Some((&kind, rest)) = input.split_first() else {
@@ -409,7 +409,7 @@ impl PostHandshakeVerifier {
         let challenge =
             Challenge::for_channel(binding, now).map_err(|_| AttestError::BadBinding)?;
         let mut out = Vec::new();
-        Message::Request {
+        BackhaulMessage::Request {
             result: true,
             evidence: policy.appraiser.is_some(),
         }
@@ -476,8 +476,8 @@ impl PostHandshakeVerifier {
     }
 
     fn check(&mut self, frame: &[u8], now: Timestamp) -> Result<Attested, AttestError> {
-        let (message, _) = Message::decode(frame)?;
-        let Message::Attestation { result, evidence } = message else {
+        let (message, _) = BackhaulMessage::decode(frame)?;
+        let BackhaulMessage::Attestation { result, evidence } = message else {
             return Err(AttestError::Unexpected);
         };
         let trust = self
@@ -524,7 +524,7 @@ impl PostHandshakeVerifier {
             Err(_) => Verdict::Refused,
         };
         // A one-byte body always encodes.
-        let _ = Message::Verdict(verdict).encode(&mut self.out);
+        let _ = BackhaulMessage::Verdict(verdict).encode(&mut self.out);
         self.state = VerifierState::Done(outcome);
     }
 }
@@ -622,13 +622,13 @@ impl PostHandshakeAttester {
 
     /// One message; true when the server accepted.
     fn step(&mut self, frame: &[u8], now: Timestamp) -> Result<bool, AttestError> {
-        let (message, _) = Message::decode(frame)?;
+        let (message, _) = BackhaulMessage::decode(frame)?;
         match (&self.state, message) {
-            (AttesterState::AwaitingRequest, Message::Request { evidence, .. }) => {
+            (AttesterState::AwaitingRequest, BackhaulMessage::Request { evidence, .. }) => {
                 let evidence = evidence
                     .then(|| self.attester.as_ref()?.evidence(&self.nonce, now))
                     .flatten();
-                Message::Attestation {
+                BackhaulMessage::Attestation {
                     result: &self.result,
                     evidence: evidence.as_deref(),
                 }
@@ -636,8 +636,10 @@ impl PostHandshakeAttester {
                 self.state = AttesterState::AwaitingVerdict;
                 Ok(false)
             }
-            (AttesterState::AwaitingVerdict, Message::Verdict(Verdict::Accepted)) => Ok(true),
-            (AttesterState::AwaitingVerdict, Message::Verdict(refused)) => {
+            (AttesterState::AwaitingVerdict, BackhaulMessage::Verdict(Verdict::Accepted)) => {
+                Ok(true)
+            }
+            (AttesterState::AwaitingVerdict, BackhaulMessage::Verdict(refused)) => {
                 Err(AttestError::Refused(refused))
             }
             _ => Err(AttestError::Unexpected),

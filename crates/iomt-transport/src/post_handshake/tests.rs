@@ -22,41 +22,41 @@ fn at(ms: u64) -> Timestamp {
 
 #[test]
 fn byte_vectors() {
-    let cases: &[(Message<'_>, &[u8])] = &[
+    let cases: &[(BackhaulMessage<'_>, &[u8])] = &[
         (
-            Message::Request {
+            BackhaulMessage::Request {
                 result: true,
                 evidence: false,
             },
             &[0x01, 0x00, 0x01, 0x01],
         ),
         (
-            Message::Request {
+            BackhaulMessage::Request {
                 result: true,
                 evidence: true,
             },
             &[0x01, 0x00, 0x01, 0x03],
         ),
         (
-            Message::Attestation {
+            BackhaulMessage::Attestation {
                 result: &[0xaa, 0xbb],
                 evidence: None,
             },
             &[0x02, 0x00, 0x06, 0x00, 0x02, 0xaa, 0xbb, 0x00, 0x00],
         ),
         (
-            Message::Attestation {
+            BackhaulMessage::Attestation {
                 result: &[0xaa],
                 evidence: Some(&[0xcc]),
             },
             &[0x02, 0x00, 0x06, 0x00, 0x01, 0xaa, 0x00, 0x01, 0xcc],
         ),
         (
-            Message::Verdict(Verdict::Accepted),
+            BackhaulMessage::Verdict(Verdict::Accepted),
             &[0x03, 0x00, 0x01, 0x00],
         ),
         (
-            Message::Verdict(Verdict::Refused),
+            BackhaulMessage::Verdict(Verdict::Refused),
             &[0x03, 0x00, 0x01, 0x02],
         ),
     ];
@@ -64,11 +64,11 @@ fn byte_vectors() {
         let mut out = Vec::new();
         message.encode(&mut out).unwrap();
         assert_eq!(out, *bytes, "{message:?}");
-        assert_eq!(Message::decode(bytes), Ok((*message, bytes.len())));
+        assert_eq!(BackhaulMessage::decode(bytes), Ok((*message, bytes.len())));
         let mut longer = bytes.to_vec();
         longer.extend_from_slice(b"app data");
         assert_eq!(
-            Message::decode(&longer),
+            BackhaulMessage::decode(&longer),
             Ok((*message, bytes.len())),
             "what follows is not the message's"
         );
@@ -145,11 +145,11 @@ fn bad_messages_table() {
         ),
     ];
     for (name, bytes, expected) in cases {
-        assert_eq!(Message::decode(bytes), Err(*expected), "{name}");
+        assert_eq!(BackhaulMessage::decode(bytes), Err(*expected), "{name}");
     }
     let mut out = vec![9];
     assert_eq!(
-        Message::Attestation {
+        BackhaulMessage::Attestation {
             result: &[],
             evidence: None
         }
@@ -158,7 +158,7 @@ fn bad_messages_table() {
     );
     let big = vec![0; MAX_BODY];
     assert_eq!(
-        Message::Attestation {
+        BackhaulMessage::Attestation {
             result: &big,
             evidence: None
         }
@@ -180,18 +180,18 @@ proptest! {
     #[test]
     fn round_trips((kind, a, b) in message()) {
         let m = match kind {
-            0 => Message::Request { result: a[0] & 1 == 1, evidence: a[0] & 2 == 2 },
-            1 => Message::Verdict(Verdict::from_code(a[0] % 4).unwrap()),
-            _ => Message::Attestation { result: &a, evidence: b.as_deref() },
+            0 => BackhaulMessage::Request { result: a[0] & 1 == 1, evidence: a[0] & 2 == 2 },
+            1 => BackhaulMessage::Verdict(Verdict::from_code(a[0] % 4).unwrap()),
+            _ => BackhaulMessage::Attestation { result: &a, evidence: b.as_deref() },
         };
         let mut out = Vec::new();
         m.encode(&mut out).unwrap();
-        prop_assert_eq!(Message::decode(&out), Ok((m, out.len())));
+        prop_assert_eq!(BackhaulMessage::decode(&out), Ok((m, out.len())));
     }
 
     #[test]
     fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok((m, n)) = Message::decode(&bytes) {
+        if let Ok((m, n)) = BackhaulMessage::decode(&bytes) {
             let mut out = Vec::new();
             m.encode(&mut out).unwrap();
             prop_assert_eq!(&out[..], &bytes[..n]);
@@ -417,7 +417,7 @@ fn refusals_and_protocol_errors_are_sticky() {
             .unwrap();
     server.poll_transmit(&mut Vec::new());
     let mut attestation = Vec::new();
-    Message::Attestation {
+    BackhaulMessage::Attestation {
         result: &m.result,
         evidence: None,
     }

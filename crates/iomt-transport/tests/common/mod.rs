@@ -53,6 +53,8 @@ pub fn reference() -> ReferenceValues {
 }
 
 pub struct Fixture {
+    /// The mission's start: credentials run from just before it for a day.
+    pub t0: u64,
     pub rng: SystemRandom,
     pub authority: Arc<SoftwareKey>,
     pub ca: CertificateAuthority<Arc<SoftwareKey>>,
@@ -72,13 +74,17 @@ pub struct Device {
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::starting(T0)
+    }
+
+    pub fn starting(t0: u64) -> Self {
         let rng = SystemRandom::new();
         let authority = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());
         let ca = CertificateAuthority::new(
             authority.clone(),
             "op-nordic authority",
-            at(T0 - DAY),
-            at(T0 + 365 * DAY),
+            at(t0 - DAY),
+            at(t0 + 365 * DAY),
         )
         .unwrap();
         let verifier_key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());
@@ -99,6 +105,7 @@ impl Fixture {
         trust.apply_package(&package).unwrap();
         trust.install_policy(policy).unwrap();
         Self {
+            t0,
             rng,
             authority,
             ca,
@@ -120,12 +127,12 @@ impl Fixture {
             subject: key.public_key(),
             mission: mission(),
             roles: Roles::EMPTY.with(Role::Operator),
-            not_before: at(T0 - 1000),
-            not_after: at(T0 + DAY),
+            not_before: at(self.t0 - 1000),
+            not_after: at(self.t0 + DAY),
             serial: u64::from(key.public_key().as_bytes()[0]),
         };
         let credential = self.ca.issue_compact(&claims).unwrap();
-        let result = self.result(&key.public_key(), Tier::Affirming, at(T0 + result_ms));
+        let result = self.result(&key.public_key(), Tier::Affirming, at(self.t0 + result_ms));
         let certificate = self.ca.issue_x509(&claims, Some(&result)).unwrap();
         Device {
             key,
@@ -135,14 +142,14 @@ impl Fixture {
         }
     }
 
-    /// An attestation result for `key`, issued at T0 - 1 s.
+    /// An attestation result for `key`, issued a second before the mission's start.
     pub fn result(&self, key: &PublicKey, tier: Tier, expires_at: Timestamp) -> Vec<u8> {
         AttestationResult {
             device: key.device_id(),
             key: *key,
             tier,
             statuses: BTreeMap::new(),
-            issued_at: at(T0 - 1000),
+            issued_at: at(self.t0 - 1000),
             expires_at,
         }
         .sign(&*self.verifier_key)
@@ -151,7 +158,8 @@ impl Fixture {
 
     /// The device's identity credentials for EDHOC, its credential and result installed.
     pub fn credentials(&self, device: &Device) -> IdentityCredentials {
-        let creds = IdentityCredentials::new(self.store(), device.key.clone(), clock());
+        let clock = WallClock::new(Instant::ZERO, at(self.t0));
+        let creds = IdentityCredentials::new(self.store(), device.key.clone(), clock);
         creds
             .set_credential(&device.credential, Instant::ZERO)
             .unwrap();
