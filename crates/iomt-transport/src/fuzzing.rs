@@ -286,7 +286,10 @@ pub fn backhaul_message(data: &[u8]) {
         match server.handle_input(now, chunk) {
             Ok(p) => {
                 assert!(p.consumed <= chunk.len());
-                assert!(p.done.is_none(), "a result bound to another key was accepted");
+                assert!(
+                    p.done.is_none(),
+                    "a result bound to another key was accepted"
+                );
             }
             Err(_) => assert!(server.outcome().is_some_and(Result::is_err)),
         }
@@ -335,7 +338,11 @@ pub fn identity_peer(data: &[u8]) {
             .iter()
             .find(|i| i.label == EAD_ATTESTATION_RESULT)
             .and_then(|i| i.value.as_deref());
-        assert_eq!(passport, Some(f.result.as_slice()), "only the genuine result");
+        assert_eq!(
+            passport,
+            Some(f.result.as_slice()),
+            "only the genuine result"
+        );
     }
 }
 
