@@ -313,6 +313,9 @@ fn main() -> Res<()> {
     println!(
         "\n-- first contact over the radio ({LOSS_PER_MILLE}/1000 lost, {DUPLICATE_PER_MILLE}/1000 duplicated)"
     );
+    println!(
+        "   (neither knows the other's credential yet: each reference is answered with EDHOC error code 3, then the credential travels by value)"
+    );
     radio.eps[0].connect(radio.now, 1)?;
     let mut sessions: [Option<SessionId>; 2] = [None, None];
     let report = |radio: &mut Radio,

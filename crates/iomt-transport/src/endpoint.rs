@@ -521,7 +521,6 @@ impl<A: Clone + Ord> Endpoint<A> {
             &*self.creds,
         )
         .map_err(OpenError::Handshake)?;
-
         let datagram = datagram::frame(Kind::Message2, Some(incoming.c_i), &message_2);
         let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
         let id = self.insert(Session {
