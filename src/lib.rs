@@ -5,8 +5,9 @@
 //! - [`schema`]: the vocabulary, message catalogue and canonical wire codec (`iomt-schema`).
 //! - [`identity`]: device keys, credentials, attestation, trust packages, revocation and
 //!   authorization (`iomt-identity`; its rustls verifiers with the `rustls` feature).
-//! - [`transport`]: sans-IO secure sessions, EDHOC handshake and datagram record layer
-//!   (`iomt-transport`).
+//! - [`transport`]: sans-IO secure sessions: EDHOC handshakes between attested identities,
+//!   the datagram record layer, and TLS 1.3 backhaul configurations with post-handshake
+//!   attestation (`iomt-transport`; the TLS part with the `rustls` feature).
 //! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
 //!   forwarding, flooding and precedence queues (`iomt-mesh`).
 //!

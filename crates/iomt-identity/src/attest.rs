@@ -383,6 +383,19 @@ fn read_ueid(d: &mut Dec<'_>) -> Result<DeviceId, DecodeError> {
 #[error("the random source failed")]
 pub struct RandomFailure;
 
+/// A value only the two endpoints of one secure-channel session know, derived by this side
+/// from its own key schedule: the channel binding evidence is made over.
+///
+/// Implement it for types that only a channel's key schedule can produce (the transport's
+/// handshake nonce, a TLS exporter output read from a live connection), never for bytes
+/// received from the peer: see the rule on [`Challenge::from_channel_binding`]. The
+/// attester puts the same value in its evidence as the nonce, taken from its own end of the
+/// channel.
+pub trait ChannelBinding {
+    /// The binding: 8 to 64 bytes.
+    fn channel_binding(&self) -> &[u8];
+}
+
 /// A challenge the verifier made; [`AttestationVerifier::appraise`] consumes it.
 ///
 /// Neither `Clone` nor `Copy`, and only the verifier makes one: evidence can be appraised only
@@ -403,15 +416,32 @@ impl Challenge {
         })
     }
 
-    /// A challenge bound to a secure channel the verifier is itself an endpoint of: `binding`
-    /// (8 to 64 bytes) must come from that channel's key schedule (an EDHOC exporter output,
-    /// a TLS exporter), never from the peer. Binding evidence to the channel also proves the
-    /// evidence came through it.
+    /// A challenge bound to a secure channel the verifier is itself an endpoint of, from the
+    /// binding value (8 to 64 bytes).
+    ///
+    /// # The rule
+    ///
+    /// This is safe only when the relying side derives `binding` itself, from its own view of
+    /// the channel: its own transcript hash or exporter output (an EDHOC exporter or
+    /// handshake nonce, a TLS `export_keying_material`). Never take it from the peer, and
+    /// never from bytes inside the evidence being appraised: the challenge would then be
+    /// whatever the attester (or a relay) chose, and evidence recorded in another session
+    /// would pass. Derived locally, the binding also proves the evidence was made for this
+    /// channel, since only its two endpoints know the value.
+    ///
+    /// Prefer [`for_channel`](Self::for_channel), whose argument is a channel rather than
+    /// bytes.
     pub fn from_channel_binding(binding: &[u8], now: Timestamp) -> Result<Self, BadNonce> {
         Ok(Self {
             nonce: Nonce::new(binding)?,
             issued_at: now,
         })
+    }
+
+    /// A challenge bound to `channel`, a secure channel this side is an endpoint of (see
+    /// [`ChannelBinding`] and the rule on [`from_channel_binding`](Self::from_channel_binding)).
+    pub fn for_channel(channel: &dyn ChannelBinding, now: Timestamp) -> Result<Self, BadNonce> {
+        Self::from_channel_binding(channel.channel_binding(), now)
     }
 
     /// The nonce to send to the attester.

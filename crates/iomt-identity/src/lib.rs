@@ -125,8 +125,8 @@ pub mod fuzzing;
 
 pub use attest::{
     Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier, BadNonce,
-    Challenge, DebugState, Evidence, Finding, FirmwareVersion, MAX_MEASUREMENTS, Measurement,
-    Nonce, RandomFailure, ReferenceValues, Tier, VerifiedResult,
+    Challenge, ChannelBinding, DebugState, Evidence, Finding, FirmwareVersion, MAX_MEASUREMENTS,
+    Measurement, Nonce, RandomFailure, ReferenceValues, Tier, VerifiedResult,
 };
 pub use credential::{BadMission, Credential, Mission, Role, Roles, UnverifiedCredential};
 pub use error::{

@@ -372,6 +372,36 @@ impl TrustStore {
         Ok(verified)
     }
 
+    /// Checks again, at `now`, a credential this store verified earlier (one held in a cache
+    /// of verified credentials): its validity window, revocation of device and credential,
+    /// mission, and that its issuer is still trusted (a trust anchor, or an accepted authority
+    /// itself still valid for that mission). Costs no signature verification.
+    pub fn revalidate(
+        &self,
+        credential: &VerifiedCredential,
+        now: Timestamp,
+    ) -> Result<(), CredentialError> {
+        let issuer = credential.issuer;
+        if !self.anchors.contains_key(&issuer) {
+            let Some(authority) = self.authorities.get(&issuer) else {
+                return Err(CredentialError::UnknownIssuer(issuer));
+            };
+            self.check_current(authority, now).map_err(|reason| {
+                CredentialError::IssuerInvalid {
+                    issuer,
+                    reason: Box::new(reason),
+                }
+            })?;
+            if authority.mission() != credential.mission() {
+                return Err(CredentialError::IssuerOutOfScope {
+                    issuer,
+                    mission: credential.mission().to_string(),
+                });
+            }
+        }
+        self.check_current(credential, now)
+    }
+
     /// Validity window, revocation and mission of an already authenticated credential.
     fn check_current(&self, c: &VerifiedCredential, now: Timestamp) -> Result<(), CredentialError> {
         let claims = &c.credential;

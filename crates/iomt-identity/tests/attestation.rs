@@ -51,6 +51,38 @@ fn channel_bound_challenge() {
         )
         .unwrap();
     assert_eq!(appraisal.tier(), Tier::Affirming);
+    // The same through the channel-typed constructor, and evidence from another channel fails.
+    struct Channel([u8; 32]);
+    impl ChannelBinding for Channel {
+        fn channel_binding(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    let other = Channel([0x5b; 32]);
+    assert_eq!(
+        m.verifier
+            .appraise(
+                Challenge::for_channel(&other, at(T0)).unwrap(),
+                &device.public_key(),
+                &evidence,
+                m.trust.reference_values(),
+                at(T0 + 10),
+            )
+            .err(),
+        Some(AppraisalError::NonceMismatch)
+    );
+    let same = Channel(exporter);
+    assert!(
+        m.verifier
+            .appraise(
+                Challenge::for_channel(&same, at(T0)).unwrap(),
+                &device.public_key(),
+                &evidence,
+                m.trust.reference_values(),
+                at(T0 + 10),
+            )
+            .is_ok()
+    );
     assert_eq!(
         Challenge::from_channel_binding(&[0; 7], at(T0)).err(),
         Some(BadNonce)

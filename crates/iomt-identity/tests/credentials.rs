@@ -324,3 +324,67 @@ fn credential_cache_finds_by_kid_and_stays_bounded() {
     );
     assert!(cache.insert(b"junk").is_err());
 }
+
+#[test]
+fn revalidation_sees_expiry_revocation_and_issuer_changes() {
+    let m = Mission1::new();
+    let device = m.device(Algorithm::Ed25519);
+    let bytes = m.issue(&device.public_key(), sensor(), 9);
+    let verified = m.trust.verify_credential(&bytes, at(T0 + 1)).unwrap();
+    assert_eq!(m.trust.revalidate(&verified, at(T0 + 2)), Ok(()));
+    assert!(matches!(
+        m.trust.revalidate(&verified, at(T0 + DAY)),
+        Err(CredentialError::Expired { .. })
+    ));
+
+    let mut revoked = m.trust.clone();
+    let delta = RevocationDelta {
+        sequence: 1,
+        entries: vec![Revocation {
+            target: RevocationTarget::Device(device.public_key().device_id()),
+            reason: RevocationReason::DeviceLost,
+            at: at(T0),
+        }],
+    };
+    revoked
+        .apply_revocation(&delta.sign(&m.authority).unwrap())
+        .unwrap();
+    assert_eq!(
+        revoked.revalidate(&verified, at(T0 + 2)),
+        Err(CredentialError::DeviceRevoked(
+            device.public_key().device_id()
+        ))
+    );
+
+    // Issued by an intermediate authority: revalidation follows the authority's own state.
+    let mut trust = m.trust.clone();
+    let sub_key = m.device(Algorithm::EcdsaP256);
+    let sub = Credential {
+        subject: sub_key.public_key(),
+        mission: mission(),
+        roles: Roles::EMPTY.with(Role::Authority),
+        not_before: at(T0),
+        not_after: at(T0 + DAY / 2),
+        serial: 1000,
+    };
+    trust
+        .add_authority(&sub.sign(&m.authority).unwrap(), at(T0 + 1))
+        .unwrap();
+    let leaf = m
+        .credential_for(&device.public_key(), sensor(), 5)
+        .sign(&sub_key)
+        .unwrap();
+    let verified = trust.verify_credential(&leaf, at(T0 + 1)).unwrap();
+    assert_eq!(trust.revalidate(&verified, at(T0 + 1)), Ok(()));
+    assert!(matches!(
+        trust.revalidate(&verified, at(T0 + DAY / 2)),
+        Err(CredentialError::IssuerInvalid { .. })
+    ));
+    // A store that never accepted the authority does not know the issuer.
+    assert_eq!(
+        m.trust.revalidate(&verified, at(T0 + 1)),
+        Err(CredentialError::UnknownIssuer(
+            sub_key.public_key().short_id()
+        ))
+    );
+}

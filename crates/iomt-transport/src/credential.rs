@@ -8,8 +8,11 @@
 //! signature verifies.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+
+use iomt_schema::Instant;
 
 use crate::cbor::{self, CborError, Reader};
 use crate::conn_id::{read_short_bstr, write_short_bstr};
@@ -215,14 +218,23 @@ impl LocalCredential {
         self.signer.as_ref()
     }
 
-    /// ID_CRED_x carrying CRED_x by value: `kccs` for a CCS (a map), `x5chain` for a DER
-    /// certificate (a bstr); `None` for other forms.
+    /// ID_CRED_x carrying CRED_x by value: `kccs` for a CCS (a map), `kcwt` for a CWT (a
+    /// COSE_Sign1 array, tagged or not), `x5chain` for a DER certificate (a bstr).
     pub fn by_value_id_cred(&self) -> Option<IdCred> {
         let mut r = Reader::new(&self.cred);
         match r.peek_major() {
             Some(cbor::MAJOR_MAP) => IdCred::kccs(&self.cred).ok(),
+            Some(cbor::MAJOR_ARRAY | cbor::MAJOR_TAG) => IdCred::kcwt(&self.cred).ok(),
             Some(cbor::MAJOR_BSTR) => r.bstr().ok().map(IdCred::x5chain),
             _ => None,
+        }
+    }
+
+    /// ID_CRED_x in `form`; `None` when the credential cannot be sent by value.
+    pub fn id_cred_in(&self, form: CredentialForm) -> Option<IdCred> {
+        match form {
+            CredentialForm::Reference => Some(self.id_cred.clone()),
+            CredentialForm::Value => self.by_value_id_cred(),
         }
     }
 }
@@ -235,6 +247,17 @@ impl fmt::Debug for LocalCredential {
             .field("algorithm", &self.signer.algorithm())
             .finish()
     }
+}
+
+/// How a side names its own credential in ID_CRED_x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CredentialForm {
+    /// By reference ([`LocalCredential::id_cred`], typically a `kid`): the peer must already
+    /// hold the credential.
+    #[default]
+    Reference,
+    /// By value ([`LocalCredential::by_value_id_cred`]): for a peer that does not know us yet.
+    Value,
 }
 
 /// Which side of a handshake.
@@ -278,6 +301,22 @@ pub enum EadSlot {
     Message3,
 }
 
+/// What [`Credentials::ead`] is asked for.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EadRequest<'a> {
+    /// The message the items go in.
+    pub slot: EadSlot,
+    /// The current time.
+    pub now: Instant,
+    /// The handshake nonce, known from message_2 on.
+    pub nonce: Option<&'a HandshakeNonce>,
+    /// What the peer sent in its previous message: EAD_1 when answering message_1, EAD_2
+    /// when answering message_2 (unauthenticated in both cases: the peer's signature comes
+    /// later or was not made over it yet); empty for message_1.
+    pub peer_ead: &'a [EadItem],
+}
+
 /// What the verifier sees about the peer.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -294,6 +333,12 @@ pub struct PeerCandidate<'a> {
     pub ead: &'a [EadItem],
     /// The handshake nonce for evidence bound to this handshake.
     pub nonce: &'a HandshakeNonce,
+    /// When this side's contribution to the nonce came into existence (the initiator's
+    /// message_1, the responder's message_2): the nonce is fresh since then, so evidence over
+    /// it was made no earlier.
+    pub nonce_since: Instant,
+    /// The current time.
+    pub now: Instant,
 }
 
 /// The verifier's positive answer: CRED_x for the transcript and the key to check the
@@ -306,7 +351,8 @@ pub struct PeerCredential {
     pub key: PeerKey,
 }
 
-/// The verifier's negative answer.
+/// The verifier's negative answer. Every variant but `UnknownCredential` is sent as EDHOC
+/// error code 1 with the same generic text: the peer learns that it was refused, not why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -314,7 +360,19 @@ pub enum Refusal {
     /// value). Sent as EDHOC error code 3.
     #[error("unknown credential referenced")]
     UnknownCredential,
-    /// The credential or the EAD items are not acceptable. Sent as EDHOC error code 1.
+    /// The credential is not acceptable: malformed, wrong issuer or signature, outside its
+    /// validity, revoked, another mission, or a key unfit for the suite.
+    #[error("peer credential not acceptable")]
+    Credential,
+    /// The policy asks for attestation the peer did not send (an attestation result, or
+    /// evidence bound to this handshake).
+    #[error("peer sent no attestation")]
+    Unattested,
+    /// The peer's attestation is not acceptable: its result does not verify, is expired,
+    /// bound to another key or not affirming, or its evidence does not appraise as affirming.
+    #[error("peer attestation not acceptable")]
+    Attestation,
+    /// Refused for another reason of the application's policy.
     #[error("peer refused by policy")]
     Refused,
 }
@@ -323,16 +381,17 @@ pub enum Refusal {
 /// adapter, or by a test).
 pub trait Credentials: Send + Sync {
     /// Our credential for `suite`, whose signing key must use the suite's algorithm; `None`
-    /// if we have none (the suite is then not offered or accepted).
-    fn local(&self, suite: CipherSuite) -> Option<&LocalCredential>;
+    /// if we have none (the suite is then not offered or accepted). A handshake keeps the
+    /// credential it started with, so an implementation may rotate credentials at any time.
+    fn local(&self, suite: CipherSuite) -> Option<Arc<LocalCredential>>;
 
     /// Decides about the peer. Called before the peer's signature is checked; a positive
     /// answer only takes effect if the signature then verifies with the returned key.
     fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal>;
 
-    /// EAD items to send. `nonce` is known from message_2 on.
-    fn ead(&self, slot: EadSlot, nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
-        let _ = (slot, nonce);
+    /// EAD items to send in `request.slot`.
+    fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {
+        let _ = request;
         Vec::new()
     }
 

@@ -21,12 +21,24 @@
 //! - Sessions: at most `max_sessions`; [`Endpoint::connect`] and [`Endpoint::accept`] fail
 //!   beyond it. Failed and timed-out sessions are removed.
 //! - Half-open responder handshakes: at most `max_pending`; `accept` refuses more. A pending
-//!   handshake leaves when it completes, fails, is replaced by a new message_1 from the same
-//!   peer and C_I, or `handshake_timeout` after it was accepted.
+//!   handshake leaves when it completes, fails, or `handshake_timeout` after it was accepted;
+//!   or when another handshake from the same address and C_I completes (the initiator
+//!   restarted), reported as [`CloseReason::Superseded`]. A new message_1 never displaces a
+//!   pending handshake: anyone can send one with a victim's address and C_I.
+//! - Addresses whose initiator could not resolve our credential reference (it answered
+//!   message_2 with error code 3): at most `max_pending`, oldest forgotten first. Handshakes
+//!   with such an address send our credential by value until one completes.
 //! - Datagrams answering a peer (duplicates, error messages): dropped when `max_transmits`
 //!   datagrams are already queued.
 //! - Received data: a record is refused (and left for the peer to retransmit at its layer)
-//!   when `max_events` events are queued.
+//!   when `max_events` events are queued. Buffers handed back with [`Endpoint::recycle`]
+//!   carry the next records' plaintext (at most `max_recycled` are kept), so a receiver that
+//!   recycles allocates nothing per record.
+//!
+//! # Determinism
+//!
+//! Every table is ordered (`BTreeMap`), so the same inputs, times and random bytes give the
+//! same outputs in the same order; nothing depends on a hash seed.
 //!
 //! # Loss
 //!
@@ -38,20 +50,28 @@
 //! One exception comes from `ring`, whose X25519 keys are single-use: a message_2 that fails
 //! after key agreement costs the initiator its ephemeral key, so it restarts at once with a
 //! fresh message_1 (same C_I), which the responder takes as a new handshake from that peer.
+//!
+//! # Credential references
+//!
+//! Each side names its credential by reference (`kid`) unless `credential_by_value` is set.
+//! A side that cannot resolve the peer's reference answers with EDHOC error code 3, both
+//! ways: the responder refuses message_3 with it, and the initiator then restarts and sends
+//! its credential by value; the initiator answers message_2 with it and restarts, and the
+//! responder sends its credential by value to that address until a handshake completes. A
+//! responder that ended a handshake with an error message sends it again for a copy of the
+//! message_3 that caused it, in case the first was lost.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::hash::Hash;
 use core::time::Duration;
-use std::collections::HashMap;
 
 use iomt_schema::Instant;
 use ring::rand::SecureRandom;
 
 use crate::conn_id::ConnId;
-use crate::credential::{Credentials, EadSlot, Role};
+use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, Datagram, DatagramError, Kind};
 use crate::ead::EadItem;
@@ -60,7 +80,7 @@ use crate::handshake::{
     Completed, Initiator, InitiatorAwaitingMessage4, PeerInfo, Responder, check_message_1,
 };
 use crate::message::{ErrorMessage, Message1, Suites};
-use crate::record::{RecordConfig, RecordError, RecordLayer};
+use crate::record::{RecordConfig, RecordError, RecordLayer, RecordStats};
 use crate::schedule::SessionSecret;
 use crate::suite::CipherSuite;
 
@@ -91,6 +111,10 @@ pub struct EndpointConfig {
     pub max_events: usize,
     /// Largest datagram accepted.
     pub max_datagram: usize,
+    /// Most buffers kept from [`Endpoint::recycle`].
+    pub max_recycled: usize,
+    /// Send our credential by value in every handshake, rather than by reference first.
+    pub credential_by_value: bool,
     /// Record layer limits.
     pub record: RecordConfig,
 }
@@ -109,6 +133,8 @@ impl Default for EndpointConfig {
             max_transmits: 256,
             max_events: 1024,
             max_datagram: 2048,
+            max_recycled: 32,
+            credential_by_value: false,
             record: RecordConfig::default(),
         }
     }
@@ -140,6 +166,10 @@ pub enum CloseReason {
     /// The record layer ended the session (forgery limit, sequence numbers exhausted).
     #[error("record layer: {0}")]
     Record(RecordError),
+    /// A pending handshake was left behind: another one from the same address and C_I
+    /// completed.
+    #[error("superseded by a newer handshake from the same peer")]
+    Superseded,
 }
 
 /// Something the application should know.
@@ -290,7 +320,11 @@ enum State {
         /// The responder's message_4, sent again for a duplicate message_3.
         reply: Option<Vec<u8>>,
     },
-    Failed,
+    Failed {
+        /// The error message this side ended the handshake with, sent again for a copy of
+        /// the message that caused it (the first may have been lost).
+        reply: Option<Vec<u8>>,
+    },
 }
 
 /// How the initiator runs its current attempt; changed by the error messages it gets.
@@ -325,12 +359,16 @@ pub struct Endpoint<A> {
     config: EndpointConfig,
     creds: Arc<dyn Credentials>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
-    sessions: HashMap<SessionId, Session<A>>,
-    by_local_id: HashMap<ConnId, SessionId>,
-    by_message_1: HashMap<[u8; 32], SessionId>,
-    pending_by_initiator: HashMap<(A, ConnId), SessionId>,
+    sessions: BTreeMap<SessionId, Session<A>>,
+    by_local_id: BTreeMap<ConnId, SessionId>,
+    by_message_1: BTreeMap<[u8; 32], SessionId>,
+    /// Responder sessions by the initiator's address and C_I (several while one is pending).
+    by_initiator: BTreeSet<(A, ConnId, SessionId)>,
+    /// Addresses to send our credential by value to, oldest first.
+    by_value_hints: VecDeque<A>,
     transmits: VecDeque<(A, Vec<u8>)>,
     events: VecDeque<Event<A>>,
+    recycled: Vec<Vec<u8>>,
     next_session: u64,
 }
 
@@ -344,7 +382,7 @@ impl<A> core::fmt::Debug for Endpoint<A> {
     }
 }
 
-impl<A: Clone + Eq + Hash> Endpoint<A> {
+impl<A: Clone + Ord> Endpoint<A> {
     /// An endpoint with these credentials; `rng` supplies ephemeral keys, connection
     /// identifiers and ECDSA nonces.
     pub fn new(
@@ -356,12 +394,14 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             config,
             creds,
             rng,
-            sessions: HashMap::new(),
-            by_local_id: HashMap::new(),
-            by_message_1: HashMap::new(),
-            pending_by_initiator: HashMap::new(),
+            sessions: BTreeMap::new(),
+            by_local_id: BTreeMap::new(),
+            by_message_1: BTreeMap::new(),
+            by_initiator: BTreeSet::new(),
+            by_value_hints: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            recycled: Vec::new(),
             next_session: 0,
         }
     }
@@ -400,9 +440,9 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let attempt = Attempt {
             suites,
             renegotiated: false,
-            by_value: false,
+            by_value: self.config.credential_by_value,
         };
-        let (handshake, datagram) = self.start_initiator(&attempt, local_id)?;
+        let (handshake, datagram) = self.start_initiator(now, &attempt, local_id)?;
         let id = self.insert(Session {
             peer: peer.clone(),
             attempt: Some(attempt),
@@ -426,13 +466,20 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
 
     fn start_initiator(
         &self,
+        now: Instant,
         attempt: &Attempt,
         local_id: ConnId,
     ) -> Result<(Initiator<RingBackend>, Vec<u8>), OpenError> {
-        let ead_1 = self.creds.ead(EadSlot::Message1, None);
+        let ead_1 = self.creds.ead(&EadRequest {
+            slot: EadSlot::Message1,
+            now,
+            nonce: None,
+            peer_ead: &[],
+        });
         let (handshake, message_1) = Initiator::start(
             &RingBackend,
             &*self.rng,
+            now,
             attempt.suites.clone(),
             local_id,
             ead_1,
@@ -447,14 +494,10 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
     }
 
     /// Accepts a new initiator: answers with message_2.
+    ///
+    /// Other handshakes from the same address and C_I stay: the new message_1 may be spoofed.
+    /// Whichever completes first supersedes the others.
     pub fn accept(&mut self, now: Instant, incoming: Incoming<A>) -> Result<SessionId, OpenError> {
-        let key = (incoming.peer.clone(), incoming.c_i);
-        // A new message_1 from the same peer and C_I replaces the pending handshake (the
-        // initiator restarted); established sessions are never displaced before the new
-        // peer authenticates.
-        if let Some(old) = self.pending_by_initiator.get(&key).copied() {
-            self.remove(old);
-        }
         if self.sessions.len() >= self.config.max_sessions {
             return Err(OpenError::TooManySessions);
         }
@@ -462,9 +505,16 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             return Err(OpenError::TooManyPending);
         }
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
-        let (handshake, message_2) = Responder::respond(
+        let respond =
+            if self.config.credential_by_value || self.by_value_hints.contains(&incoming.peer) {
+                Responder::respond_by_value::<RingBackend>
+            } else {
+                Responder::respond::<RingBackend>
+            };
+        let (handshake, message_2) = respond(
             &RingBackend,
             &*self.rng,
+            now,
             &incoming.message_1,
             incoming.suite,
             local_id,
@@ -491,7 +541,8 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             retransmits: 0,
         });
         self.by_message_1.insert(message_1_hash, id);
-        self.pending_by_initiator.insert(key, id);
+        self.by_initiator
+            .insert((incoming.peer.clone(), incoming.c_i, id));
         self.transmits.push_back((incoming.peer, datagram));
         Ok(id)
     }
@@ -541,6 +592,26 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         secret
             .export(label, context, out)
             .map_err(|_| SendError::Record(RecordError::Crypto))
+    }
+
+    /// The record layer's counters of an established session (sealed and opened records,
+    /// forgeries, current key phases).
+    pub fn record_stats(&self, session: SessionId) -> Option<RecordStats> {
+        match &self.sessions.get(&session)?.state {
+            State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => {
+                Some(record.stats())
+            }
+            _ => None,
+        }
+    }
+
+    /// Hands back the buffer of an [`Event::Received`] once its data is consumed: the next
+    /// received record is opened into it instead of a new allocation.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.recycled.len() < self.config.max_recycled {
+            buffer.clear();
+            self.recycled.push(buffer);
+        }
     }
 
     /// Ends a session at once, without telling the peer.
@@ -636,14 +707,14 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         }
         let handshake = match &mut s.state {
             State::InitiatorWaitM2 { handshake, .. } => handshake.take(),
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message2)),
         };
         let Some(handshake) = handshake else {
             // The ephemeral key was spent on an earlier bad message_2; a restart is queued.
             return Err(InputError::Unexpected(MessageKind::Message2));
         };
-        match handshake.process_message_2(&RingBackend, &*rng, message, &*creds) {
+        match handshake.process_message_2(&RingBackend, &*rng, now, message, &*creds) {
             Ok((awaiting, message_3)) => {
                 let completed = awaiting.completed();
                 let record = RecordLayer::new(
@@ -700,10 +771,18 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                         self.reply_error(peer, c_r, &reply);
                     }
                     self.fail(now, id, CloseReason::Handshake(error.clone()));
-                } else {
-                    // The ephemeral key is spent: restart at once with a fresh message_1.
-                    s.timer = Some(now);
-                    s.last_error = Some(error.clone());
+                    return Err(InputError::Handshake(error));
+                }
+                // The ephemeral key is spent: restart at once with a fresh message_1.
+                s.timer = Some(now);
+                s.last_error = Some(error.clone());
+                // Our verifier does not know the responder's reference: error code 3 tells
+                // the responder to send its credential by value to the restarted handshake.
+                if let (HandshakeError::Refused(Refusal::UnknownCredential), Some(c_r)) =
+                    (&error, failure.c_r)
+                {
+                    let peer = s.peer.clone();
+                    self.reply_error(peer, c_r, &ErrorMessage::UnknownCredential);
                 }
                 Err(InputError::Handshake(error))
             }
@@ -721,6 +800,9 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             if let State::Established {
                 reply: Some(datagram),
                 ..
+            }
+            | State::Failed {
+                reply: Some(datagram),
             } = &s.state
             {
                 let again = (s.peer.clone(), datagram.clone());
@@ -730,9 +812,9 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         }
         let result = match &s.state {
             State::ResponderWaitM3 { handshake, .. } => {
-                handshake.process_message_3(&RingBackend, message, &*creds)
+                handshake.process_message_3(&RingBackend, now, message, &*creds)
             }
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message3)),
         };
         match result {
@@ -762,7 +844,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                     }
                 };
                 let datagram = datagram::frame(Kind::Message4, Some(c_i), &message_4);
-                let key = (s.peer.clone(), c_i);
+                let initiator = s.peer.clone();
                 self.events.push_back(Event::Connected {
                     session: id,
                     peer: s.peer.clone(),
@@ -778,18 +860,23 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                     reply: Some(datagram.clone()),
                 };
                 self.transmits.push_back((s.peer.clone(), datagram));
-                if self.pending_by_initiator.get(&key) == Some(&id) {
-                    self.pending_by_initiator.remove(&key);
-                }
+                self.supersede(&initiator, c_i, id);
+                // The initiator now holds our credential: references will do again.
+                self.by_value_hints.retain(|a| *a != initiator);
                 Ok(())
             }
             Err(error) => {
                 if error.is_fatal() {
-                    if let (Some(c_i), Some(reply)) = (s.peer_id, error.reply()) {
-                        let peer = s.peer.clone();
-                        self.reply_error(peer, c_i, &reply);
+                    let answer = s
+                        .peer_id
+                        .zip(error.reply())
+                        .map(|(c_i, reply)| error_datagram(c_i, &reply));
+                    if let Some(datagram) = &answer {
+                        s.processed_hash = Some(hash);
+                        let again = (s.peer.clone(), datagram.clone());
+                        self.reply(again);
                     }
-                    self.fail(now, id, CloseReason::Handshake(error.clone()));
+                    self.fail_answering(now, id, CloseReason::Handshake(error.clone()), answer);
                 }
                 Err(InputError::Handshake(error))
             }
@@ -809,7 +896,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
             State::Established { .. } if s.role == Role::Initiator => {
                 return Err(InputError::Duplicate(MessageKind::Message4));
             }
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message4)),
         };
         match result {
@@ -830,7 +917,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
     /// The initiator learned that the responder has the keys: stop sending message_3 and
     /// report the session.
     fn confirm(id: SessionId, s: &mut Session<A>) -> Option<Event<A>> {
-        let state = core::mem::replace(&mut s.state, State::Failed);
+        let state = core::mem::replace(&mut s.state, State::Failed { reply: None });
         let (state, event) = match state {
             State::InitiatorWaitM4 {
                 handshake, record, ..
@@ -868,8 +955,21 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get(&id) else {
             return Err(InputError::UnknownSession);
         };
-        if matches!(s.state, State::Established { .. } | State::Failed) {
+        if matches!(s.state, State::Established { .. } | State::Failed { .. }) {
             return Err(InputError::Unexpected(MessageKind::Error));
+        }
+        // The initiator could not resolve our reference in message_2: it restarts, and gets
+        // our credential by value then.
+        if matches!(s.state, State::ResponderWaitM3 { .. })
+            && error == ErrorMessage::UnknownCredential
+        {
+            let peer = s.peer.clone();
+            if !self.by_value_hints.contains(&peer) {
+                if self.by_value_hints.len() >= self.config.max_pending {
+                    self.by_value_hints.pop_front();
+                }
+                self.by_value_hints.push_back(peer);
+            }
         }
         if let Some(attempt) = &s.attempt {
             let mut next = attempt.clone();
@@ -930,7 +1030,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         let Some(attempt) = next.or_else(|| s.attempt.clone()) else {
             return Err(InputError::Unexpected(MessageKind::Error));
         };
-        let started = self.start_initiator(&attempt, s.local_id);
+        let started = self.start_initiator(now, &attempt, s.local_id);
         let (handshake, datagram) = match started {
             Ok(started) => started,
             Err(OpenError::Handshake(e)) => {
@@ -967,10 +1067,11 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         };
         let record = match &mut s.state {
             State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
-            State::Failed => return Err(InputError::Closed),
+            State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::NotEstablished),
         };
-        let mut buf = bytes.to_vec();
+        let mut buf = self.recycled.pop().unwrap_or_default();
+        buf.extend_from_slice(bytes);
         match record.open(now, &mut buf) {
             Ok(range) => {
                 buf.truncate(range.end);
@@ -986,7 +1087,9 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
                 Ok(())
             }
             Err(e) => {
-                if record.is_killed() {
+                let killed = record.is_killed();
+                self.recycle(buf);
+                if killed {
                     self.fail(now, id, CloseReason::Record(RecordError::Killed));
                 }
                 Err(InputError::Record(e))
@@ -1016,7 +1119,7 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         };
         match &mut s.state {
             State::Established { record, .. } => record.handle_timeout(now),
-            State::Failed | State::ResponderWaitM3 { .. } => {
+            State::Failed { .. } | State::ResponderWaitM3 { .. } => {
                 let closed_now = matches!(s.state, State::ResponderWaitM3 { .. });
                 self.remove(id);
                 if closed_now {
@@ -1086,27 +1189,34 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
     }
 
     fn reply_error(&mut self, peer: A, to: ConnId, error: &ErrorMessage) {
-        let mut message = Vec::new();
-        error.encode(&mut message);
-        self.reply((peer, datagram::frame(Kind::Error, Some(to), &message)));
+        self.reply((peer, error_datagram(to, error)));
     }
 
     /// Ends a session with `reason`: reported once, then kept (answering nothing) until the
     /// drain timeout so late datagrams meet [`InputError::Closed`].
     fn fail(&mut self, now: Instant, id: SessionId, reason: CloseReason) {
+        self.fail_answering(now, id, reason, None);
+    }
+
+    /// As [`fail`](Self::fail), keeping the error message `reply` to send again for a copy
+    /// of the message that caused it.
+    fn fail_answering(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        reason: CloseReason,
+        reply: Option<Vec<u8>>,
+    ) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        if matches!(s.state, State::Failed) {
+        if matches!(s.state, State::Failed { .. }) {
             return;
         }
-        s.state = State::Failed;
+        s.state = State::Failed { reply };
         s.timer = Some(now.saturating_add(self.config.drain_timeout));
-        if let Some(peer_id) = s.peer_id {
-            let key = (s.peer.clone(), peer_id);
-            if self.pending_by_initiator.get(&key) == Some(&id) {
-                self.pending_by_initiator.remove(&key);
-            }
+        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
+            self.by_initiator.remove(&(s.peer.clone(), peer_id, id));
         }
         self.events.push_back(Event::Closed {
             session: id,
@@ -1130,11 +1240,34 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         if let Some(hash) = s.message_1_hash {
             self.by_message_1.remove(&hash);
         }
-        if let Some(peer_id) = s.peer_id {
-            let key = (s.peer, peer_id);
-            if self.pending_by_initiator.get(&key) == Some(&id) {
-                self.pending_by_initiator.remove(&key);
-            }
+        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
+            self.by_initiator.remove(&(s.peer, peer_id, id));
+        }
+    }
+
+    /// A handshake from `peer` with C_I `c_i` completed as `done`: the others from there that
+    /// are still pending were left behind by an initiator that restarted (or were spoofed).
+    fn supersede(&mut self, peer: &A, c_i: ConnId, done: SessionId) {
+        let from = (peer.clone(), c_i, SessionId(0));
+        let to = (peer.clone(), c_i, SessionId(u64::MAX));
+        let stale: Vec<SessionId> = self
+            .by_initiator
+            .range(from..=to)
+            .map(|(_, _, id)| *id)
+            .filter(|id| {
+                *id != done
+                    && self
+                        .sessions
+                        .get(id)
+                        .is_some_and(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
+            })
+            .collect();
+        for id in stale {
+            self.remove(id);
+            self.events.push_back(Event::Closed {
+                session: id,
+                reason: CloseReason::Superseded,
+            });
         }
     }
 
@@ -1156,6 +1289,13 @@ impl<A: Clone + Eq + Hash> Endpoint<A> {
         }
         None
     }
+}
+
+/// An EDHOC error message framed for the receiver `to`.
+fn error_datagram(to: ConnId, error: &ErrorMessage) -> Vec<u8> {
+    let mut message = Vec::new();
+    error.encode(&mut message);
+    datagram::frame(Kind::Error, Some(to), &message)
 }
 
 impl<A> Session<A> {

@@ -10,14 +10,23 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
-use iomt_schema::Instant;
+use iomt_identity::{
+    AttestationResult, Credential, Mission, Roles, Signer as _, SoftwareKey, Tier, TrustPackage,
+    TrustStore,
+};
+use iomt_schema::{Instant, Timestamp};
 use ring::rand::SystemRandom;
 
+use crate::cbor::Reader;
+use crate::credential::{Credentials, HandshakeNonce, IdCred, PeerCandidate, Role};
 use crate::crypto::generate_signer;
+use crate::ead;
 use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::identity::{EAD_ATTESTATION_RESULT, IdentityCredentials, WallClock};
 use crate::message::{ErrorMessage, Message1, Plaintext2, Plaintext3, decode_single_bstr};
+use crate::post_handshake::{BackhaulMessage, PostHandshakeAttester, PostHandshakeVerifier};
 use crate::record::{RecordError, RecordLayer};
 use crate::static_credentials::StaticCredentials;
 use crate::suite::CipherSuite;
@@ -252,4 +261,168 @@ pub fn session(data: &[u8]) {
         }
     }
     panic!("the endpoints did not go quiet");
+}
+
+/// Post-handshake attestation messages: what decodes re-encodes exactly; both state machines
+/// take the bytes without panicking, never consume more than they are given, and the server
+/// never accepts (nothing here carries a result its trust store knows).
+pub fn backhaul_message(data: &[u8]) {
+    if let Ok((message, len)) = BackhaulMessage::decode(data) {
+        let mut out = Vec::new();
+        message.encode(&mut out).expect("a decoded message encodes");
+        assert_eq!(out, data[..len], "decoding is canonical");
+    }
+    let f = identity_fixture();
+    let binding = HandshakeNonce([0x42; 32]);
+    let now = at(T0);
+    let mut client = PostHandshakeAttester::new(&binding, f.result.clone(), None).expect("binding");
+    let policy = Arc::new(crate::BackhaulPolicy::new(Arc::clone(&f.trust)));
+    let mut server =
+        PostHandshakeVerifier::new(&binding, f.stranger, policy, now).expect("binding");
+    for chunk in data.chunks(usize::from(data.first().copied().unwrap_or(1)).max(1)) {
+        if let Ok(p) = client.handle_input(now, chunk) {
+            assert!(p.consumed <= chunk.len());
+        }
+        match server.handle_input(now, chunk) {
+            Ok(p) => {
+                assert!(p.consumed <= chunk.len());
+                assert!(
+                    p.done.is_none(),
+                    "a result bound to another key was accepted"
+                );
+            }
+            Err(_) => assert!(server.outcome().is_some_and(Result::is_err)),
+        }
+        let mut out = Vec::new();
+        let _ = client.poll_transmit(&mut out);
+        let _ = server.poll_transmit(&mut out);
+    }
+}
+
+/// The identity adapter's decision on an arbitrary ID_CRED_I and EAD_3: no panic, and an
+/// acceptance only for the genuine credential with the genuine attestation result.
+///
+/// Input: one byte (bit 0: ID_CRED by value as `kcwt`, else a `kid`), then ID_CRED's
+/// content up to a length byte, then the EAD items.
+pub fn identity_peer(data: &[u8]) {
+    let [form, len, rest @ ..] = data else {
+        return;
+    };
+    let (id, ead_bytes) = rest.split_at(usize::from(*len).min(rest.len()));
+    let id_cred = if form & 1 == 1 {
+        let Ok(id) = IdCred::kcwt(id) else {
+            return;
+        };
+        id
+    } else {
+        IdCred::kid(id.get(..crate::MAX_KID_LEN).unwrap_or(id))
+    };
+    let Ok(items) = ead::decode(&mut Reader::new(ead_bytes)) else {
+        return;
+    };
+    let f = identity_fixture();
+    let nonce = HandshakeNonce([7; 32]);
+    let candidate = PeerCandidate {
+        role: Role::Initiator,
+        suite: CipherSuite::Suite4,
+        id_cred: &id_cred,
+        by_value: id_cred.by_value(),
+        ead: &items,
+        nonce: &nonce,
+        nonce_since: Instant::ZERO,
+        now: Instant::ZERO,
+    };
+    if let Ok(accepted) = f.creds.verify_peer(&candidate) {
+        assert_eq!(accepted.cred, f.credential, "only the genuine credential");
+        let passport = items
+            .iter()
+            .find(|i| i.label == EAD_ATTESTATION_RESULT)
+            .and_then(|i| i.value.as_deref());
+        assert_eq!(
+            passport,
+            Some(f.result.as_slice()),
+            "only the genuine result"
+        );
+    }
+}
+
+const T0: u64 = 1_800_000_000_000;
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_millis(ms).expect("timestamp")
+}
+
+/// A mission with fixed keys (Ed25519 signs deterministically), so seed inputs made from it
+/// stay valid from run to run: one device's credential and result, and a relying party that
+/// knows the device's credential by kid.
+struct IdentityFixture {
+    creds: IdentityCredentials,
+    trust: Arc<RwLock<TrustStore>>,
+    credential: Vec<u8>,
+    result: Vec<u8>,
+    stranger: iomt_identity::PublicKey,
+}
+
+/// The fixed mission of [`identity_peer`] and [`backhaul_message`].
+fn identity_fixture() -> &'static IdentityFixture {
+    static FIXTURE: OnceLock<IdentityFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let key = |seed| SoftwareKey::from_ed25519_seed(&[seed; 32]).expect("key");
+        let authority = key(1);
+        let verifier = key(2);
+        let device = key(3);
+        let relying = Arc::new(key(4));
+        let mission = Mission::new("op-fuzz").expect("mission");
+        let package = TrustPackage {
+            sequence: 1,
+            verifiers: vec![verifier.public_key()],
+            ..TrustPackage::default()
+        }
+        .sign(&authority)
+        .expect("package");
+        let mut store = TrustStore::new(authority.public_key(), mission.clone());
+        store.apply_package(&package).expect("package applies");
+        let trust = Arc::new(RwLock::new(store));
+        let issue = |subject: &SoftwareKey| {
+            Credential {
+                subject: subject.public_key(),
+                mission: mission.clone(),
+                roles: Roles::EMPTY,
+                not_before: at(T0 - 1000),
+                not_after: at(T0 + 60_000),
+                serial: 1,
+            }
+            .sign(&authority)
+            .expect("credential")
+        };
+        let result = AttestationResult {
+            device: device.public_key().device_id(),
+            key: device.public_key(),
+            tier: Tier::Affirming,
+            statuses: alloc::collections::BTreeMap::new(),
+            issued_at: at(T0 - 1000),
+            expires_at: at(T0 + 60_000),
+        }
+        .sign(&verifier)
+        .expect("result");
+        let credential = issue(&device);
+        let creds = IdentityCredentials::new(
+            Arc::clone(&trust),
+            relying.clone(),
+            WallClock::new(Instant::ZERO, at(T0)),
+        );
+        creds
+            .set_credential(&issue(&relying), Instant::ZERO)
+            .expect("own credential");
+        creds
+            .learn_peer(&credential, Instant::ZERO)
+            .expect("peer credential");
+        IdentityFixture {
+            creds,
+            trust,
+            credential,
+            result,
+            stranger: key(5).public_key(),
+        }
+    })
 }

@@ -7,12 +7,14 @@
 
 use alloc::vec::Vec;
 
+use iomt_schema::Instant;
 use ring::rand::SecureRandom;
 
 use crate::cbor::{self, Reader};
 use crate::conn_id::ConnId;
 use crate::credential::{
-    Credentials, EadSlot, HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate,
+    PeerCredential, Role,
 };
 use crate::crypto::{Backend, CryptoError, Secret};
 use crate::ead::{self, EadItem};
@@ -83,10 +85,11 @@ pub fn check_message_1(
 /// The initiator, after sending message_1 and before message_2.
 pub struct Initiator<B: Backend> {
     suite: CipherSuite,
-    by_value: bool,
+    form: CredentialForm,
     c_i: ConnId,
     x: B::Ephemeral,
     message_1: Vec<u8>,
+    started: Instant,
 }
 
 /// Why the initiator's message_2 step failed; `retry` is the unchanged state when the
@@ -111,11 +114,12 @@ impl<B: Backend> core::fmt::Debug for Message2Failure<B> {
 }
 
 impl<B: Backend> Initiator<B> {
-    /// Starts a handshake: `suites` is SUITES_I (the selected suite last), `ead_1` goes in
-    /// message_1. Returns the state and message_1.
+    /// Starts a handshake at `now`: `suites` is SUITES_I (the selected suite last), `ead_1`
+    /// goes in message_1. Returns the state and message_1.
     pub fn start(
         b: &B,
         rng: &dyn SecureRandom,
+        now: Instant,
         suites: Suites,
         c_i: ConnId,
         ead_1: Vec<EadItem>,
@@ -136,10 +140,11 @@ impl<B: Backend> Initiator<B> {
         Ok((
             Self {
                 suite,
-                by_value: false,
+                form: CredentialForm::Reference,
                 c_i,
                 x,
                 message_1: message_1.clone(),
+                started: now,
             },
             message_1,
         ))
@@ -155,7 +160,7 @@ impl<B: Backend> Initiator<B> {
     ///
     /// [`LocalCredential::id_cred`]: crate::LocalCredential::id_cred
     pub fn send_credential_by_value(mut self) -> Self {
-        self.by_value = true;
+        self.form = CredentialForm::Value;
         self
     }
 
@@ -164,11 +169,12 @@ impl<B: Backend> Initiator<B> {
         &self.message_1
     }
 
-    /// Processes message_2 and produces message_3.
+    /// Processes message_2 at `now` and produces message_3.
     pub fn process_message_2(
         self,
         b: &B,
         rng: &dyn SecureRandom,
+        now: Instant,
         message_2: &[u8],
         creds: &dyn Credentials,
     ) -> Result<(InitiatorAwaitingMessage4, Vec<u8>), Message2Failure<B>> {
@@ -194,8 +200,9 @@ impl<B: Backend> Initiator<B> {
             }
         };
         let suite = self.suite;
-        let by_value = self.by_value;
+        let form = self.form;
         let c_i = self.c_i;
+        let started = self.started;
         let th_2 = schedule::th_2(b, g_y, &self.message_1);
         let fail = |error| Message2Failure {
             error,
@@ -223,7 +230,11 @@ impl<B: Backend> Initiator<B> {
                 creds,
                 Role::Responder,
                 suite,
-                &nonce,
+                Freshness {
+                    nonce: &nonce,
+                    since: started,
+                    now,
+                },
                 Signed {
                     c_r: Some(pt.c_r),
                     id_cred: &pt.id_cred,
@@ -238,14 +249,13 @@ impl<B: Backend> Initiator<B> {
             let th_3 = schedule::th_next(b, &th_2, &plaintext_2, &peer.credential.cred);
 
             let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
-            let id_cred_i = if by_value {
-                local
-                    .by_value_id_cred()
-                    .ok_or(HandshakeError::NoCredential)?
-            } else {
-                local.id_cred().clone()
-            };
-            let ead_3 = creds.ead(EadSlot::Message3, Some(&nonce));
+            let id_cred_i = local.id_cred_in(form).ok_or(HandshakeError::NoCredential)?;
+            let ead_3 = creds.ead(&EadRequest {
+                slot: EadSlot::Message3,
+                now,
+                nonce: Some(&nonce),
+                peer_ead: &pt.ead,
+            });
             let mut ead_3_bytes = Vec::new();
             ead::encode(&ead_3, &mut ead_3_bytes);
             let context_3 = schedule::mac_context(
@@ -364,24 +374,70 @@ pub struct Responder {
     th_3: [u8; HASH_LEN],
     k3: KeyIv,
     nonce: HandshakeNonce,
+    since: Instant,
+}
+
+/// The responder's choices for message_2.
+struct Answer {
+    suite: CipherSuite,
+    c_r: ConnId,
+    form: CredentialForm,
 }
 
 impl Responder {
-    /// Answers message_1 (already checked with [`check_message_1`], which chose `suite`)
-    /// with message_2, choosing `c_r`.
+    /// Answers message_1 at `now` (already checked with [`check_message_1`], which chose
+    /// `suite`) with message_2, choosing `c_r` and naming our credential by reference.
     pub fn respond<B: Backend>(
         b: &B,
         rng: &dyn SecureRandom,
+        now: Instant,
         message_1: &[u8],
         suite: CipherSuite,
         c_r: ConnId,
         creds: &dyn Credentials,
     ) -> Result<(Self, Vec<u8>), HandshakeError> {
+        let answer = Answer {
+            suite,
+            c_r,
+            form: CredentialForm::Reference,
+        };
+        Self::answer(b, rng, now, message_1, answer, creds)
+    }
+
+    /// As [`respond`](Self::respond), sending our credential by value (the initiator could
+    /// not resolve our reference before: it answered with error code 3).
+    pub fn respond_by_value<B: Backend>(
+        b: &B,
+        rng: &dyn SecureRandom,
+        now: Instant,
+        message_1: &[u8],
+        suite: CipherSuite,
+        c_r: ConnId,
+        creds: &dyn Credentials,
+    ) -> Result<(Self, Vec<u8>), HandshakeError> {
+        let answer = Answer {
+            suite,
+            c_r,
+            form: CredentialForm::Value,
+        };
+        Self::answer(b, rng, now, message_1, answer, creds)
+    }
+
+    fn answer<B: Backend>(
+        b: &B,
+        rng: &dyn SecureRandom,
+        now: Instant,
+        message_1: &[u8],
+        answer: Answer,
+        creds: &dyn Credentials,
+    ) -> Result<(Self, Vec<u8>), HandshakeError> {
+        let Answer { suite, c_r, form } = answer;
         let m1 = Message1::decode(message_1).map_err(malformed(MessageKind::Message1))?;
         let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
         if local.signer().algorithm() != suite.signature() {
             return Err(HandshakeError::NoCredential);
         }
+        let id_cred_r = local.id_cred_in(form).ok_or(HandshakeError::NoCredential)?;
         let (y, g_y) = b.ephemeral(rng)?;
         let th_2 = schedule::th_2(b, &g_y, message_1);
         let g_xy = b
@@ -390,21 +446,26 @@ impl Responder {
         let prk_2e = schedule::prk_2e(b, &th_2, &g_xy);
         let nonce = schedule::handshake_nonce(b, &prk_2e, &th_2)?;
 
-        let ead_2 = creds.ead(EadSlot::Message2, Some(&nonce));
+        let ead_2 = creds.ead(&EadRequest {
+            slot: EadSlot::Message2,
+            now,
+            nonce: Some(&nonce),
+            peer_ead: &m1.ead,
+        });
         let mut ead_2_bytes = Vec::new();
         ead::encode(&ead_2, &mut ead_2_bytes);
         let mut c_r_bytes = Vec::with_capacity(10);
         c_r.encode(&mut c_r_bytes);
         let context_2 = schedule::mac_context(
             &c_r_bytes,
-            local.id_cred().map_bytes(),
+            id_cred_r.map_bytes(),
             &th_2,
             local.cred(),
             &ead_2_bytes,
         );
         let mac_2 = schedule::mac(b, &prk_2e, label::MAC_2, &context_2)?;
         let to_sign = schedule::sig_structure(
-            local.id_cred().map_bytes(),
+            id_cred_r.map_bytes(),
             &th_2,
             local.cred(),
             &ead_2_bytes,
@@ -412,7 +473,7 @@ impl Responder {
         );
         let signature = local.signer().sign(&to_sign, rng)?;
         let mut plaintext_2 = c_r_bytes;
-        local.id_cred().encode_compact(&mut plaintext_2);
+        id_cred_r.encode_compact(&mut plaintext_2);
         cbor::write_bstr(&mut plaintext_2, &signature);
         plaintext_2.extend_from_slice(&ead_2_bytes);
 
@@ -434,6 +495,7 @@ impl Responder {
                 th_3,
                 k3,
                 nonce,
+                since: now,
             },
             message_2,
         ))
@@ -454,11 +516,12 @@ impl Responder {
         &self.nonce
     }
 
-    /// Processes message_3; returns the completed handshake and message_4. A failure leaves
-    /// the state unchanged.
+    /// Processes message_3 at `now`; returns the completed handshake and message_4. A failure
+    /// leaves the state unchanged.
     pub fn process_message_3<B: Backend>(
         &self,
         b: &B,
+        now: Instant,
         message_3: &[u8],
         creds: &dyn Credentials,
     ) -> Result<(Completed, Vec<u8>), HandshakeError> {
@@ -481,7 +544,11 @@ impl Responder {
             creds,
             Role::Initiator,
             self.suite,
-            &self.nonce,
+            Freshness {
+                nonce: &self.nonce,
+                since: self.since,
+                now,
+            },
             Signed {
                 c_r: None,
                 id_cred: &pt.id_cred,
@@ -539,13 +606,20 @@ struct Signed<'a> {
     mac_label: u64,
 }
 
+/// The handshake nonce, since when it exists on this side, and the current time.
+struct Freshness<'a> {
+    nonce: &'a HandshakeNonce,
+    since: Instant,
+    now: Instant,
+}
+
 /// Asks the verifier about the peer, then checks its MAC-bearing signature and its EAD.
 fn verify_peer<B: Backend>(
     b: &B,
     creds: &dyn Credentials,
     role: Role,
     suite: CipherSuite,
-    nonce: &HandshakeNonce,
+    freshness: Freshness<'_>,
     signed: Signed<'_>,
 ) -> Result<PeerInfo, HandshakeError> {
     let candidate = PeerCandidate {
@@ -554,7 +628,9 @@ fn verify_peer<B: Backend>(
         id_cred: signed.id_cred,
         by_value: signed.id_cred.by_value(),
         ead: signed.ead,
-        nonce,
+        nonce: freshness.nonce,
+        nonce_since: freshness.since,
+        now: freshness.now,
     };
     let credential = creds
         .verify_peer(&candidate)

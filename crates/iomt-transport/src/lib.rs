@@ -1,22 +1,33 @@
-//! Sans-IO secure sessions for IoMT radio links: the EDHOC handshake (RFC 9528, method 0,
-//! signatures on both sides) and a compact datagram record layer keyed from it.
+//! Sans-IO secure sessions for the IoMT, on one identity model for both kinds of link: EDHOC
+//! (RFC 9528, method 0, signatures on both sides) and a compact datagram record layer for
+//! narrow, lossy radio links; TLS 1.3 on rustls for IP backhaul.
 //!
 //! - [`Endpoint`] runs many sessions over one datagram channel: feed it datagrams and time,
 //!   drain events, datagrams to send and the next timer. New initiators surface as an
 //!   [`Incoming`] that the application accepts or refuses before any state exists; pending
-//!   handshakes are bounded; the initiator retransmits with exponential backoff and the
-//!   responder answers duplicates idempotently; RFC 9528 error messages are sent and
-//!   understood.
+//!   handshakes are bounded and a spoofed message_1 displaces none; the initiator retransmits
+//!   with exponential backoff and the responder answers duplicates idempotently; RFC 9528
+//!   error messages are sent and understood (code 3 both ways: an unknown credential
+//!   reference is answered, and the credential then travels by value).
 //! - [`Initiator`] and [`Responder`] are the bare EDHOC state machines, generic over a crypto
 //!   [`Backend`]. [`RingBackend`] provides cipher suites 4 (ChaCha20-Poly1305, X25519,
 //!   EdDSA) and 6 (AES-128-GCM, X25519, ES256); the RFC 9529 traces are reproduced value by
 //!   value with a test backend.
-//! - [`Credentials`] is the seam to the application's (later `iomt-identity`'s) credentials
-//!   and policy: it sees the peer's ID_CRED_x, by reference or by value, its EAD items and
-//!   the [`HandshakeNonce`], and answers with CRED_x and the key or a [`Refusal`].
+//! - [`Credentials`] is the seam to credentials and policy: it sees the peer's ID_CRED_x, by
+//!   reference or by value, its EAD items and the [`HandshakeNonce`], and answers with CRED_x
+//!   and the key or a [`Refusal`]. [`IdentityCredentials`] fills it with `iomt-identity`:
+//!   compact CWT credentials by `kid` (from a bounded cache of verified credentials) or by
+//!   value, verified through the [`TrustStore`](iomt_identity::TrustStore); attestation
+//!   results and evidence bound to the handshake nonce in EAD ([`EAD_ATTESTATION_RESULT`],
+//!   [`EAD_EVIDENCE`], [`EAD_EVIDENCE_REQUEST`]). [`StaticCredentials`] is a fixed table for
+//!   tests and closed deployments.
 //! - [`RecordLayer`] protects datagrams with at most 21 bytes of overhead, a 1024-record
 //!   replay window updated only after authentication, per-direction key updates before the
 //!   AEAD limits or on a time budget, and a forgery limit that kills the session.
+//! - [`tls`] (feature `rustls`): rustls 0.23 client and server configurations, TLS 1.3 only,
+//!   mutual authentication through the `iomt-identity` verifiers and rotating short-lived
+//!   certificates; [`post_handshake`]: attestation after the TLS handshake, bound to the
+//!   session by its exporter.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -62,11 +73,14 @@
 //!
 //! # What it does not do
 //!
-//! No sockets, clock or threads: time and randomness are passed in. No EDHOC methods 1 to 3
-//! (static DH), no P-256 key exchange (suites 2, 3, 5), no message_1 fragmentation. Records
-//! are not retransmitted or ordered (that is the application's or the mesh's). Credentials
-//! are checked by the application's [`Credentials`]; this crate only proves possession of the
-//! keys they name.
+//! No sockets, clock or threads: time and randomness are passed in, and the TLS
+//! configurations read time from the provider they are given; the application moves the
+//! bytes. No EDHOC methods 1 to 3 (static DH), no P-256 key exchange (suites 2, 3, 5), no
+//! message_1 fragmentation. Records are not retransmitted or ordered (that is the
+//! application's or the mesh's). No trust decision of its own: the [`Credentials`]
+//! implementation decides (with [`IdentityCredentials`], `iomt-identity` does), and the
+//! handshake proves possession of the keys it names. It does not decide when to re-attest or
+//! re-key a long session; the application does, with the verified peer it is given.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -91,7 +105,9 @@ mod ead;
 mod endpoint;
 mod error;
 mod handshake;
+pub mod identity;
 mod message;
+pub mod post_handshake;
 mod record;
 mod replay;
 mod schedule;
@@ -102,12 +118,14 @@ mod suite;
 pub mod fuzzing;
 #[cfg(test)]
 mod rfc9529_trace1;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use cbor::CborError;
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
 pub use credential::{
-    Credentials, EadSlot, HandshakeNonce, IdCred, LocalCredential, MAX_KID_LEN, PeerCandidate,
-    PeerCredential, Refusal, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential,
+    MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal, Role,
 };
 pub use crypto::{
     Backend, CryptoError, EcdsaP256Signer, Ed25519Signer, PeerKey, RingBackend, Secret, Signer,
@@ -124,10 +142,15 @@ pub use handshake::{
     Completed, Initiator, InitiatorAwaitingMessage4, Message2Failure, PeerInfo, Responder,
     check_message_1,
 };
+pub use identity::{
+    Attester, DEFAULT_CACHE_CAPACITY, EAD_ATTESTATION_RESULT, EAD_EVIDENCE, EAD_EVIDENCE_REQUEST,
+    IdentityCredentials, SetupError, VerifiedPeer, WallClock,
+};
 pub use message::{
     ErrorMessage, MAX_ERROR_TEXT, MAX_SUITES, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3,
     Suites, decode_single_bstr, encode_single_bstr,
 };
+pub use post_handshake::{BackhaulPolicy, PostHandshakeAttester, PostHandshakeVerifier};
 pub use record::{
     EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
     MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,

@@ -8,6 +8,7 @@
 mod values;
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
@@ -15,6 +16,7 @@ use aes::Aes128;
 use ccm::aead::AeadInPlace;
 use ccm::aead::KeyInit;
 use ccm::consts::{U8, U13};
+use iomt_schema::Instant;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use self::values::*;
@@ -115,7 +117,7 @@ impl Backend for TraceBackend {
 
 /// One side of the trace: its own certificate and key, and the peer's certificate by x5t.
 struct TraceCredentials {
-    local: LocalCredential,
+    local: Arc<LocalCredential>,
     peer_id_cred: IdCred,
     peer_cred: Vec<u8>,
     peer_key: [u8; 32],
@@ -124,12 +126,14 @@ struct TraceCredentials {
 impl TraceCredentials {
     fn initiator() -> Self {
         Self {
-            local: LocalCredential::new(
-                IdCred::from_map(&ID_CRED_I).unwrap(),
-                CRED_I.to_vec(),
-                Box::new(Ed25519Signer::from_seed(&SK_I).unwrap()),
-            )
-            .unwrap(),
+            local: Arc::new(
+                LocalCredential::new(
+                    IdCred::from_map(&ID_CRED_I).unwrap(),
+                    CRED_I.to_vec(),
+                    Box::new(Ed25519Signer::from_seed(&SK_I).unwrap()),
+                )
+                .unwrap(),
+            ),
             peer_id_cred: IdCred::from_map(&ID_CRED_R).unwrap(),
             peer_cred: CRED_R.to_vec(),
             peer_key: PK_R,
@@ -138,12 +142,14 @@ impl TraceCredentials {
 
     fn responder() -> Self {
         Self {
-            local: LocalCredential::new(
-                IdCred::from_map(&ID_CRED_R).unwrap(),
-                CRED_R.to_vec(),
-                Box::new(Ed25519Signer::from_seed(&SK_R).unwrap()),
-            )
-            .unwrap(),
+            local: Arc::new(
+                LocalCredential::new(
+                    IdCred::from_map(&ID_CRED_R).unwrap(),
+                    CRED_R.to_vec(),
+                    Box::new(Ed25519Signer::from_seed(&SK_R).unwrap()),
+                )
+                .unwrap(),
+            ),
             peer_id_cred: IdCred::from_map(&ID_CRED_I).unwrap(),
             peer_cred: CRED_I.to_vec(),
             peer_key: PK_I,
@@ -152,8 +158,8 @@ impl TraceCredentials {
 }
 
 impl Credentials for TraceCredentials {
-    fn local(&self, suite: CipherSuite) -> Option<&LocalCredential> {
-        (suite == CipherSuite::Suite0).then_some(&self.local)
+    fn local(&self, suite: CipherSuite) -> Option<Arc<LocalCredential>> {
+        (suite == CipherSuite::Suite0).then(|| Arc::clone(&self.local))
     }
 
     fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
@@ -307,9 +313,11 @@ fn full_handshake_reproduces_messages() {
 
     let ib = TraceBackend::with(X);
     let c_i = ConnId::new(&[0x2d]).unwrap();
+    let now = Instant::ZERO;
     let (initiator, message_1) = Initiator::start(
         &ib,
         &rng,
+        now,
         Suites::new(alloc::vec![0]).unwrap(),
         c_i,
         Vec::new(),
@@ -323,12 +331,12 @@ fn full_handshake_reproduces_messages() {
     assert_eq!(suite, CipherSuite::Suite0);
     let c_r = ConnId::new(&[0x18]).unwrap();
     let (responder, message_2) =
-        Responder::respond(&rb, &rng, &message_1, suite, c_r, &responder_creds).unwrap();
+        Responder::respond(&rb, &rng, now, &message_1, suite, c_r, &responder_creds).unwrap();
     assert_eq!(message_2, MESSAGE_2, "message_2");
     assert_eq!(responder.c_i(), c_i);
 
     let (awaiting_4, message_3) = initiator
-        .process_message_2(&ib, &rng, &message_2, &initiator_creds)
+        .process_message_2(&ib, &rng, now, &message_2, &initiator_creds)
         .unwrap();
     assert_eq!(message_3, MESSAGE_3, "message_3");
     let i_done = awaiting_4.completed();
@@ -337,7 +345,7 @@ fn full_handshake_reproduces_messages() {
     assert_eq!(i_done.secret.prk_out(), &PRK_OUT, "initiator PRK_out");
 
     let (r_done, message_4) = responder
-        .process_message_3(&rb, &message_3, &responder_creds)
+        .process_message_3(&rb, now, &message_3, &responder_creds)
         .unwrap();
     assert_eq!(message_4, MESSAGE_4, "message_4");
     assert_eq!(r_done.secret.prk_out(), &PRK_OUT, "responder PRK_out");

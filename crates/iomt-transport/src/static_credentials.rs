@@ -3,11 +3,12 @@
 //! deployments; `iomt-identity` supplies the real policy.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::cbor;
 use crate::credential::{
-    Credentials, EadSlot, HandshakeNonce, IdCred, LocalCredential, PeerCandidate, PeerCredential,
+    Credentials, EadRequest, EadSlot, IdCred, LocalCredential, PeerCandidate, PeerCredential,
     Refusal,
 };
 use crate::crypto::{PeerKey, Signer};
@@ -54,7 +55,7 @@ pub fn raw_public_key_ccs(key: &PeerKey) -> Vec<u8> {
 /// Our credentials and the peers we accept, fixed at construction.
 #[derive(Default)]
 pub struct StaticCredentials {
-    local: Vec<(CipherSuite, LocalCredential)>,
+    local: Vec<(CipherSuite, Arc<LocalCredential>)>,
     peers: Vec<(IdCred, PeerCredential)>,
     ead: Vec<(EadSlot, EadItem)>,
     understood: Vec<u64>,
@@ -88,14 +89,14 @@ impl StaticCredentials {
         let id_cred = IdCred::kid(kid);
         // A CCS built above is always one well-formed CBOR item.
         if let Ok(local) = LocalCredential::new(id_cred.clone(), cred.clone(), signer) {
-            self.local.push((suite, local));
+            self.local.push((suite, Arc::new(local)));
         }
         (id_cred, PeerCredential { cred, key })
     }
 
     /// Uses `credential` for `suite`.
     pub fn add_local(&mut self, suite: CipherSuite, credential: LocalCredential) {
-        self.local.push((suite, credential));
+        self.local.push((suite, Arc::new(credential)));
     }
 
     /// Accepts the peer that presents `id_cred`, with this credential and key.
@@ -115,8 +116,11 @@ impl StaticCredentials {
 }
 
 impl Credentials for StaticCredentials {
-    fn local(&self, suite: CipherSuite) -> Option<&LocalCredential> {
-        self.local.iter().find(|(s, _)| *s == suite).map(|(_, c)| c)
+    fn local(&self, suite: CipherSuite) -> Option<Arc<LocalCredential>> {
+        self.local
+            .iter()
+            .find(|(s, _)| *s == suite)
+            .map(|(_, c)| Arc::clone(c))
     }
 
     /// A known ID_CRED_x, or a credential sent by value that equals a known peer's.
@@ -128,10 +132,10 @@ impl Credentials for StaticCredentials {
             .ok_or(Refusal::UnknownCredential)
     }
 
-    fn ead(&self, slot: EadSlot, _nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
+    fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {
         self.ead
             .iter()
-            .filter(|(s, _)| *s == slot)
+            .filter(|(s, _)| *s == request.slot)
             .map(|(_, i)| i.clone())
             .collect()
     }

@@ -9,6 +9,7 @@ use ring::rand::SystemRandom;
 use super::*;
 use crate::credential::{HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Refusal};
 use crate::crypto::generate_signer;
+use crate::message::Message1;
 use crate::static_credentials::StaticCredentials;
 
 const I: u8 = 0;
@@ -486,7 +487,7 @@ struct Observing {
 }
 
 impl Credentials for Observing {
-    fn local(&self, suite: CipherSuite) -> Option<&crate::credential::LocalCredential> {
+    fn local(&self, suite: CipherSuite) -> Option<Arc<crate::credential::LocalCredential>> {
         self.inner.local(suite)
     }
 
@@ -498,12 +499,12 @@ impl Credentials for Observing {
         self.inner.verify_peer(peer)
     }
 
-    fn ead(&self, slot: EadSlot, nonce: Option<&HandshakeNonce>) -> Vec<EadItem> {
+    fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {
         self.nonces_given
             .lock()
             .unwrap()
-            .push((slot, nonce.copied()));
-        self.inner.ead(slot, nonce)
+            .push((request.slot, request.nonce.copied()));
+        self.inner.ead(request)
     }
 
     fn understands_ead(&self, label: u64) -> bool {
@@ -654,6 +655,7 @@ fn bad_message_1_creates_no_state() {
                             | InputError::UnknownSession
                             | InputError::Duplicate(MessageKind::Message1)
                             | InputError::Record(_)
+                            | InputError::NotEstablished
                     ),
                     "{e:?}"
                 ),
@@ -725,6 +727,9 @@ fn bad_message_2_is_survived() {
                             | InputError::UnknownSession
                             | InputError::Unexpected(_)
                             | InputError::Record(_)
+                            // A flipped type bit makes a record addressed to our pending
+                            // session when the random identifiers line up.
+                            | InputError::NotEstablished
                     ),
                     "{e:?}"
                 ),
@@ -936,4 +941,242 @@ fn records_before_message_3_are_not_opened() {
         Err(SendError::NotEstablished)
     );
     net.eps[1].handle_input(net.now, I, &m3).unwrap();
+}
+
+/// message_1 of a fresh handshake from `creds`, re-encoded with C_I `c_i` (what a spoofer
+/// who heard the victim's message_1 sends from the victim's address).
+fn spoofed_message_1(creds: &Arc<StaticCredentials>, c_i: ConnId) -> Vec<u8> {
+    let mut spoofer: Endpoint<u8> = Endpoint::new(
+        config_with(&[CipherSuite::Suite4]),
+        creds.clone(),
+        Arc::new(SystemRandom::new()),
+    );
+    spoofer.connect(Instant::ZERO, R).unwrap();
+    let mut buf = Vec::new();
+    let t = spoofer.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    let mut m1 = Message1::decode(&buf[1..t.len]).unwrap();
+    m1.c_i = c_i;
+    let mut out = vec![0x01];
+    m1.encode(&mut out);
+    out
+}
+
+#[test]
+fn spoofed_message_1_does_not_displace_a_pending_handshake() {
+    let suite = CipherSuite::Suite4;
+    let (ci, cr) = credentials(&[suite]);
+    let ci = Arc::new(ci);
+    let mut net = Net::with(
+        Endpoint::new(
+            config_with(&[suite]),
+            ci.clone(),
+            Arc::new(SystemRandom::new()),
+        ),
+        endpoint(config_with(&[suite]), cr),
+    );
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0).bytes;
+    let victim_c_i = Message1::decode(&m1[1..]).unwrap().c_i;
+    let incoming = net.eps[1].handle_input(net.now, I, &m1).unwrap().unwrap();
+    let victim = net.eps[1].accept(net.now, incoming).unwrap();
+
+    // The spoofer sends another message_1 with the victim's address and C_I; it is accepted
+    // as a handshake of its own and the victim's stays.
+    let spoofed = spoofed_message_1(&ci, victim_c_i);
+    let incoming = net.eps[1]
+        .handle_input(net.now, I, &spoofed)
+        .unwrap()
+        .unwrap();
+    let spoof = net.eps[1].accept(net.now, incoming).unwrap();
+    assert_ne!(spoof, victim);
+    assert_eq!(net.eps[1].pending_count(), 2);
+    assert!(net.eps[1].sessions.contains_key(&victim));
+
+    // The victim's handshake completes; the spoofed one is left behind and closed.
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+    assert_eq!(net.connected(R), Some(victim));
+    assert!(net.events[1].iter().any(|e| matches!(
+        e,
+        Event::Closed { session, reason: CloseReason::Superseded } if *session == spoof
+    )));
+    assert_eq!(net.eps[1].pending_count(), 0);
+    assert_eq!(net.eps[1].session_count(), 1);
+    assert!(
+        net.eps[1]
+            .by_initiator
+            .iter()
+            .all(|(_, _, id)| *id == victim)
+    );
+}
+
+#[test]
+fn unknown_responder_kid_is_answered_with_code_3_and_sent_by_value() {
+    let rng = SystemRandom::new();
+    for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
+        let mut ci = StaticCredentials::new();
+        let (id, cred) = ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let mut cr = StaticCredentials::new();
+        cr.add_peer(id, cred);
+        let (_, responder_cred) =
+            cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        // The initiator knows the responder's credential, but under another kid.
+        ci.add_peer(IdCred::kid(&[0x77]), responder_cred.clone());
+        let mut net = Net::with(
+            endpoint(config_with(&[suite]), ci),
+            endpoint(config_with(&[suite]), cr),
+        );
+        net.eps[0].connect(net.now, R).unwrap();
+        assert!(net.run_until(Duration::from_secs(10), Net::both_confirmed));
+        // The first message_2 was answered with error code 3, which closed that session...
+        assert!(net.errors.iter().any(|(n, e)| *n == I
+            && *e == InputError::Handshake(HandshakeError::Refused(Refusal::UnknownCredential))));
+        assert_eq!(
+            net.closed(R),
+            Some(&CloseReason::Handshake(HandshakeError::PeerError(
+                ErrorMessage::UnknownCredential
+            )))
+        );
+        // ...and the restarted handshake got the credential by value.
+        let info = net.events[0]
+            .iter()
+            .find_map(|e| match e {
+                Event::Connected { info, .. } => Some(info.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            info.id_cred.by_value(),
+            Some(responder_cred.cred.as_slice())
+        );
+        assert!(net.closed(I).is_none());
+        assert!(
+            net.eps[1].by_value_hints.is_empty(),
+            "the hint is dropped once a handshake with that address completes"
+        );
+    }
+}
+
+#[test]
+fn credentials_by_value_from_the_start() {
+    let suite = CipherSuite::Suite6;
+    let config = EndpointConfig {
+        credential_by_value: true,
+        ..config_with(&[suite])
+    };
+    let mut net = Net::new(config, &[suite]);
+    net.eps[0].connect(net.now, R).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+    for node in [I, R] {
+        let Some(Event::Connected { info, .. }) = net.events[usize::from(node)].first() else {
+            panic!("connected");
+        };
+        assert_eq!(
+            info.id_cred.by_value(),
+            Some(info.credential.cred.as_slice())
+        );
+    }
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+}
+
+#[test]
+fn recycled_buffers_carry_the_next_records() {
+    let mut net = Net::new(config_with(&[CipherSuite::Suite4]), &[CipherSuite::Suite4]);
+    let sid = net.eps[0].connect(net.now, R).unwrap();
+    assert!(net.run_until(Duration::from_secs(5), Net::both_confirmed));
+    let mut wire = Vec::new();
+    let mut previous: Option<*const u8> = None;
+    for n in 0..4u8 {
+        net.eps[0].send(net.now, sid, &[n; 40]).unwrap();
+        let t = net.eps[0].poll_transmit(net.now, &mut wire).unwrap();
+        net.eps[1].handle_input(net.now, I, &wire[..t.len]).unwrap();
+        let Some(Event::Received { data, .. }) = net.eps[1].poll_event() else {
+            panic!("a record");
+        };
+        assert_eq!(data, [n; 40]);
+        if let Some(ptr) = previous {
+            assert_eq!(data.as_ptr(), ptr, "the recycled buffer was reused");
+        }
+        previous = Some(data.as_ptr());
+        net.eps[1].recycle(data);
+    }
+    // A record that fails to open returns its buffer to the pool.
+    let mut forged = wire.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &forged),
+        Err(InputError::Record(RecordError::Replayed))
+    );
+    assert_eq!(net.eps[1].recycled.len(), 1);
+}
+
+#[test]
+fn timers_fire_in_session_order() {
+    let config = EndpointConfig {
+        max_sessions: 16,
+        ..config_with(&[CipherSuite::Suite4])
+    };
+    let mut net = Net::new(config, &[CipherSuite::Suite4]).lossy(11, 1000, 0, 0);
+    for _ in 0..12 {
+        net.eps[0].connect(net.now, R).unwrap();
+    }
+    net.drain();
+    assert_eq!(net.sent[0].len(), 12);
+    net.step();
+    // Every retransmission fell due at once; they leave in the order the sessions were made,
+    // whatever their connection identifiers hash to.
+    assert_eq!(net.sent[0].len(), 24);
+    assert_eq!(net.sent[0][12..], net.sent[0][..12]);
+}
+
+#[test]
+fn a_refused_message_3_is_answered_again_when_repeated() {
+    let rng = SystemRandom::new();
+    let suite = CipherSuite::Suite4;
+    let mut ci = StaticCredentials::new();
+    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    let mut cr = StaticCredentials::new();
+    let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+    ci.add_peer(id, cred);
+    let mut net = Net::with(
+        endpoint(config_with(&[suite]), ci),
+        endpoint(config_with(&[suite]), cr),
+    );
+    net.eps[0].connect(net.now, R).unwrap();
+    net.drain();
+    let m1 = net.flight.remove(0).bytes;
+    let incoming = net.eps[1].handle_input(net.now, I, &m1).unwrap().unwrap();
+    net.eps[1].accept(net.now, incoming).unwrap();
+    net.drain();
+    let m2 = net.flight.remove(0).bytes;
+    net.eps[0].handle_input(net.now, R, &m2).unwrap();
+    net.drain();
+    let m3 = net.flight.remove(0).bytes;
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &m3),
+        Err(InputError::Handshake(HandshakeError::Refused(
+            Refusal::UnknownCredential
+        )))
+    );
+    let mut buf = Vec::new();
+    let t = net.eps[1].poll_transmit(net.now, &mut buf).unwrap();
+    let error = buf[..t.len].to_vec();
+    assert_eq!(error[0], 0x05, "an error message");
+    // The error was lost; the initiator's copy of message_3 gets the same answer, and
+    // anything else meets a closed session.
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &m3),
+        Err(InputError::Duplicate(MessageKind::Message3))
+    );
+    let t = net.eps[1].poll_transmit(net.now, &mut buf).unwrap();
+    assert_eq!(buf[..t.len], error[..]);
+    let mut other = m3.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    assert_eq!(
+        net.eps[1].handle_input(net.now, I, &other),
+        Err(InputError::Closed)
+    );
+    assert!(net.eps[1].poll_transmit(net.now, &mut buf).is_none());
 }
