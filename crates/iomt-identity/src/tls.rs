@@ -19,7 +19,7 @@
 //! `Revoked` for revoked devices), so the application can tell why.
 
 use core::fmt;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use iomt_schema::{DeviceId, Timestamp};
@@ -51,7 +51,7 @@ pub trait ResultSource: Send + Sync + fmt::Debug {
 /// A [`ResultSource`] the application fills, keyed by the device key's thumbprint.
 #[derive(Debug, Default)]
 pub struct ResultStore {
-    results: RwLock<HashMap<[u8; 32], Vec<u8>>>,
+    results: RwLock<BTreeMap<[u8; 32], Vec<u8>>>,
 }
 
 impl ResultStore {
