@@ -305,7 +305,7 @@ fn deploy(sim: &mut Simulator<Device>) {
         mtu: 1232,
         loss: Loss::Bernoulli { p: 0.1 },
     });
-    // The squad walks a patrol leg north-east and back at about 1.4 m/s, keeping its wedge.
+    // The squad patrols north-east, then north-west, at about 1.4 m/s, keeping its wedge.
     let squad = sim.add_group(Mobility::Path(Path {
         waypoints: vec![
             (Duration::ZERO, Point::new(1100.0, -150.0)),
