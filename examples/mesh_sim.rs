@@ -11,17 +11,23 @@
 
 #[path = "common/mesh_node.rs"]
 mod mesh_node;
+#[path = "common/route_coverage.rs"]
+mod route_coverage;
+#[path = "common/sim_router.rs"]
+mod sim_router;
 
 use std::time::Duration;
 
 use iomt::mesh::InterfaceConfig;
-use iomt::mesh::{Event, Prefix, RouterConfig, Target};
-use iomt::schema::{Instant, Precedence};
+use iomt::mesh::{Event, RouterConfig, Target};
+use iomt::schema::{Instant, Precedence, ShortId};
 use iomt_sim::{
     Action, Boot, Convergence, Loss, Metrics, Mobility, NodeId, Observer, Point, Purpose,
     RadioParams, RandomWaypoint, Seed, Simulator, below,
 };
-use mesh_node::{MeshNode, link_local, node_of, short};
+use mesh_node::{MeshNode, short};
+use route_coverage::coverage;
+use sim_router::link_local;
 
 const NODES: u32 = 50;
 
@@ -30,9 +36,9 @@ fn at(secs: u64) -> Instant {
 }
 
 /// Records deliveries, and every 250 ms of simulated time checks how much of the network
-/// routing covers: the share of node pairs that can reach each other (right now, in the
-/// simulator's ground truth) for which the source has a loop-free route.
+/// routing covers.
 struct Watch {
+    ids: Vec<ShortId>,
     convergence: Convergence,
     last_check: Instant,
 }
@@ -40,33 +46,6 @@ struct Watch {
 /// Converged: routes for at least 99 % of the pairs that can reach each other. (With nodes
 /// moving, some link is always appearing or fading, so "all pairs" is rarely true for long.)
 const CONVERGED: f64 = 0.99;
-
-fn coverage(sim: &Simulator<MeshNode>) -> f64 {
-    let topo = sim.topology();
-    let (mut reachable, mut routed) = (0u32, 0u32);
-    for s in 0..NODES {
-        let hops = topo.hops_from(NodeId(s));
-        for d in (0..NODES).filter(|d| *d != s && hops[*d as usize].is_some()) {
-            reachable += 1;
-            let prefix = Prefix::of(short(NodeId(d)));
-            let mut cur = NodeId(s);
-            for _ in 0..NODES {
-                let Some(route) = sim.node(cur).and_then(|n| n.router.route(&prefix)) else {
-                    break;
-                };
-                let Some((_, via)) = route.next_hop else {
-                    routed += 1;
-                    break;
-                };
-                cur = node_of(via);
-            }
-        }
-    }
-    if reachable == 0 {
-        return 1.0;
-    }
-    f64::from(routed) / f64::from(reachable)
-}
 
 impl Observer<MeshNode> for Watch {
     fn on_event(&mut self, now: Instant, _: NodeId, event: Event, metrics: &mut Metrics) {
@@ -80,8 +59,8 @@ impl Observer<MeshNode> for Watch {
     fn check(&mut self, sim: &Simulator<MeshNode>) -> Result<(), String> {
         if sim.now() >= self.last_check + Duration::from_millis(250) {
             self.last_check = sim.now();
-            self.convergence
-                .observe(sim.now(), coverage(sim) >= CONVERGED);
+            let covered = coverage(sim, &self.ids, |n| &n.router);
+            self.convergence.observe(sim.now(), covered >= CONVERGED);
         }
         Ok(())
     }
@@ -155,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sim.schedule(at(240), Action::Merge);
 
     let mut watch = Watch {
+        ids: (0..NODES).map(|n| short(NodeId(n))).collect(),
         convergence: Convergence::default(),
         last_check: Instant::ZERO,
     };

@@ -14,14 +14,18 @@
 //!
 //! The link is seeded (`SEED` below): the same seed gives the same losses and timings.
 
-use std::error::Error;
-use std::sync::{Arc, RwLock};
+#[path = "common/enrolment.rs"]
+mod enrolment;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use iomt::identity::*;
 use iomt::schema::{Instant, Timestamp};
-use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId, WallClock};
+use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId};
 use ring::rand::SystemRandom;
+
+use enrolment::{Hardware, MissionAuthority, Res};
 
 const SEED: u64 = 0x5eed_2026;
 /// The radio loses one datagram in five.
@@ -32,149 +36,31 @@ const DUPLICATE_PER_MILLE: u64 = 50;
 const START_MS: u64 = 1_795_248_000_000;
 const RESULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
-type Res<T> = Result<T, Box<dyn Error>>;
-
 fn at(ms: u64) -> Res<Timestamp> {
     Timestamp::from_millis(ms).ok_or_else(|| "timestamp out of range".into())
 }
 
-/// The attester role of a device: evidence with its measurements over a nonce.
-struct Hardware {
-    key: Arc<SoftwareKey>,
-    measurements: Vec<Measurement>,
-}
-
-impl Hardware {
-    fn evidence(&self, nonce: &Nonce, now: Timestamp) -> Option<Vec<u8>> {
-        Evidence {
-            device: self.key.public_key().device_id(),
-            nonce: nonce.clone(),
-            issued_at: now,
-            secure_boot: true,
-            debug: DebugState::DisabledPermanently,
-            firmware: FirmwareVersion::new(4, 2, 0),
-            measurements: self.measurements.clone(),
-        }
-        .sign(&*self.key)
-        .ok()
-    }
-}
-
-/// The mission: its authority, its verifier and the trust package devices carry.
-struct Mission1 {
-    authority: SoftwareKey,
-    verifier: AttestationVerifier<Arc<SoftwareKey>>,
-    verifier_key: Arc<SoftwareKey>,
-    package: Vec<u8>,
-    mission: Mission,
-    firmware: Vec<Measurement>,
-}
-
-impl Mission1 {
-    fn new(rng: &SystemRandom) -> Res<Self> {
-        let mission = Mission::new("op-nordic")?;
-        let authority = SoftwareKey::generate(Algorithm::Ed25519, rng)?;
-        let verifier_key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, rng)?);
-        let config = AppraisalConfig {
-            result_lifetime: RESULT_LIFETIME,
-            ..AppraisalConfig::default()
-        };
-        let verifier = AttestationVerifier::new(verifier_key.clone(), config);
-        let firmware = vec![
-            Measurement::of(0, "bootloader", b"bootloader v3"),
-            Measurement::of(1, "radio-fw", b"radio firmware 4.2"),
-        ];
-        let mut reference = ReferenceValues {
-            min_firmware: FirmwareVersion::new(4, 0, 0),
-            require_secure_boot: true,
-            require_debug_disabled: true,
-            ..ReferenceValues::default()
-        };
-        for m in &firmware {
-            reference.allow(&m.component, m.digest);
-        }
-        let package = TrustPackage {
-            sequence: 1,
-            verifiers: vec![verifier_key.public_key()],
-            reference,
-            ..TrustPackage::default()
-        }
-        .sign(&authority)?;
-        Ok(Self {
-            authority,
-            verifier,
-            verifier_key,
-            package,
-            mission,
-            firmware,
-        })
-    }
-
-    fn trust_store(&self) -> Res<Arc<RwLock<TrustStore>>> {
-        let mut trust = TrustStore::new(self.authority.public_key(), self.mission.clone());
-        trust.apply_package(&self.package)?;
-        Ok(Arc::new(RwLock::new(trust)))
-    }
-
-    /// The verifier challenges the device, appraises its evidence and signs a result.
-    fn attest(&self, hw: &Hardware, now: Timestamp) -> Res<Vec<u8>> {
-        let trust = self.trust_store()?;
-        let trust = trust.read().map_err(|_| "trust store lock poisoned")?;
-        let challenge = Challenge::new(&SystemRandom::new(), now)?;
-        let evidence = hw
-            .evidence(challenge.nonce(), now)
-            .ok_or("the device could not attest")?;
-        let appraisal = self.verifier.appraise(
-            challenge,
-            &hw.key.public_key(),
-            &evidence,
-            trust.reference_values(),
-            now,
-        )?;
-        Ok(self.verifier.sign_result(&appraisal)?)
-    }
-
-    /// A device enrols: a key, a one-day credential, an attestation result.
-    fn enrol(&self, name: &str, role: Role, rng: &SystemRandom) -> Res<Device> {
-        let hw = Arc::new(Hardware {
-            key: Arc::new(SoftwareKey::generate(Algorithm::Ed25519, rng)?),
-            measurements: self.firmware.clone(),
-        });
-        let trust = self.trust_store()?;
-        let credential = Credential {
-            subject: hw.key.public_key(),
-            mission: self.mission.clone(),
-            roles: Roles::EMPTY.with(role),
-            not_before: at(START_MS - 60_000)?,
-            not_after: at(START_MS + 86_400_000)?,
-            serial: u64::from(hw.key.public_key().as_bytes()[0]),
-        }
-        .sign(&self.authority)?;
-        let clock = WallClock::new(Instant::ZERO, at(START_MS)?);
-        let result = self.attest(&hw, clock.at(Instant::ZERO))?;
-        let attester = Arc::clone(&hw);
-        let creds = IdentityCredentials::new(trust, hw.key.clone(), clock)
-            .with_attester(move |nonce: &Nonce, now| attester.evidence(nonce, now));
-        creds.set_credential(&credential, Instant::ZERO)?;
-        creds.set_result(result.clone(), Instant::ZERO)?;
-        println!(
-            "{name:>6}: enrolled as {}, credential {} bytes, attestation result {} bytes",
-            hw.key.public_key().device_id(),
-            credential.len(),
-            result.len()
-        );
-        Ok(Device {
-            name: name.to_owned(),
-            hw,
-            creds,
-        })
-    }
-}
-
+/// A device of the mission: its name, attester and credentials.
 struct Device {
     name: String,
     hw: Arc<Hardware>,
     creds: IdentityCredentials,
+}
+
+fn enrol(m: &MissionAuthority, name: &str, role: Role, rng: &SystemRandom) -> Res<Device> {
+    let key = SoftwareKey::generate(Algorithm::Ed25519, rng)?;
+    let device = m.enrol(key, Roles::EMPTY.with(role))?;
+    println!(
+        "{name:>6}: enrolled as {}, credential {} bytes, attestation result {} bytes",
+        device.hw.key.public_key().device_id(),
+        device.credential.len(),
+        device.result.len()
+    );
+    Ok(Device {
+        name: name.to_owned(),
+        hw: device.hw,
+        creds: device.creds,
+    })
 }
 
 /// A small xorshift generator: the link's losses, duplicates and delays.
@@ -282,15 +168,22 @@ impl Radio {
 
 fn main() -> Res<()> {
     let rng = SystemRandom::new();
-    let m = Mission1::new(&rng)?;
-    let sensor = m.enrol("sensor", Role::Sensor, &rng)?;
-    let post = m.enrol("post", Role::CommandPost, &rng)?;
+    let m = MissionAuthority::new(
+        "op-nordic",
+        SoftwareKey::generate(Algorithm::Ed25519, &rng)?,
+        SoftwareKey::generate(Algorithm::Ed25519, &rng)?,
+        AppraisalConfig {
+            result_lifetime: RESULT_LIFETIME,
+            ..AppraisalConfig::default()
+        },
+        at(START_MS)?,
+    )?;
+    let sensor = enrol(&m, "sensor", Role::Sensor, &rng)?;
+    let post = enrol(&m, "post", Role::CommandPost, &rng)?;
 
     // The command post hosts a verifier too: it asks every peer for evidence bound to the
     // handshake, on top of the attestation result.
-    let post_verifier =
-        AttestationVerifier::new(m.verifier_key.clone(), AppraisalConfig::default());
-    let post_creds = Arc::new(post.creds.require_fresh_evidence(post_verifier));
+    let post_creds = Arc::new(post.creds.require_fresh_evidence(m.verifier()));
     let sensor_creds = Arc::new(sensor.creds);
 
     let mut config = EndpointConfig::default();

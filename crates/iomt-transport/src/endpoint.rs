@@ -70,7 +70,7 @@ use core::time::Duration;
 use iomt_schema::Instant;
 use ring::rand::SecureRandom;
 
-use crate::conn_id::ConnId;
+use crate::conn_id::{ConnId, one_byte_int_id};
 use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, Datagram, DatagramError, Kind};
@@ -1271,18 +1271,21 @@ impl<A: Clone + Ord> Endpoint<A> {
         }
     }
 
-    /// A fresh connection identifier: one byte while those are easy to find, else two.
+    /// A fresh connection identifier: one of the 48 one-byte identifiers that travel as a
+    /// one-byte CBOR int while those are easy to find, else two bytes. Any other one-byte
+    /// identifier would travel as a two-byte bstr in every handshake message naming it, and
+    /// the size of a handshake would then depend on the draw.
     fn allocate_id(&self) -> Option<ConnId> {
         let mut bytes = [0u8; 2];
         for attempt in 0..64 {
             self.rng.fill(&mut bytes).ok()?;
             let id = if attempt < 16 {
-                ConnId::new(&bytes[..1])
+                one_byte_int_id(bytes[0])
             } else {
                 // Two bytes with a non-zero first byte stay distinct from one-byte ids.
                 bytes[0] |= 1;
-                ConnId::new(&bytes)
-            }?;
+                ConnId::new(&bytes)?
+            };
             if !self.by_local_id.contains_key(&id) {
                 return Some(id);
             }

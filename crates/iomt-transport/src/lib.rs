@@ -26,8 +26,10 @@
 //!   AEAD limits or on a time budget, and a forgery limit that kills the session.
 //! - [`tls`] (feature `rustls`): rustls 0.23 client and server configurations, TLS 1.3 only,
 //!   mutual authentication through the `iomt-identity` verifiers and rotating short-lived
-//!   certificates; [`post_handshake`]: attestation after the TLS handshake, bound to the
-//!   session by its exporter.
+//!   certificates.
+//! - [`post_handshake`]: attestation after the handshake, bound to the session by its
+//!   exporter: on TLS backhaul, and on EDHOC sessions to re-attest a peer in place
+//!   ([`EdhocBinding`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -150,7 +152,9 @@ pub use message::{
     ErrorMessage, MAX_ERROR_TEXT, MAX_SUITES, METHOD_SIGN_SIGN, Message1, Plaintext2, Plaintext3,
     Suites, decode_single_bstr, encode_single_bstr,
 };
-pub use post_handshake::{BackhaulPolicy, PostHandshakeAttester, PostHandshakeVerifier};
+pub use post_handshake::{
+    BackhaulPolicy, EdhocBinding, PostHandshakeAttester, PostHandshakeVerifier,
+};
 pub use record::{
     EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
     MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,

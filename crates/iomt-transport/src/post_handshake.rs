@@ -1,14 +1,16 @@
-//! Post-handshake attestation for TLS 1.3 backhaul sessions, bound to the session by its
-//! exporter. Sans-IO: the two state machines read and write bytes that the application moves
-//! through the TLS connection's application data, before any data of its own.
+//! Post-handshake attestation, bound to the session by its exporter: for TLS 1.3 backhaul
+//! sessions, and for EDHOC radio sessions that want to re-attest a peer without a new
+//! handshake. Sans-IO: the two state machines read and write bytes that the application moves
+//! through the session's application data (on TLS before any data of its own; on EDHOC one
+//! message per record, whenever the verifier asks again).
 //!
 //! # The exchange
 //!
-//! Both sides derive the binding from their own end of the session (RFC 8446 section 7.5),
-//! and it never travels:
+//! Both sides derive the binding from their own end of the session, and it never travels:
 //!
 //! ```text
-//! binding = TLS-Exporter("EXPORTER-iomt-attestation", "", 32)      (see TlsBinding)
+//! TLS:    binding = TLS-Exporter("EXPORTER-iomt-attestation", "", 32)   (see TlsBinding)
+//! EDHOC:  binding = EDHOC_Exporter(EDHOC_EXPORTER_LABEL, h'', 32)       (see EdhocBinding)
 //!
 //! server (verifier)                          client (attester)
 //!   REQUEST { result, evidence }      ->
@@ -22,7 +24,9 @@
 //! ([`Challenge::for_channel`]): evidence made for another session, or relayed from one,
 //! names another nonce and is refused. The certificate verifiers already checked a result at
 //! the handshake; this exchange adds a fresh one, and evidence only this session could have
-//! produced.
+//! produced. An exchange repeated on one session reuses its binding: the verifier's freshness
+//! window (evidence issued no earlier than its challenge, less the allowed clock skew) is what
+//! keeps evidence from an earlier round out of a later one.
 //!
 //! # Wire format
 //!
@@ -49,10 +53,14 @@ use iomt_identity::{
 };
 use iomt_schema::Timestamp;
 
+use crate::endpoint::{Endpoint, SendError, SessionId};
 use crate::identity::{Appraiser, Attester};
 
 /// The exporter label both sides derive the binding with.
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-iomt-attestation";
+/// The EDHOC_Exporter label the binding of an EDHOC session is derived with: private use
+/// (RFC 9528 section 10.1), next to the record layer's 32768 to 32771.
+pub const EDHOC_EXPORTER_LABEL: u64 = 32772;
 /// Length of the binding, in bytes.
 pub const BINDING_LEN: usize = 32;
 /// Largest message body, in bytes.
@@ -64,6 +72,36 @@ const VERDICT: u8 = 3;
 const WANT_RESULT: u8 = 0x01;
 const WANT_EVIDENCE: u8 = 0x02;
 const HEADER: usize = 3;
+
+/// This side's binding of an established EDHOC session:
+/// `EDHOC_Exporter(EDHOC_EXPORTER_LABEL, h'', 32)`. Made only from the endpoint's own key
+/// schedule, so it is always this side's own view of the session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EdhocBinding([u8; BINDING_LEN]);
+
+impl EdhocBinding {
+    /// The binding of `session` on `endpoint`, once its handshake has produced keys.
+    pub fn from_session<A: Clone + Ord>(
+        endpoint: &Endpoint<A>,
+        session: SessionId,
+    ) -> Result<Self, SendError> {
+        let mut binding = [0; BINDING_LEN];
+        endpoint.export(session, EDHOC_EXPORTER_LABEL, &[], &mut binding)?;
+        Ok(Self(binding))
+    }
+}
+
+impl ChannelBinding for EdhocBinding {
+    fn channel_binding(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EdhocBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EdhocBinding(..)")
+    }
+}
 
 /// The server's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

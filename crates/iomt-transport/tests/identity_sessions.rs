@@ -587,3 +587,146 @@ fn own_credential_and_result_are_checked_when_installed() {
     assert!(c.local(iomt_transport::CipherSuite::Suite4).is_some());
     assert!(c.local(iomt_transport::CipherSuite::Suite6).is_none());
 }
+
+/// The session of the first `Connected` event at `node`.
+fn session_of(link: &Link, node: usize) -> iomt_transport::SessionId {
+    link.events[node]
+        .iter()
+        .find_map(|e| match e {
+            iomt_transport::Event::Connected { session, .. } => Some(*session),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// Sends `data` as one record from `from` and returns it as `to` received it.
+fn carry(link: &mut Link, from: u8, session: iomt_transport::SessionId, data: &[u8]) -> Vec<u8> {
+    let to = usize::from(1 - from);
+    let received = |l: &Link| {
+        l.events[to]
+            .iter()
+            .filter(|e| matches!(e, iomt_transport::Event::Received { .. }))
+            .count()
+    };
+    let before = received(link);
+    link.eps[usize::from(from)]
+        .send(link.now, session, data)
+        .unwrap();
+    assert!(link.run_until(Duration::from_secs(1), |l| received(l) > before));
+    link.events[to]
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            iomt_transport::Event::Received { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn wall(now: Instant) -> Timestamp {
+    at(T0 + now.as_nanos() / 1_000_000)
+}
+
+#[test]
+fn re_attestation_in_place_over_an_edhoc_session() {
+    use iomt_identity::{AppraisalConfig, AttestationVerifier, ChannelBinding};
+    use iomt_transport::post_handshake::{AttestError, Verdict};
+    use iomt_transport::{
+        Attester, BackhaulPolicy, EdhocBinding, PostHandshakeAttester, PostHandshakeVerifier,
+    };
+
+    let f = Fixture::new();
+    let device = f.enrol(Algorithm::Ed25519, 3_600_000);
+    let post = f.enrol(Algorithm::Ed25519, 3_600_000);
+    let (cd, cp) = (
+        Arc::new(f.credentials(&device)),
+        Arc::new(f.credentials(&post)),
+    );
+    cd.learn_peer(&post.credential, Instant::ZERO).unwrap();
+    cp.learn_peer(&device.credential, Instant::ZERO).unwrap();
+    let mut link = run(cd.clone(), cp.clone(), Instant::ZERO);
+    let (sd, sp) = (session_of(&link, 0), session_of(&link, 1));
+    let bd = EdhocBinding::from_session(&link.eps[0], sd).unwrap();
+    let bp = EdhocBinding::from_session(&link.eps[1], sp).unwrap();
+    assert_eq!(bd.channel_binding(), bp.channel_binding(), "one binding");
+    assert_eq!(bd.channel_binding().len(), 32);
+
+    // Another session between the same two devices has another binding.
+    let other = run(cd, cp, link.now);
+    let bo = EdhocBinding::from_session(&other.eps[0], session_of(&other, 0)).unwrap();
+    assert_ne!(bo.channel_binding(), bd.channel_binding());
+
+    let policy = Arc::new(BackhaulPolicy::new(f.store()).require_fresh_evidence(
+        AttestationVerifier::new(f.verifier_key.clone(), AppraisalConfig::default()),
+    ));
+    let key = device.key.clone();
+    let implant = Arc::new(Mutex::new(false));
+    let flag = implant.clone();
+    let attester: Arc<dyn Attester> = Arc::new(move |nonce: &Nonce, now: Timestamp| {
+        let mut e = iomt_identity::Evidence {
+            device: key.public_key().device_id(),
+            nonce: nonce.clone(),
+            issued_at: now,
+            secure_boot: true,
+            debug: iomt_identity::DebugState::DisabledPermanently,
+            firmware: iomt_identity::FirmwareVersion::new(2, 4, 1),
+            measurements: good_measurements(),
+        };
+        if *flag.lock().unwrap() {
+            e.measurements[2] = iomt_identity::Measurement::of(2, "app", b"implant");
+        }
+        Some(e.sign(&*key).unwrap())
+    });
+
+    // Round 1: the post asks, the device answers over the session, the post accepts.
+    // Round 2, a minute later, with the firmware changed: contraindicated, refused.
+    // Round 3: evidence over another session's binding names another nonce.
+    for round in 0..3 {
+        link.now = link.now + Duration::from_secs(60);
+        *implant.lock().unwrap() = round == 1;
+        let own = if round == 2 { &bo } else { &bd };
+        let mut verifier = PostHandshakeVerifier::new(
+            &bp,
+            device.key.public_key(),
+            policy.clone(),
+            wall(link.now),
+        )
+        .unwrap();
+        let mut attester =
+            PostHandshakeAttester::new(own, device.result.clone(), Some(attester.clone())).unwrap();
+        let mut request = Vec::new();
+        assert!(verifier.poll_transmit(&mut request));
+        let request = carry(&mut link, 1, sp, &request);
+        attester.handle_input(wall(link.now), &request).unwrap();
+        let mut answer = Vec::new();
+        assert!(attester.poll_transmit(&mut answer));
+        let answer = carry(&mut link, 0, sd, &answer);
+        let outcome = verifier.handle_input(wall(link.now), &answer);
+        let mut verdict = Vec::new();
+        assert!(verifier.poll_transmit(&mut verdict));
+        let verdict = carry(&mut link, 1, sp, &verdict);
+        let heard = attester.handle_input(wall(link.now), &verdict);
+        match round {
+            0 => {
+                let attested = outcome.unwrap().done.unwrap();
+                assert!(attested.fresh_evidence);
+                assert_eq!(attested.result.key(), &device.key.public_key());
+                assert!(heard.unwrap().done.is_some());
+            }
+            1 => {
+                assert_eq!(
+                    outcome.unwrap_err(),
+                    AttestError::NotAffirming(Tier::Contraindicated)
+                );
+                assert_eq!(heard.unwrap_err(), AttestError::Refused(Verdict::Refused));
+            }
+            _ => {
+                assert!(
+                    matches!(outcome, Err(AttestError::Appraisal(_))),
+                    "{outcome:?}"
+                );
+                assert_eq!(heard.unwrap_err(), AttestError::Refused(Verdict::Refused));
+            }
+        }
+    }
+}

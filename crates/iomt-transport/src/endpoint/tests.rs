@@ -1180,3 +1180,24 @@ fn a_refused_message_3_is_answered_again_when_repeated() {
     );
     assert!(net.eps[1].poll_transmit(net.now, &mut buf).is_none());
 }
+
+#[test]
+fn connection_identifiers_travel_as_one_byte_ints() {
+    let (creds, _) = credentials(&[CipherSuite::Suite4]);
+    let mut ep = endpoint(config_with(&[CipherSuite::Suite4]), creds);
+    let mut sizes = Vec::new();
+    let mut buf = Vec::new();
+    for peer in 0..16u8 {
+        ep.connect(Instant::ZERO, peer).unwrap();
+        let t = ep.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+        // message_1 ends with C_I (there is no EAD_1 here).
+        let c_i = buf[t.len - 1];
+        assert!(
+            c_i <= 0x17 || (0x20..=0x37).contains(&c_i),
+            "C_I {c_i:#04x}"
+        );
+        sizes.push(t.len);
+    }
+    sizes.dedup();
+    assert_eq!(sizes.len(), 1, "every message_1 has one size: {sizes:?}");
+}

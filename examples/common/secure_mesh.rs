@@ -1,0 +1,277 @@
+//! One device's radio stack, composed the way a downstream application (or `iomt-node`) would
+//! compose it: an `iomt-mesh` router on the radio, and an `iomt-transport` endpoint whose
+//! datagrams ride the mesh end to end, whatever the number of hops.
+//!
+//! One name serves all three layers: a device's `ShortId` is its router-id and mesh address,
+//! the address its endpoint knows it by, and the `kid` of its credential. The mesh source of
+//! a datagram is not authenticated; it only routes the reply. Who a session is with is what
+//! EDHOC proves and `IdentityCredentials` decides.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iomt::mesh::{self, Header, Router, Target};
+use iomt::schema::{Instant, Precedence, ShortId};
+use iomt::transport::{
+    Endpoint, Event, IdentityCredentials, OpenError, SendError, SessionId, Transmit,
+};
+use iomt_sim::{Counter, NodeId, Received};
+
+use super::sim_router::{router_input, router_transmit};
+
+/// How long the mesh keeps a datagram before dropping it.
+pub const DATAGRAM_LIFETIME: Duration = Duration::from_secs(30);
+/// The mesh precedence of what the endpoint sends on its own: handshake messages,
+/// retransmissions and error messages. Below Immediate and Flash traffic, above routine.
+pub const CONTROL: Precedence = Precedence::Priority;
+
+/// What the stack hands up to the application.
+pub enum Up {
+    /// A session event, with the mesh address of the session's peer.
+    Session {
+        peer: ShortId,
+        event: Event<ShortId>,
+    },
+    /// A datagram flooded to every device.
+    Flooded(mesh::Delivery),
+}
+
+/// What one device's endpoint put into the mesh.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sent {
+    /// EDHOC messages, retransmissions and error messages.
+    pub handshake: Counter,
+    /// Records.
+    pub records: Counter,
+    /// Datagrams the mesh had no route for, or no room.
+    pub unsent: u64,
+}
+
+/// The size on the air of one record: the record as the endpoint sealed it, and the mesh
+/// packet that carried it on its first hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnAir {
+    pub record: usize,
+    pub packet: usize,
+}
+
+enum Probe {
+    Idle,
+    Armed,
+    Sealed(Vec<u8>),
+    Measured(OnAir),
+}
+
+pub struct SecureMesh {
+    pub router: Router,
+    pub endpoint: Endpoint<ShortId>,
+    pub creds: Arc<IdentityCredentials>,
+    pub sent: Sent,
+    me: NodeId,
+    hop_limit: u8,
+    peers: BTreeMap<SessionId, ShortId>,
+    last: (u8, Precedence),
+    probe: Probe,
+    buf: Vec<u8>,
+}
+
+impl SecureMesh {
+    /// The stack of simulated node `me`, whose router originates datagrams with `hop_limit`.
+    pub fn new(
+        me: NodeId,
+        router: Router,
+        hop_limit: u8,
+        endpoint: Endpoint<ShortId>,
+        creds: Arc<IdentityCredentials>,
+    ) -> Self {
+        Self {
+            router,
+            endpoint,
+            creds,
+            sent: Sent::default(),
+            me,
+            hop_limit,
+            peers: BTreeMap::new(),
+            last: (0, Precedence::Routine),
+            probe: Probe::Idle,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Opens a session with the device `peer`.
+    pub fn connect(&mut self, now: Instant, peer: ShortId) -> Result<SessionId, OpenError> {
+        let session = self.endpoint.connect(now, peer)?;
+        self.peers.insert(session, peer);
+        self.flush(now, CONTROL);
+        Ok(session)
+    }
+
+    /// Ends a session at once (the peer is not told).
+    pub fn close(&mut self, session: SessionId) {
+        self.endpoint.close(session);
+        self.peers.remove(&session);
+    }
+
+    /// Seals `data` as one record and hands it to the mesh at `precedence`.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        precedence: Precedence,
+        data: &[u8],
+    ) -> Result<(), SendError> {
+        // Whatever the endpoint queued before goes out at its own precedence first.
+        self.flush(now, CONTROL);
+        self.endpoint.send(now, session, data)?;
+        self.flush(now, precedence);
+        Ok(())
+    }
+
+    /// Floods `data` to every device.
+    pub fn flood(
+        &mut self,
+        now: Instant,
+        precedence: Precedence,
+        data: &[u8],
+    ) -> Result<(), mesh::SendError> {
+        self.router
+            .send(now, Target::Flood, precedence, DATAGRAM_LIFETIME, data)
+            .map(|_| ())
+    }
+
+    /// Measures the next record sealed: its size, and the size of the packet that carries it
+    /// on the air.
+    pub fn measure_next_record(&mut self) {
+        if matches!(self.probe, Probe::Idle) {
+            self.probe = Probe::Armed;
+        }
+    }
+
+    /// The measurement, once the record has left.
+    pub fn on_air(&self) -> Option<OnAir> {
+        match self.probe {
+            Probe::Measured(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Mesh hops the datagram behind the last session event travelled.
+    pub fn last_hops(&self) -> u8 {
+        self.last.0
+    }
+
+    /// The mesh precedence the datagram behind the last session event travelled at.
+    pub fn last_precedence(&self) -> Precedence {
+        self.last.1
+    }
+
+    pub fn handle_input(&mut self, now: Instant, packet: Received<'_>) {
+        router_input(&mut self.router, self.me, now, packet);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.router.handle_timeout(now);
+        self.endpoint.handle_timeout(now);
+    }
+
+    /// The next thing for the application. Datagrams the mesh delivered go to the endpoint
+    /// first, one at a time, so the events of one datagram come out before the next is read;
+    /// every new initiator is accepted, since its credentials decide (and pending handshakes
+    /// are bounded by the endpoint).
+    pub fn poll_up(&mut self, now: Instant) -> Option<Up> {
+        loop {
+            if let Some(event) = self.endpoint.poll_event() {
+                let session = match &event {
+                    Event::Connected { session, .. } | Event::Received { session, .. } => *session,
+                    Event::Closed { session, .. } => *session,
+                    _ => continue,
+                };
+                let peer = if matches!(event, Event::Closed { .. }) {
+                    self.peers.remove(&session)
+                } else {
+                    self.peers.get(&session).copied()
+                };
+                let Some(peer) = peer else {
+                    continue;
+                };
+                return Some(Up::Session { peer, event });
+            }
+            let mesh::Event::Delivered(d) = self.router.poll_event()? else {
+                continue;
+            };
+            if d.target == Target::Flood {
+                return Some(Up::Flooded(d));
+            }
+            self.last = (self.hop_limit.saturating_sub(d.hop_limit) + 1, d.precedence);
+            // Datagrams the endpoint drops (late copies, records for a closed session) need
+            // no answer: on a radio they are indistinguishable from noise.
+            if let Ok(Some(incoming)) = self.endpoint.handle_input(now, d.source, &d.payload)
+                && let Ok(session) = self.endpoint.accept(now, incoming)
+            {
+                self.peers.insert(session, d.source);
+            }
+        }
+    }
+
+    /// Hands whatever the endpoint queued (handshake replies, retransmissions) to the mesh.
+    pub fn flush_control(&mut self, now: Instant) {
+        self.flush(now, CONTROL);
+    }
+
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<iomt_sim::Transmit> {
+        let t = router_transmit(&mut self.router, now, &mut self.buf)?;
+        if let Probe::Sealed(record) = &self.probe
+            && let Ok((_, payload)) = Header::parse(&t.data)
+            && payload == record.as_slice()
+        {
+            self.probe = Probe::Measured(OnAir {
+                record: record.len(),
+                packet: t.data.len(),
+            });
+        }
+        Some(t)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.router.poll_timeout(), self.endpoint.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Moves the endpoint's datagrams into the mesh: records at `precedence`, anything else
+    /// at [`CONTROL`].
+    fn flush(&mut self, now: Instant, precedence: Precedence) {
+        let mut buf = Vec::new();
+        while let Some(Transmit {
+            destination, len, ..
+        }) = self.endpoint.poll_transmit(now, &mut buf)
+        {
+            let Some(datagram) = buf.get(..len) else {
+                continue;
+            };
+            // A record's first byte has its high bit set; a handshake datagram's never does.
+            let record = datagram.first().is_some_and(|b| b & 0x80 != 0);
+            let counter = if record {
+                &mut self.sent.records
+            } else {
+                &mut self.sent.handshake
+            };
+            counter.packets += 1;
+            counter.bytes += len as u64;
+            if record && matches!(self.probe, Probe::Armed) {
+                self.probe = Probe::Sealed(datagram.to_vec());
+            }
+            let precedence = if record { precedence } else { CONTROL };
+            let target = Target::Unicast(destination);
+            if self
+                .router
+                .send(now, target, precedence, DATAGRAM_LIFETIME, datagram)
+                .is_err()
+            {
+                self.sent.unsent += 1;
+            }
+        }
+    }
+}
