@@ -179,8 +179,8 @@ open_enum! {
         NoCapability = 0 => "no_capability",
         /// Not enough energy or endurance.
         InsufficientEnergy = 1 => "insufficient_energy",
-        /// Unsafe (terrain, airspace, weather).
-        Unsafe = 2 => "unsafe",
+        /// A safety risk (terrain, airspace, weather).
+        SafetyRisk = 2 => "safety_risk",
         /// Outside the rules of engagement or the mission scope.
         NotAuthorized = 3 => "not_authorized",
         /// Busy with a task of higher precedence.
