@@ -125,34 +125,29 @@ struct TraceCredentials {
 
 impl TraceCredentials {
     fn initiator() -> Self {
-        Self {
-            local: Arc::new(
-                LocalCredential::new(
-                    IdCred::from_map(&ID_CRED_I).unwrap(),
-                    CRED_I.to_vec(),
-                    Box::new(Ed25519Signer::from_seed(&SK_I).unwrap()),
-                )
-                .unwrap(),
-            ),
-            peer_id_cred: IdCred::from_map(&ID_CRED_R).unwrap(),
-            peer_cred: CRED_R.to_vec(),
-            peer_key: PK_R,
-        }
+        Self::new((&ID_CRED_I, &CRED_I, &SK_I), (&ID_CRED_R, &CRED_R, PK_R))
     }
 
     fn responder() -> Self {
+        Self::new((&ID_CRED_R, &CRED_R, &SK_R), (&ID_CRED_I, &CRED_I, PK_I))
+    }
+
+    /// Our `(ID_CRED, CRED, signing seed)` and the peer's `(ID_CRED, CRED, public key)`.
+    fn new(own: (&[u8], &[u8], &[u8; 32]), peer: (&[u8], &[u8], [u8; 32])) -> Self {
+        let (id_cred, cred, seed) = own;
+        let (peer_id_cred, peer_cred, peer_key) = peer;
         Self {
             local: Arc::new(
                 LocalCredential::new(
-                    IdCred::from_map(&ID_CRED_R).unwrap(),
-                    CRED_R.to_vec(),
-                    Box::new(Ed25519Signer::from_seed(&SK_R).unwrap()),
+                    IdCred::from_map(id_cred).unwrap(),
+                    cred.to_vec(),
+                    Box::new(Ed25519Signer::from_seed(seed).unwrap()),
                 )
                 .unwrap(),
             ),
-            peer_id_cred: IdCred::from_map(&ID_CRED_I).unwrap(),
-            peer_cred: CRED_I.to_vec(),
-            peer_key: PK_I,
+            peer_id_cred: IdCred::from_map(peer_id_cred).unwrap(),
+            peer_cred: peer_cred.to_vec(),
+            peer_key,
         }
     }
 }
