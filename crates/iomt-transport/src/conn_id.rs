@@ -53,17 +53,6 @@ impl fmt::Debug for ConnId {
     }
 }
 
-/// One of the 48 one-byte identifiers that encode as a one-byte CBOR int (0x00..=0x17 and
-/// 0x20..=0x37, the integers 0..=23 and -1..=-24), picked by `random`.
-pub(crate) fn one_byte_int_id(random: u8) -> ConnId {
-    let pick = random % 48;
-    let byte = if pick < 24 { pick } else { 0x20 + (pick - 24) };
-    ConnId {
-        len: 1,
-        bytes: [byte, 0, 0, 0, 0, 0, 0, 0],
-    }
-}
-
 /// Whether a one-byte string is the CBOR encoding of an integer in -24..=23.
 fn is_short_int(bytes: &[u8]) -> bool {
     matches!(bytes, [b] if *b <= 0x17 || (0x20..=0x37).contains(b))

@@ -1,11 +1,16 @@
 //! Credentials and the seam through which the application (later `iomt-identity`) decides.
 //!
 //! Our side is a [`LocalCredential`]: how we name our credential (ID_CRED_x), the credential as
-//! it enters the transcript (CRED_x) and the signing key. The peer's side goes through
-//! [`Credentials::verify_peer`], which sees the peer's ID_CRED_x (by reference or by value),
-//! the EAD items it sent and the handshake nonce, and either refuses or returns CRED_x and the
-//! public key the signature is then checked with. The decision only takes effect if that
-//! signature verifies.
+//! it enters the transcript (CRED_x) and the signing key. The peer's side goes through two
+//! steps, in this order:
+//!
+//! 1. [`Credentials::resolve_peer`] sees the peer's ID_CRED_x (by reference or by value) and
+//!    returns CRED_x and the public key the handshake signature is checked with. It decides
+//!    nothing and changes nothing: the bytes are not authenticated yet, and anyone on the path
+//!    can forge a message_2 with an ephemeral key of their choosing.
+//! 2. The handshake checks the signature with that key, and that the key names the device the
+//!    initiator asked for. Only then does [`Credentials::admit_peer`] make the trust decision
+//!    (issuer, validity, revocation, attestation) and remember what it learnt.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -341,8 +346,8 @@ pub struct PeerCandidate<'a> {
     pub now: Instant,
 }
 
-/// The verifier's positive answer: CRED_x for the transcript and the key to check the
-/// signature with.
+/// What [`Credentials::resolve_peer`] found: CRED_x for the transcript and the key to check
+/// the signature with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCredential {
     /// CRED_x as one CBOR data item.
@@ -385,9 +390,21 @@ pub trait Credentials: Send + Sync {
     /// credential it started with, so an implementation may rotate credentials at any time.
     fn local(&self, suite: CipherSuite) -> Option<Arc<LocalCredential>>;
 
-    /// Decides about the peer. Called before the peer's signature is checked; a positive
-    /// answer only takes effect if the signature then verifies with the returned key.
-    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal>;
+    /// Finds the credential `peer` names: CRED_x and its public key. Called before the peer's
+    /// signature is checked, so it must not change any state (no cache write, no stored
+    /// result) and should cost no signature verification: a forged message costs this side
+    /// one signature check and nothing else. [`Refusal::UnknownCredential`] for a reference
+    /// this side cannot resolve.
+    fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal>;
+
+    /// Decides about a peer whose handshake signature verified with `credential.key` (it
+    /// holds that key, and the key names the expected device): issuer, validity, revocation,
+    /// attestation. Anything to remember about the peer is written here, never before.
+    fn admit_peer(
+        &self,
+        peer: &PeerCandidate<'_>,
+        credential: &PeerCredential,
+    ) -> Result<(), Refusal>;
 
     /// EAD items to send in `request.slot`.
     fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {

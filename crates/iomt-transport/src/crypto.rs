@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
+use iomt_schema::DeviceId;
 use ring::rand::SecureRandom;
 use ring::signature::{self, KeyPair};
 use zeroize::Zeroize;
@@ -59,7 +60,9 @@ impl<const N: usize> fmt::Debug for Secret<N> {
 ///
 /// All known suites use SHA-256 and X25519; the AEAD varies.
 pub trait Backend {
-    /// An ephemeral X25519 private key, used once.
+    /// An ephemeral X25519 private key. It may be used for several agreements: the initiator
+    /// tries every message_2 that arrives for its message_1 with the same key, so bytes that
+    /// fail to authenticate cost it nothing it needs.
     type Ephemeral;
 
     /// Whether the backend can run a handshake with `suite`.
@@ -71,10 +74,11 @@ pub trait Backend {
         rng: &dyn SecureRandom,
     ) -> Result<(Self::Ephemeral, [u8; X25519_LEN]), CryptoError>;
 
-    /// X25519 with the peer's public key, consuming the private key.
+    /// X25519 with the peer's public key. Fails for a key of the wrong length and for a
+    /// non-contributory result (an all-zero shared secret, RFC 7748 section 6.1).
     fn agree(
         &self,
-        private: Self::Ephemeral,
+        private: &Self::Ephemeral,
         peer_public: &[u8],
     ) -> Result<Secret<X25519_LEN>, CryptoError>;
 
@@ -148,7 +152,12 @@ pub trait Backend {
     }
 }
 
-/// The production backend: everything on `ring`; cipher suites 4 and 6.
+/// The production backend: cipher suites 4 and 6 on `ring`, with X25519 from `x25519-dalek`.
+///
+/// `ring`'s X25519 keys are single-use by design (`agree_ephemeral` consumes them). An
+/// initiator that must stay able to process the genuine message_2 after a forged one needs a
+/// key it can use twice, so the ephemeral keys are `x25519-dalek` `StaticSecret`s drawn from
+/// the caller's [`SecureRandom`] and wiped on drop; everything else stays on `ring`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RingBackend;
 
@@ -175,7 +184,7 @@ impl RingBackend {
 }
 
 impl Backend for RingBackend {
-    type Ephemeral = ring::agreement::EphemeralPrivateKey;
+    type Ephemeral = x25519_dalek::StaticSecret;
 
     fn supports(&self, suite: CipherSuite) -> bool {
         Self::aead_algorithm(suite.aead()).is_ok()
@@ -185,27 +194,19 @@ impl Backend for RingBackend {
         &self,
         rng: &dyn SecureRandom,
     ) -> Result<(Self::Ephemeral, [u8; X25519_LEN]), CryptoError> {
-        let private = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, rng)
-            .map_err(|_| CryptoError::Failed)?;
-        let public = private
-            .compute_public_key()
-            .map_err(|_| CryptoError::Failed)?;
-        let public =
-            <[u8; X25519_LEN]>::try_from(public.as_ref()).map_err(|_| CryptoError::Failed)?;
+        let mut bytes = zeroize::Zeroizing::new([0u8; X25519_LEN]);
+        rng.fill(&mut *bytes).map_err(|_| CryptoError::Failed)?;
+        let private = x25519_dalek::StaticSecret::from(*bytes);
+        let public = x25519_dalek::PublicKey::from(&private).to_bytes();
         Ok((private, public))
     }
 
     fn agree(
         &self,
-        private: Self::Ephemeral,
+        private: &Self::Ephemeral,
         peer_public: &[u8],
     ) -> Result<Secret<X25519_LEN>, CryptoError> {
-        let peer = ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer_public);
-        ring::agreement::agree_ephemeral(private, &peer, |shared| {
-            <[u8; X25519_LEN]>::try_from(shared).map(Secret)
-        })
-        .map_err(|_| CryptoError::Failed)?
-        .map_err(|_| CryptoError::Failed)
+        x25519_agree(private, peer_public)
     }
 
     fn seal(
@@ -238,6 +239,20 @@ impl Backend for RingBackend {
     }
 }
 
+/// X25519 between a private key and a peer's 32-byte public key, refusing a non-contributory
+/// (all-zero) result.
+pub(crate) fn x25519_agree(
+    private: &x25519_dalek::StaticSecret,
+    peer_public: &[u8],
+) -> Result<Secret<X25519_LEN>, CryptoError> {
+    let peer = <[u8; X25519_LEN]>::try_from(peer_public).map_err(|_| CryptoError::Failed)?;
+    let shared = private.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+    if !shared.was_contributory() {
+        return Err(CryptoError::Failed);
+    }
+    Ok(Secret(shared.to_bytes()))
+}
+
 /// A peer's public authentication key, as the credential verifier extracted it.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -249,6 +264,20 @@ pub enum PeerKey {
 }
 
 impl PeerKey {
+    /// The device this key names: the first 16 bytes of SHA-256 over the raw key, as
+    /// `iomt-identity` derives every [`DeviceId`]. `None` for a P-256 key that is not a
+    /// 65-byte uncompressed point (no signature verifies with one).
+    pub fn device_id(&self) -> Option<DeviceId> {
+        let key = match self {
+            Self::Ed25519(k) => iomt_identity::PublicKey::Ed25519(*k),
+            Self::EcdsaP256(point) => {
+                iomt_identity::PublicKey::from_bytes(iomt_identity::Algorithm::EcdsaP256, point)
+                    .ok()?
+            }
+        };
+        Some(key.device_id())
+    }
+
     /// The signature algorithm this key verifies.
     pub fn algorithm(&self) -> SignatureAlgorithm {
         match self {
@@ -303,11 +332,12 @@ impl Ed25519Signer {
             .map_err(|_| CryptoError::Failed)
     }
 
-    /// Generates a fresh key.
+    /// Generates a fresh key from a seed drawn from `rng` (held in a buffer wiped after use,
+    /// rather than in a PKCS#8 document that cannot be wiped).
     pub fn generate(rng: &dyn SecureRandom) -> Result<Self, CryptoError> {
-        let pkcs8 =
-            signature::Ed25519KeyPair::generate_pkcs8(rng).map_err(|_| CryptoError::Failed)?;
-        Self::from_pkcs8(pkcs8.as_ref())
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        rng.fill(&mut *seed).map_err(|_| CryptoError::Failed)?;
+        Self::from_seed(&seed)
     }
 }
 
@@ -460,12 +490,21 @@ mod tests {
         let rng = ring::rand::SystemRandom::new();
         let (a, pa) = RingBackend.ephemeral(&rng).unwrap();
         let (b, pb) = RingBackend.ephemeral(&rng).unwrap();
-        let s1 = RingBackend.agree(a, &pb).unwrap();
-        let s2 = RingBackend.agree(b, &pa).unwrap();
+        let s1 = RingBackend.agree(&a, &pb).unwrap();
+        let s2 = RingBackend.agree(&b, &pa).unwrap();
         assert_eq!(s1, s2);
+        assert_eq!(
+            RingBackend.agree(&a, &pb).unwrap(),
+            s1,
+            "an ephemeral key agrees again after a first use"
+        );
         let (c, _) = RingBackend.ephemeral(&rng).unwrap();
         assert_eq!(
-            RingBackend.agree(c, &[0; 32]).map(|_| ()),
+            RingBackend.agree(&c, &[9; 31]).map(|_| ()),
+            Err(CryptoError::Failed)
+        );
+        assert_eq!(
+            RingBackend.agree(&c, &[0; 32]).map(|_| ()),
             Err(CryptoError::Failed),
             "an all-zero shared secret is refused"
         );

@@ -11,7 +11,13 @@
 //! 0x03 C_R message_3
 //! 0x04 C_I message_4
 //! 0x05 C_x error                      (C_x: the receiver's identifier)
+//! 0x06 C_I cookie                     (retry: send message_1 again with this cookie)
+//! 0x07 cookie message_1               (message_1 from a validated address)
 //! ```
+//!
+//! The cookie is [`COOKIE_LEN`] bytes. A responder under load answers a message_1 without a
+//! valid cookie with a retry instead of any work (see [`Endpoint`](crate::Endpoint)): the
+//! retry is smaller than the message_1 it answers, so it cannot amplify a spoofed one.
 
 use alloc::vec::Vec;
 
@@ -22,7 +28,11 @@ use crate::record::{RecordError, RecordHeader};
 /// A datagram, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Datagram<'a> {
-    Message1(&'a [u8]),
+    Message1 {
+        cookie: Option<&'a [u8; COOKIE_LEN]>,
+        message: &'a [u8],
+    },
+    Retry(ConnId, &'a [u8; COOKIE_LEN]),
     Message2(ConnId, &'a [u8]),
     Message3(ConnId, &'a [u8]),
     Message4(ConnId, &'a [u8]),
@@ -43,6 +53,9 @@ pub enum DatagramError {
     /// The connection identifier prefix does not parse.
     #[error("bad connection identifier prefix: {0}")]
     BadPrefix(CborError),
+    /// A cookie is not [`COOKIE_LEN`] bytes long.
+    #[error("cookie of {0} bytes ({COOKIE_LEN} expected)")]
+    BadCookie(usize),
     /// The record header does not parse.
     #[error("bad record header: {0}")]
     BadRecord(RecordError),
@@ -56,6 +69,11 @@ const MESSAGE_2: u8 = 0x02;
 const MESSAGE_3: u8 = 0x03;
 const MESSAGE_4: u8 = 0x04;
 const ERROR: u8 = 0x05;
+const RETRY: u8 = 0x06;
+const MESSAGE_1_WITH_COOKIE: u8 = 0x07;
+
+/// Length of a retry cookie, in bytes.
+pub const COOKIE_LEN: usize = 16;
 
 impl<'a> Datagram<'a> {
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, DatagramError> {
@@ -68,7 +86,19 @@ impl<'a> Datagram<'a> {
                 .map_err(DatagramError::BadRecord);
         }
         if kind == MESSAGE_1 {
-            return Ok(Self::Message1(rest));
+            return Ok(Self::Message1 {
+                cookie: None,
+                message: rest,
+            });
+        }
+        if kind == MESSAGE_1_WITH_COOKIE {
+            let (cookie, message) = rest
+                .split_first_chunk::<COOKIE_LEN>()
+                .ok_or(DatagramError::BadCookie(rest.len()))?;
+            return Ok(Self::Message1 {
+                cookie: Some(cookie),
+                message,
+            });
         }
         let mut r = Reader::new(rest);
         let id = ConnId::decode(&mut r).map_err(DatagramError::BadPrefix)?;
@@ -78,6 +108,9 @@ impl<'a> Datagram<'a> {
             MESSAGE_3 => Ok(Self::Message3(id, message)),
             MESSAGE_4 => Ok(Self::Message4(id, message)),
             ERROR => Ok(Self::Error(id, message)),
+            RETRY => <&[u8; COOKIE_LEN]>::try_from(message)
+                .map(|cookie| Self::Retry(id, cookie))
+                .map_err(|_| DatagramError::BadCookie(message.len())),
             other => Err(DatagramError::UnknownType(other)),
         }
     }
@@ -91,6 +124,7 @@ pub(crate) enum Kind {
     Message3,
     Message4,
     Error,
+    Retry,
 }
 
 /// Frames an EDHOC message for the receiver `to` (none for message_1).
@@ -102,10 +136,23 @@ pub(crate) fn frame(kind: Kind, to: Option<ConnId>, message: &[u8]) -> Vec<u8> {
         Kind::Message3 => MESSAGE_3,
         Kind::Message4 => MESSAGE_4,
         Kind::Error => ERROR,
+        Kind::Retry => RETRY,
     });
     if let Some(id) = to {
         id.encode(&mut out);
     }
+    out.extend_from_slice(message);
+    out
+}
+
+/// Frames message_1, with the cookie a retry gave us if there is one.
+pub(crate) fn frame_message_1(cookie: Option<&[u8; COOKIE_LEN]>, message: &[u8]) -> Vec<u8> {
+    let Some(cookie) = cookie else {
+        return frame(Kind::Message1, None, message);
+    };
+    let mut out = Vec::with_capacity(1 + COOKIE_LEN + message.len());
+    out.push(MESSAGE_1_WITH_COOKIE);
+    out.extend_from_slice(cookie);
     out.extend_from_slice(message);
     out
 }
@@ -129,15 +176,33 @@ mod tests {
             assert_eq!(Datagram::parse(&bytes), Ok(expected));
         }
         let m1 = frame(Kind::Message1, None, &[0, 4]);
-        assert_eq!(Datagram::parse(&m1), Ok(Datagram::Message1(&[0, 4])));
+        assert_eq!(
+            Datagram::parse(&m1),
+            Ok(Datagram::Message1 {
+                cookie: None,
+                message: &[0, 4]
+            })
+        );
+        let cookie = [7; COOKIE_LEN];
+        let m1 = frame_message_1(Some(&cookie), &[0, 4]);
+        assert_eq!(m1.len(), 1 + COOKIE_LEN + 2);
+        assert_eq!(
+            Datagram::parse(&m1),
+            Ok(Datagram::Message1 {
+                cookie: Some(&cookie),
+                message: &[0, 4]
+            })
+        );
+        let retry = frame(Kind::Retry, Some(id), &cookie);
+        assert_eq!(Datagram::parse(&retry), Ok(Datagram::Retry(id, &cookie)));
     }
 
     #[test]
     fn rejects_bad_framing() {
         assert_eq!(Datagram::parse(&[]), Err(DatagramError::Empty));
         assert_eq!(
-            Datagram::parse(&[0x07, 0x01]),
-            Err(DatagramError::UnknownType(7))
+            Datagram::parse(&[0x09, 0x01]),
+            Err(DatagramError::UnknownType(9))
         );
         assert_eq!(
             Datagram::parse(&[0x02, 0x41, 0x01]),
@@ -145,7 +210,15 @@ mod tests {
         );
         assert_eq!(
             Datagram::parse(&[0x80, 1, 2]),
-            Err(DatagramError::BadRecord(RecordError::Truncated))
+            Err(DatagramError::BadRecord(RecordError::Truncated { len: 3 }))
+        );
+        assert_eq!(
+            Datagram::parse(&[0x07, 1, 2]),
+            Err(DatagramError::BadCookie(2))
+        );
+        assert_eq!(
+            Datagram::parse(&[0x06, 0x0a, 1, 2, 3]),
+            Err(DatagramError::BadCookie(3))
         );
     }
 }

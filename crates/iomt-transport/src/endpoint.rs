@@ -9,6 +9,14 @@
 //! seen before anything else happens), then [`Endpoint::poll_transmit`] until `None`, then
 //! re-read [`Endpoint::poll_timeout`].
 //!
+//! # Who the peer is
+//!
+//! [`Endpoint::connect`] names the device it wants: a message_2 signed by any other key,
+//! however valid its credential, is refused before message_3 is sent, and the initiator keeps
+//! waiting for the genuine one. [`Event::Connected`] and every [`Event::Received`] carry the
+//! peer's verified [`DeviceId`]; the address a datagram came from proves nothing, so an
+//! application keys its sessions on the `DeviceId`, never on the address.
+//!
 //! # New peers
 //!
 //! A message_1 from a peer without a session is returned from `handle_input` as an
@@ -16,20 +24,29 @@
 //! or [`Endpoint::refuse`] (or drops it). Checks that need no state (method, cipher suite,
 //! critical EAD_1) are answered with an EDHOC error message right away.
 //!
+//! Once `cookie_threshold` handshakes are pending, a message_1 must come back with a cookie
+//! before it surfaces: the responder answers it with a retry datagram carrying an HMAC over
+//! the sender's address, C_I and a time epoch, under a key only this endpoint holds. The
+//! retry is stateless, costs no signature and is smaller than the message_1 it answers, so a
+//! flood of spoofed message_1s costs a MAC each and draws nothing larger toward the spoofed
+//! address; only an initiator that receives at its address gets further.
+//!
 //! # Bounds and eviction
 //!
 //! - Sessions: at most `max_sessions`; [`Endpoint::connect`] and [`Endpoint::accept`] fail
 //!   beyond it. Failed and timed-out sessions are removed.
-//! - Half-open responder handshakes: at most `max_pending`; `accept` refuses more. A pending
-//!   handshake leaves when it completes, fails, or `handshake_timeout` after it was accepted;
-//!   or when another handshake from the same address and C_I completes (the initiator
-//!   restarted), reported as [`CloseReason::Superseded`]. A new message_1 never displaces a
-//!   pending handshake: anyone can send one with a victim's address and C_I.
-//! - Addresses whose initiator could not resolve our credential reference (it answered
-//!   message_2 with error code 3): at most `max_pending`, oldest forgotten first. Handshakes
-//!   with such an address send our credential by value until one completes.
-//! - Datagrams answering a peer (duplicates, error messages): dropped when `max_transmits`
-//!   datagrams are already queued.
+//! - Half-open responder handshakes: at most `max_pending`, and at most
+//!   `max_pending_per_peer` from one address. Accepting one more evicts that address's oldest
+//!   pending handshake, or else the oldest pending handshake of all (reported as
+//!   [`CloseReason::Evicted`]). A pending handshake leaves when it completes, fails, or
+//!   `handshake_timeout` after it was accepted; or when another handshake from the same
+//!   address and C_I completes (the initiator restarted), reported as
+//!   [`CloseReason::Superseded`].
+//! - Answers to copies (a duplicate message_1 or message_3 answered with the same message_2
+//!   or message_4): at most `max_retransmits` per session, sent to the address the session
+//!   was opened with, never to the copy's.
+//! - Datagrams answering a peer (duplicates, error messages, retries): dropped when
+//!   `max_transmits` datagrams are already queued.
 //! - Received data: a record is refused (and left for the peer to retransmit at its layer)
 //!   when `max_events` events are queued. Buffers handed back with [`Endpoint::recycle`]
 //!   carry the next records' plaintext (at most `max_recycled` are kept), so a receiver that
@@ -40,49 +57,64 @@
 //! Every table is ordered (`BTreeMap`), so the same inputs, times and random bytes give the
 //! same outputs in the same order; nothing depends on a hash seed.
 //!
-//! # Loss
+//! # Loss, forgery and error messages
 //!
 //! Only the initiator retransmits (message_1, then message_3) with exponential backoff; the
 //! responder answers a duplicate message_1 or message_3 with the same message_2 or message_4.
-//! message_4 (or any record from the responder) stops message_3's retransmissions. Bytes that
-//! fail to parse or authenticate are dropped without changing the session: on a radio link
-//! they are indistinguishable from corruption or injection (RFC 9528 would end the session).
-//! One exception comes from `ring`, whose X25519 keys are single-use: a message_2 that fails
-//! after key agreement costs the initiator its ephemeral key, so it restarts at once with a
-//! fresh message_1 (same C_I), which the responder takes as a new handshake from that peer.
+//! message_4 (or any record from the responder) stops message_3's retransmissions.
+//!
+//! Bytes that fail to parse or authenticate are dropped without changing the session or
+//! charging its retry budget: on a radio link they are indistinguishable from corruption or
+//! injection (RFC 9528 would end the session). The initiator's ephemeral key survives a forged
+//! message_2, so the genuine one still completes the handshake. EDHOC error messages are not
+//! authenticated either, so they are hints: they never end a handshake by themselves. The
+//! last one is kept and reported as the reason if the handshake then times out; code 2 (wrong
+//! cipher suite) makes the initiator retry once with a suite the responder named, and code 3
+//! in answer to message_3 makes it retry once with its credential by value. Connection
+//! identifiers are 4 random bytes, so none of this can be aimed at a session by someone who
+//! does not see its traffic.
 //!
 //! # Credential references
 //!
 //! Each side names its credential by reference (`kid`) unless `credential_by_value` is set.
-//! A side that cannot resolve the peer's reference answers with EDHOC error code 3, both
-//! ways: the responder refuses message_3 with it, and the initiator then restarts and sends
-//! its credential by value; the initiator answers message_2 with it and restarts, and the
-//! responder sends its credential by value to that address until a handshake completes. A
-//! responder that ended a handshake with an error message sends it again for a copy of the
-//! message_3 that caused it, in case the first was lost.
+//! A responder that cannot resolve the initiator's reference refuses message_3 with EDHOC
+//! error code 3, and the initiator restarts with its credential by value. An initiator that
+//! cannot resolve the responder's reference answers message_2 with code 3 and restarts with
+//! [`EAD_CREDENTIAL_REQUEST`] in EAD_1, and the responder then sends its credential by value;
+//! the request travels in message_1, which both signatures cover. A responder that ended a
+//! handshake with an error message sends it again for a copy of the message_3 that caused it,
+//! in case the first was lost.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::hash::{Hash, Hasher};
 use core::time::Duration;
 
-use iomt_schema::Instant;
+use iomt_schema::{DeviceId, Instant};
+use ring::hmac;
 use ring::rand::SecureRandom;
 
-use crate::conn_id::{ConnId, one_byte_int_id};
+use crate::conn_id::ConnId;
 use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
 use crate::crypto::{Backend, RingBackend};
-use crate::datagram::{self, Datagram, DatagramError, Kind};
+use crate::datagram::{self, COOKIE_LEN, Datagram, DatagramError, Kind};
 use crate::ead::EadItem;
 use crate::error::{HandshakeError, MessageKind};
 use crate::handshake::{
     Completed, Initiator, InitiatorAwaitingMessage4, PeerInfo, Responder, check_message_1,
 };
 use crate::message::{ErrorMessage, Message1, Suites};
-use crate::record::{RecordConfig, RecordError, RecordLayer, RecordStats};
+use crate::record::{CONN_ID_LEN, RecordConfig, RecordError, RecordLayer, RecordStats};
 use crate::schedule::SessionSecret;
 use crate::suite::CipherSuite;
+
+/// EAD label an initiator puts in EAD_1 when it could not resolve the responder's credential
+/// reference in an earlier attempt: "send ID_CRED_R by value". No value; not critical (a
+/// responder that does not know it answers by reference, as before). It sits above RFC 9528's
+/// registry range, beside `iomt-transport`'s attestation labels.
+pub const EAD_CREDENTIAL_REQUEST: u64 = 65_539;
 
 /// Configuration of an [`Endpoint`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +127,18 @@ pub struct EndpointConfig {
     pub max_sessions: usize,
     /// Most responder handshakes waiting for message_3.
     pub max_pending: usize,
+    /// Most responder handshakes waiting for message_3 from one address.
+    pub max_pending_per_peer: usize,
+    /// Pending handshakes from which a message_1 must carry a valid cookie (0: always).
+    pub cookie_threshold: usize,
+    /// How long a cookie stays valid (it is accepted in its epoch and the next).
+    pub cookie_lifetime: Duration,
     /// First retransmission timeout of the initiator.
     pub initial_rto: Duration,
     /// Largest retransmission timeout (the backoff doubles up to it).
     pub max_rto: Duration,
-    /// Retransmissions (and restarts) before the initiator gives up.
+    /// Retransmissions (and restarts) before the initiator gives up; also the most copies
+    /// of a message a responder answers again, and the most retries an initiator follows.
     pub max_retransmits: u32,
     /// How long a responder waits for message_3 after accepting.
     pub handshake_timeout: Duration,
@@ -125,6 +164,9 @@ impl Default for EndpointConfig {
             suites: alloc::vec![CipherSuite::Suite4, CipherSuite::Suite6],
             max_sessions: 64,
             max_pending: 16,
+            max_pending_per_peer: 2,
+            cookie_threshold: 4,
+            cookie_lifetime: Duration::from_secs(60),
             initial_rto: Duration::from_millis(500),
             max_rto: Duration::from_secs(8),
             max_retransmits: 8,
@@ -157,19 +199,22 @@ pub struct Transmit<A> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// The handshake failed.
+    /// The handshake failed (for a timeout after an error message, the peer's error).
     #[error("handshake failed: {0}")]
     Handshake(HandshakeError),
     /// The peer did not answer in time.
     #[error("handshake timed out")]
     TimedOut,
-    /// The record layer ended the session (forgery limit, sequence numbers exhausted).
+    /// The record layer ended the session (sequence numbers exhausted).
     #[error("record layer: {0}")]
     Record(RecordError),
     /// A pending handshake was left behind: another one from the same address and C_I
     /// completed.
     #[error("superseded by a newer handshake from the same peer")]
     Superseded,
+    /// A pending handshake was evicted to make room for a newer one (the oldest goes first).
+    #[error("evicted by a newer pending handshake")]
+    Evicted,
 }
 
 /// Something the application should know.
@@ -180,19 +225,23 @@ pub enum Event<A> {
     Connected {
         /// The session.
         session: SessionId,
-        /// The peer's address.
-        peer: A,
+        /// The address the handshake ran with (unauthenticated: it only says where to send).
+        address: A,
+        /// The peer's verified identity.
+        peer: DeviceId,
         /// Our role.
         role: Role,
         /// The selected cipher suite.
         suite: CipherSuite,
-        /// Who the peer is.
+        /// What the handshake established about the peer.
         info: PeerInfo,
     },
     /// A record arrived.
     Received {
         /// The session.
         session: SessionId,
+        /// The peer's verified identity (the record authenticated under this session's keys).
+        peer: DeviceId,
         /// Its plaintext.
         data: Vec<u8>,
     },
@@ -213,6 +262,7 @@ pub struct Incoming<A> {
     suite: CipherSuite,
     c_i: ConnId,
     ead: Vec<EadItem>,
+    validated: bool,
 }
 
 impl<A> Incoming<A> {
@@ -230,11 +280,15 @@ impl<A> Incoming<A> {
     pub fn ead(&self) -> &[EadItem] {
         &self.ead
     }
+
+    /// Whether the initiator proved it receives at its address (it returned our cookie).
+    pub fn address_validated(&self) -> bool {
+        self.validated
+    }
 }
 
 /// Why a datagram was dropped. The session it concerned, if any, is unchanged unless the
-/// error says it ended (a fatal handshake error or a killed record layer, also reported as
-/// [`Event::Closed`]).
+/// error says it ended (a fatal handshake error, also reported as [`Event::Closed`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
@@ -265,6 +319,10 @@ pub enum InputError {
     /// A record for a session whose handshake has not produced keys on this side yet.
     #[error("record before the session is established")]
     NotEstablished,
+    /// A message_1 without a valid cookie while handshakes are pending: answered with a
+    /// retry, nothing else done.
+    #[error("message_1 from an address not validated yet: answered with a cookie")]
+    AddressNotValidated,
 }
 
 /// Why [`Endpoint::connect`] or [`Endpoint::accept`] failed.
@@ -274,9 +332,6 @@ pub enum OpenError {
     /// `max_sessions` reached.
     #[error("too many sessions")]
     TooManySessions,
-    /// `max_pending` reached.
-    #[error("too many pending handshakes")]
-    TooManyPending,
     /// No configured suite has a local credential.
     #[error("no usable cipher suite")]
     NoSuite,
@@ -302,7 +357,8 @@ pub enum SendError {
 
 enum State {
     InitiatorWaitM2 {
-        handshake: Option<Initiator<RingBackend>>,
+        handshake: Initiator<RingBackend>,
+        /// message_1 as sent (with the cookie, once a retry gave one).
         datagram: Vec<u8>,
     },
     InitiatorWaitM4 {
@@ -327,12 +383,19 @@ enum State {
     },
 }
 
-/// How the initiator runs its current attempt; changed by the error messages it gets.
+/// How the initiator runs its current attempt; changed by what it learns on the way.
 #[derive(Clone)]
 struct Attempt {
     suites: Suites,
     renegotiated: bool,
+    /// Our credential by value in message_3.
     by_value: bool,
+    /// Ask the responder for its credential by value ([`EAD_CREDENTIAL_REQUEST`]).
+    request_value: bool,
+    /// The cookie of the responder's last retry.
+    cookie: Option<[u8; COOKIE_LEN]>,
+    /// Retries followed in this attempt.
+    retries: u32,
 }
 
 struct Session<A> {
@@ -340,6 +403,9 @@ struct Session<A> {
     /// The initiator's attempt (`None` for a responder).
     attempt: Option<Attempt>,
     role: Role,
+    /// The expected device (initiator) until the handshake verifies the peer, then the
+    /// verified one.
+    device: Option<DeviceId>,
     local_id: ConnId,
     peer_id: Option<ConnId>,
     message_1_hash: Option<[u8; 32]>,
@@ -347,11 +413,14 @@ struct Session<A> {
     /// message_3), to recognise copies.
     processed_hash: Option<[u8; 32]>,
     state: State,
-    /// The last non-fatal handshake error, reported if the retransmissions run out.
+    /// The last non-fatal handshake error or error message, reported if the handshake then
+    /// times out.
     last_error: Option<HandshakeError>,
     timer: Option<Instant>,
     rto: Duration,
     retransmits: u32,
+    /// Copies of a peer's message answered again.
+    answers: u32,
 }
 
 /// Many EDHOC sessions over one datagram channel; `A` is the peer address type.
@@ -359,13 +428,12 @@ pub struct Endpoint<A> {
     config: EndpointConfig,
     creds: Arc<dyn Credentials>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
+    cookie_key: Option<hmac::Key>,
     sessions: BTreeMap<SessionId, Session<A>>,
     by_local_id: BTreeMap<ConnId, SessionId>,
     by_message_1: BTreeMap<[u8; 32], SessionId>,
     /// Responder sessions by the initiator's address and C_I (several while one is pending).
     by_initiator: BTreeSet<(A, ConnId, SessionId)>,
-    /// Addresses to send our credential by value to, oldest first.
-    by_value_hints: VecDeque<A>,
     transmits: VecDeque<(A, Vec<u8>)>,
     events: VecDeque<Event<A>>,
     recycled: Vec<Vec<u8>>,
@@ -382,9 +450,23 @@ impl<A> core::fmt::Debug for Endpoint<A> {
     }
 }
 
-impl<A: Clone + Ord> Endpoint<A> {
+/// Feeds an address's `Hash` into the cookie MAC: whatever the address type, the same
+/// address gives the same bytes within this process, which is all a cookie needs.
+struct MacHasher<'a>(&'a mut hmac::Context);
+
+impl Hasher for MacHasher<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        0
+    }
+}
+
+impl<A: Clone + Ord + Hash> Endpoint<A> {
     /// An endpoint with these credentials; `rng` supplies ephemeral keys, connection
-    /// identifiers and ECDSA nonces.
+    /// identifiers, the cookie key and ECDSA nonces.
     pub fn new(
         config: EndpointConfig,
         creds: Arc<dyn Credentials>,
@@ -394,11 +476,11 @@ impl<A: Clone + Ord> Endpoint<A> {
             config,
             creds,
             rng,
+            cookie_key: None,
             sessions: BTreeMap::new(),
             by_local_id: BTreeMap::new(),
             by_message_1: BTreeMap::new(),
             by_initiator: BTreeSet::new(),
-            by_value_hints: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             recycled: Vec::new(),
@@ -413,10 +495,22 @@ impl<A: Clone + Ord> Endpoint<A> {
 
     /// Number of responder handshakes waiting for message_3.
     pub fn pending_count(&self) -> usize {
+        self.pending().count()
+    }
+
+    /// The verified identity of an established session's peer.
+    pub fn peer(&self, session: SessionId) -> Option<DeviceId> {
+        let s = self.sessions.get(&session)?;
+        match s.state {
+            State::InitiatorWaitM4 { .. } | State::Established { .. } => s.device,
+            _ => None,
+        }
+    }
+
+    fn pending(&self) -> impl Iterator<Item = (&SessionId, &Session<A>)> {
         self.sessions
-            .values()
-            .filter(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
-            .count()
+            .iter()
+            .filter(|(_, s)| matches!(s.state, State::ResponderWaitM3 { .. }))
     }
 
     /// Our usable suites, in preference order.
@@ -429,8 +523,14 @@ impl<A: Clone + Ord> Endpoint<A> {
             .collect()
     }
 
-    /// Starts a handshake with `peer` as initiator.
-    pub fn connect(&mut self, now: Instant, peer: A) -> Result<SessionId, OpenError> {
+    /// Starts a handshake as initiator with the device `expected`, reached at `peer`. Only
+    /// that device completes it: see [Who the peer is](self#who-the-peer-is).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        peer: A,
+        expected: DeviceId,
+    ) -> Result<SessionId, OpenError> {
         if self.sessions.len() >= self.config.max_sessions {
             return Err(OpenError::TooManySessions);
         }
@@ -441,24 +541,30 @@ impl<A: Clone + Ord> Endpoint<A> {
             suites,
             renegotiated: false,
             by_value: self.config.credential_by_value,
+            request_value: false,
+            cookie: None,
+            retries: 0,
         };
-        let (handshake, datagram) = self.start_initiator(now, &attempt, local_id)?;
+        let handshake = self.start_initiator(now, &attempt, local_id, expected)?;
+        let datagram = datagram::frame_message_1(None, handshake.message_1());
         let id = self.insert(Session {
             peer: peer.clone(),
             attempt: Some(attempt),
             role: Role::Initiator,
+            device: Some(expected),
             local_id,
             peer_id: None,
             message_1_hash: None,
             processed_hash: None,
             last_error: None,
             state: State::InitiatorWaitM2 {
-                handshake: Some(handshake),
+                handshake,
                 datagram: datagram.clone(),
             },
             timer: Some(now.saturating_add(self.config.initial_rto)),
             rto: self.config.initial_rto,
             retransmits: 0,
+            answers: 0,
         });
         self.transmits.push_back((peer, datagram));
         Ok(id)
@@ -469,14 +575,18 @@ impl<A: Clone + Ord> Endpoint<A> {
         now: Instant,
         attempt: &Attempt,
         local_id: ConnId,
-    ) -> Result<(Initiator<RingBackend>, Vec<u8>), OpenError> {
-        let ead_1 = self.creds.ead(&EadRequest {
+        expected: DeviceId,
+    ) -> Result<Initiator<RingBackend>, OpenError> {
+        let mut ead_1 = self.creds.ead(&EadRequest {
             slot: EadSlot::Message1,
             now,
             nonce: None,
             peer_ead: &[],
         });
-        let (handshake, message_1) = Initiator::start(
+        if attempt.request_value {
+            ead_1.push(EadItem::new(EAD_CREDENTIAL_REQUEST, None));
+        }
+        let (handshake, _) = Initiator::start(
             &RingBackend,
             &*self.rng,
             now,
@@ -485,32 +595,47 @@ impl<A: Clone + Ord> Endpoint<A> {
             ead_1,
         )
         .map_err(OpenError::Handshake)?;
-        let handshake = if attempt.by_value {
+        let handshake = handshake.expect_peer(expected);
+        Ok(if attempt.by_value {
             handshake.send_credential_by_value()
         } else {
             handshake
-        };
-        Ok((handshake, datagram::frame(Kind::Message1, None, &message_1)))
+        })
     }
 
     /// Accepts a new initiator: answers with message_2.
     ///
     /// Other handshakes from the same address and C_I stay: the new message_1 may be spoofed.
-    /// Whichever completes first supersedes the others.
+    /// Whichever completes first supersedes the others. When the address already has
+    /// `max_pending_per_peer` pending handshakes, or all `max_pending` are taken, the oldest
+    /// of them is evicted.
     pub fn accept(&mut self, now: Instant, incoming: Incoming<A>) -> Result<SessionId, OpenError> {
         if self.sessions.len() >= self.config.max_sessions {
             return Err(OpenError::TooManySessions);
         }
-        if self.pending_count() >= self.config.max_pending {
-            return Err(OpenError::TooManyPending);
-        }
+        let from_peer: Vec<SessionId> = self
+            .pending()
+            .filter(|(_, s)| s.peer == incoming.peer)
+            .map(|(id, _)| *id)
+            .collect();
+        let evict = if from_peer.len() >= self.config.max_pending_per_peer {
+            from_peer.first().copied()
+        } else if self.pending_count() >= self.config.max_pending {
+            self.pending().map(|(id, _)| *id).min()
+        } else {
+            None
+        };
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
-        let respond =
-            if self.config.credential_by_value || self.by_value_hints.contains(&incoming.peer) {
-                Responder::respond_by_value::<RingBackend>
-            } else {
-                Responder::respond::<RingBackend>
-            };
+        let by_value = self.config.credential_by_value
+            || incoming
+                .ead
+                .iter()
+                .any(|i| i.label == EAD_CREDENTIAL_REQUEST);
+        let respond = if by_value {
+            Responder::respond_by_value::<RingBackend>
+        } else {
+            Responder::respond::<RingBackend>
+        };
         let (handshake, message_2) = respond(
             &RingBackend,
             &*self.rng,
@@ -521,12 +646,20 @@ impl<A: Clone + Ord> Endpoint<A> {
             &*self.creds,
         )
         .map_err(OpenError::Handshake)?;
+        if let Some(old) = evict {
+            self.remove(old);
+            self.events.push_back(Event::Closed {
+                session: old,
+                reason: CloseReason::Evicted,
+            });
+        }
         let datagram = datagram::frame(Kind::Message2, Some(incoming.c_i), &message_2);
         let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
         let id = self.insert(Session {
             peer: incoming.peer.clone(),
             attempt: None,
             role: Role::Responder,
+            device: None,
             local_id,
             peer_id: Some(incoming.c_i),
             message_1_hash: Some(message_1_hash),
@@ -539,6 +672,7 @@ impl<A: Clone + Ord> Endpoint<A> {
             timer: Some(now.saturating_add(self.config.handshake_timeout)),
             rto: self.config.initial_rto,
             retransmits: 0,
+            answers: 0,
         });
         self.by_message_1.insert(message_1_hash, id);
         self.by_initiator
@@ -631,16 +765,23 @@ impl<A: Clone + Ord> Endpoint<A> {
             return Err(DatagramError::TooLarge.into());
         }
         match Datagram::parse(bytes)? {
-            Datagram::Message1(message) => self.on_message_1(from, message),
+            Datagram::Message1 { cookie, message } => self.on_message_1(now, from, cookie, message),
             Datagram::Message2(to, message) => self.on_message_2(now, to, message).map(|()| None),
             Datagram::Message3(to, message) => self.on_message_3(now, to, message).map(|()| None),
             Datagram::Message4(to, message) => self.on_message_4(now, to, message).map(|()| None),
             Datagram::Error(to, message) => self.on_error(now, to, message).map(|()| None),
+            Datagram::Retry(to, cookie) => self.on_retry(to, cookie).map(|()| None),
             Datagram::Record(header) => self.on_record(now, header.receiver, bytes).map(|()| None),
         }
     }
 
-    fn on_message_1(&mut self, from: A, message: &[u8]) -> Result<Option<Incoming<A>>, InputError> {
+    fn on_message_1(
+        &mut self,
+        now: Instant,
+        from: A,
+        cookie: Option<&[u8; COOKIE_LEN]>,
+        message: &[u8],
+    ) -> Result<Option<Incoming<A>>, InputError> {
         let m1 = Message1::decode(message).map_err(|error| {
             InputError::Handshake(HandshakeError::Malformed {
                 message: MessageKind::Message1,
@@ -649,14 +790,15 @@ impl<A: Clone + Ord> Endpoint<A> {
         })?;
         let hash = RingBackend.sha256(&[message]);
         if let Some(id) = self.by_message_1.get(&hash).copied() {
-            let Some(s) = self.sessions.get(&id) else {
-                return Err(InputError::Duplicate(MessageKind::Message1));
-            };
-            if let State::ResponderWaitM3 { datagram, .. } = &s.state {
-                let again = (s.peer.clone(), datagram.clone());
-                self.reply(again);
-            }
+            self.answer_copy(id);
             return Err(InputError::Duplicate(MessageKind::Message1));
+        }
+        let validated = cookie.is_some_and(|c| self.cookie_is_valid(now, &from, m1.c_i, c));
+        if !validated && self.pending_count() >= self.config.cookie_threshold {
+            if let Some(cookie) = self.cookie(now, &from, m1.c_i, 0) {
+                self.reply((from, datagram::frame(Kind::Retry, Some(m1.c_i), &cookie)));
+            }
+            return Err(InputError::AddressNotValidated);
         }
         let supported = self.usable_suites();
         match check_message_1(&m1, &supported, &*self.creds) {
@@ -666,6 +808,7 @@ impl<A: Clone + Ord> Endpoint<A> {
                 suite,
                 c_i: m1.c_i,
                 ead: m1.ead,
+                validated,
             })),
             Err(error) => {
                 let reply = match &error {
@@ -681,6 +824,108 @@ impl<A: Clone + Ord> Endpoint<A> {
                 Err(InputError::Handshake(error))
             }
         }
+    }
+
+    /// Answers a copy of the message a session last answered (message_1 with message_2,
+    /// message_3 with message_4 or the error that ended the handshake), at most
+    /// `max_retransmits` times, to the address the session runs with.
+    fn answer_copy(&mut self, id: SessionId) {
+        let limit = self.config.max_retransmits;
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let datagram = match &s.state {
+            State::ResponderWaitM3 { datagram, .. }
+            | State::Established {
+                reply: Some(datagram),
+                ..
+            }
+            | State::Failed {
+                reply: Some(datagram),
+            } => datagram,
+            _ => return,
+        };
+        if s.answers >= limit {
+            return;
+        }
+        s.answers += 1;
+        let again = (s.peer.clone(), datagram.clone());
+        self.reply(again);
+    }
+
+    /// The cookie for `peer` and `c_i` in the current epoch, or `back` epochs before it.
+    fn cookie(
+        &mut self,
+        now: Instant,
+        peer: &A,
+        c_i: ConnId,
+        back: u64,
+    ) -> Option<[u8; COOKIE_LEN]> {
+        if self.cookie_key.is_none() {
+            self.cookie_key = hmac::Key::generate(hmac::HMAC_SHA256, &*self.rng).ok();
+        }
+        let key = self.cookie_key.as_ref()?;
+        let lifetime = self.config.cookie_lifetime.as_millis().max(1);
+        let elapsed = now.saturating_duration_since(Instant::ZERO).as_millis();
+        let epoch = u64::try_from(elapsed / lifetime)
+            .unwrap_or(u64::MAX)
+            .checked_sub(back)?;
+        let mut ctx = hmac::Context::with_key(key);
+        ctx.update(&epoch.to_be_bytes());
+        ctx.update(c_i.as_bytes());
+        peer.hash(&mut MacHasher(&mut ctx));
+        let tag = ctx.sign();
+        let mut cookie = [0; COOKIE_LEN];
+        cookie.copy_from_slice(tag.as_ref().get(..COOKIE_LEN)?);
+        Some(cookie)
+    }
+
+    fn cookie_is_valid(
+        &mut self,
+        now: Instant,
+        peer: &A,
+        c_i: ConnId,
+        cookie: &[u8; COOKIE_LEN],
+    ) -> bool {
+        (0..2).any(|back| {
+            self.cookie(now, peer, c_i, back).is_some_and(|expected| {
+                // Compared without an early exit, so timing says nothing about the prefix.
+                expected
+                    .iter()
+                    .zip(cookie)
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0
+            })
+        })
+    }
+
+    /// A responder asked for its cookie: message_1 goes again with it, at once (a retry is
+    /// not a lost message and costs the retransmission budget nothing).
+    fn on_retry(&mut self, to: ConnId, cookie: &[u8; COOKIE_LEN]) -> Result<(), InputError> {
+        let id = self.session_for(to)?;
+        let limit = self.config.max_retransmits;
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        let (
+            State::InitiatorWaitM2 {
+                handshake,
+                datagram,
+            },
+            Some(attempt),
+        ) = (&mut s.state, &mut s.attempt)
+        else {
+            return Err(InputError::Unexpected(MessageKind::Message1));
+        };
+        if attempt.retries >= limit {
+            return Err(InputError::Unexpected(MessageKind::Message1));
+        }
+        attempt.retries += 1;
+        attempt.cookie = Some(*cookie);
+        *datagram = datagram::frame_message_1(Some(cookie), handshake.message_1());
+        let again = (s.peer.clone(), datagram.clone());
+        self.transmits.push_back(again);
+        Ok(())
     }
 
     fn session_for(&self, to: ConnId) -> Result<SessionId, InputError> {
@@ -705,16 +950,13 @@ impl<A: Clone + Ord> Endpoint<A> {
             }
             return Err(InputError::Duplicate(MessageKind::Message2));
         }
-        let handshake = match &mut s.state {
-            State::InitiatorWaitM2 { handshake, .. } => handshake.take(),
+        let handshake = match &s.state {
+            State::InitiatorWaitM2 { handshake, .. } => handshake,
             State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message2)),
         };
-        let Some(handshake) = handshake else {
-            // The ephemeral key was spent on an earlier bad message_2; a restart is queued.
-            return Err(InputError::Unexpected(MessageKind::Message2));
-        };
-        match handshake.process_message_2(&RingBackend, &*rng, now, message, &*creds) {
+        let failure = match handshake.process_message_2(&RingBackend, &*rng, now, message, &*creds)
+        {
             Ok((awaiting, message_3)) => {
                 let completed = awaiting.completed();
                 let record = RecordLayer::new(
@@ -735,6 +977,7 @@ impl<A: Clone + Ord> Endpoint<A> {
                 };
                 let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
                 s.peer_id = Some(completed.c_r);
+                s.device = Some(completed.peer.device);
                 s.processed_hash = Some(hash);
                 s.rto = self.config.initial_rto;
                 s.retransmits = 0;
@@ -745,48 +988,45 @@ impl<A: Clone + Ord> Endpoint<A> {
                     datagram: datagram.clone(),
                 };
                 self.transmits.push_back((s.peer.clone(), datagram));
-                Ok(())
+                return Ok(());
             }
-            Err(failure) => {
-                let error = failure.error;
-                if let Some(handshake) = failure.retry {
-                    if let State::InitiatorWaitM2 {
-                        handshake: slot, ..
-                    } = &mut s.state
-                    {
-                        *slot = Some(handshake);
-                    }
-                    return Err(InputError::Handshake(error));
-                }
-                // message_2 is only XOR-encrypted: until its signature verifies, anything in
-                // it (including the credential the verifier refused) may be corruption or
-                // injection, so only errors found after verification end the handshake.
-                let unverified = matches!(
-                    error,
-                    HandshakeError::Refused(_) | HandshakeError::KeyAlgorithmMismatch
-                );
-                if error.is_fatal() && !unverified {
-                    if let (Some(c_r), Some(reply)) = (failure.c_r, error.reply()) {
-                        let peer = s.peer.clone();
-                        self.reply_error(peer, c_r, &reply);
-                    }
-                    self.fail(now, id, CloseReason::Handshake(error.clone()));
-                    return Err(InputError::Handshake(error));
-                }
-                // The ephemeral key is spent: restart at once with a fresh message_1.
-                s.timer = Some(now);
-                s.last_error = Some(error.clone());
-                // Our verifier does not know the responder's reference: error code 3 tells
-                // the responder to send its credential by value to the restarted handshake.
-                if let (HandshakeError::Refused(Refusal::UnknownCredential), Some(c_r)) =
-                    (&error, failure.c_r)
-                {
-                    let peer = s.peer.clone();
-                    self.reply_error(peer, c_r, &ErrorMessage::UnknownCredential);
-                }
-                Err(InputError::Handshake(error))
+            Err(failure) => failure,
+        };
+        let error = failure.error;
+        // Our verifier does not know the responder's reference: tell it (code 3), and start
+        // again asking for its credential by value, once.
+        if let (HandshakeError::Refused(Refusal::UnknownCredential), Some(c_r)) =
+            (&error, failure.c_r)
+        {
+            let peer = s.peer.clone();
+            let next = s
+                .attempt
+                .as_ref()
+                .filter(|a| !a.request_value)
+                .map(|a| Attempt {
+                    request_value: true,
+                    ..a.clone()
+                });
+            s.last_error = Some(error.clone());
+            self.reply_error(peer, c_r, &ErrorMessage::UnknownCredential);
+            if let Some(next) = next {
+                self.restart(now, id, next)?;
             }
+            return Err(InputError::Handshake(error));
         }
+        // Only an authenticated responder's refusal ends the handshake: anything else may
+        // be a forgery, and the genuine message_2 can still come (another device answering
+        // in the expected one's place included).
+        if error.is_fatal() && !matches!(error, HandshakeError::UnexpectedPeer { .. }) {
+            if let (Some(c_r), Some(reply)) = (failure.c_r, error.reply()) {
+                let peer = s.peer.clone();
+                self.reply_error(peer, c_r, &reply);
+            }
+            self.fail(now, id, CloseReason::Handshake(error.clone()));
+            return Err(InputError::Handshake(error));
+        }
+        s.last_error = Some(error.clone());
+        Err(InputError::Handshake(error))
     }
 
     fn on_message_3(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
@@ -797,17 +1037,7 @@ impl<A: Clone + Ord> Endpoint<A> {
             return Err(InputError::UnknownSession);
         };
         if s.processed_hash == Some(hash) {
-            if let State::Established {
-                reply: Some(datagram),
-                ..
-            }
-            | State::Failed {
-                reply: Some(datagram),
-            } = &s.state
-            {
-                let again = (s.peer.clone(), datagram.clone());
-                self.reply(again);
-            }
+            self.answer_copy(id);
             return Err(InputError::Duplicate(MessageKind::Message3));
         }
         let result = match &s.state {
@@ -845,15 +1075,18 @@ impl<A: Clone + Ord> Endpoint<A> {
                 };
                 let datagram = datagram::frame(Kind::Message4, Some(c_i), &message_4);
                 let initiator = s.peer.clone();
+                s.device = Some(peer.device);
                 self.events.push_back(Event::Connected {
                     session: id,
-                    peer: s.peer.clone(),
+                    address: s.peer.clone(),
+                    peer: peer.device,
                     role: Role::Responder,
                     suite,
                     info: peer,
                 });
                 s.timer = None;
                 s.processed_hash = Some(hash);
+                s.answers = 0;
                 s.state = State::Established {
                     record,
                     secret,
@@ -861,8 +1094,6 @@ impl<A: Clone + Ord> Endpoint<A> {
                 };
                 self.transmits.push_back((s.peer.clone(), datagram));
                 self.supersede(&initiator, c_i, id);
-                // The initiator now holds our credential: references will do again.
-                self.by_value_hints.retain(|a| *a != initiator);
                 Ok(())
             }
             Err(error) => {
@@ -877,6 +1108,8 @@ impl<A: Clone + Ord> Endpoint<A> {
                         self.reply(again);
                     }
                     self.fail_answering(now, id, CloseReason::Handshake(error.clone()), answer);
+                } else {
+                    s.last_error = Some(error.clone());
                 }
                 Err(InputError::Handshake(error))
             }
@@ -925,7 +1158,8 @@ impl<A: Clone + Ord> Endpoint<A> {
                 let completed = handshake.into_completed();
                 let event = Event::Connected {
                     session: id,
-                    peer: s.peer.clone(),
+                    address: s.peer.clone(),
+                    peer: completed.peer.device,
                     role: Role::Initiator,
                     suite: completed.suite,
                     info: completed.peer,
@@ -944,6 +1178,9 @@ impl<A: Clone + Ord> Endpoint<A> {
         event
     }
 
+    /// An EDHOC error message: a hint, since nothing authenticates it. It is kept as the
+    /// reason to report should the handshake time out; codes 2 and 3 make the initiator
+    /// correct its attempt once.
     fn on_error(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
         let id = self.session_for(to)?;
         let error = ErrorMessage::decode(message).map_err(|error| {
@@ -952,87 +1189,56 @@ impl<A: Clone + Ord> Endpoint<A> {
                 error,
             })
         })?;
-        let Some(s) = self.sessions.get(&id) else {
+        let ours = self.usable_suites();
+        let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
         };
         if matches!(s.state, State::Established { .. } | State::Failed { .. }) {
             return Err(InputError::Unexpected(MessageKind::Error));
         }
-        // The initiator could not resolve our reference in message_2: it restarts, and gets
-        // our credential by value then.
-        if matches!(s.state, State::ResponderWaitM3 { .. })
-            && error == ErrorMessage::UnknownCredential
-        {
-            let peer = s.peer.clone();
-            if !self.by_value_hints.contains(&peer) {
-                if self.by_value_hints.len() >= self.config.max_pending {
-                    self.by_value_hints.pop_front();
-                }
-                self.by_value_hints.push_back(peer);
-            }
-        }
-        if let Some(attempt) = &s.attempt {
+        let next = s.attempt.as_ref().and_then(|attempt| {
             let mut next = attempt.clone();
-            let retry = match (&s.state, &error) {
+            match (&s.state, &error) {
                 // Error code 2 answers message_1: try a suite the responder named, once.
                 (State::InitiatorWaitM2 { .. }, ErrorMessage::WrongSelectedSuite(theirs))
                     if !attempt.renegotiated =>
                 {
-                    self.renegotiate(&attempt.suites, theirs).map(|suites| {
-                        next.suites = suites;
-                        next.renegotiated = true;
-                    })
+                    next.suites = renegotiate(&ours, &attempt.suites, theirs)?;
+                    next.renegotiated = true;
                 }
-                // Error code 3 answers message_3: our kid is unknown, send the credential
-                // by value, once.
+                // Error code 3 answers message_3: our kid is unknown, send the credential by
+                // value, once.
                 (State::InitiatorWaitM4 { .. }, ErrorMessage::UnknownCredential)
                     if !attempt.by_value =>
                 {
                     next.by_value = true;
-                    Some(())
                 }
-                _ => None,
-            };
-            if retry.is_some() {
-                return self.restart(now, id, Some(next));
+                _ => return None,
             }
+            Some(next)
+        });
+        s.last_error = Some(HandshakeError::PeerError(error));
+        match next {
+            Some(next) => self.restart(now, id, next),
+            None => Ok(()),
         }
-        self.fail(
-            now,
-            id,
-            CloseReason::Handshake(HandshakeError::PeerError(error)),
-        );
-        Ok(())
     }
 
-    /// SUITES_I after an error code 2: our preferences up to the first one the responder
-    /// supports, which becomes the selected (last) suite.
-    fn renegotiate(&self, tried: &Suites, theirs: &Suites) -> Option<Suites> {
-        let ours = self.usable_suites();
-        let pick = ours
-            .iter()
-            .position(|s| theirs.ids().contains(&s.id()) && s.id() != tried.selected())?;
-        let ids = ours.get(..=pick)?.iter().map(|s| s.id()).collect();
-        Suites::new(ids)
-    }
-
-    /// Starts the initiator's handshake again with a fresh ephemeral key (and, given, a new
-    /// attempt).
-    fn restart(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        next: Option<Attempt>,
-    ) -> Result<(), InputError> {
+    /// Starts the initiator's handshake again with a fresh ephemeral key and `next` attempt.
+    fn restart(&mut self, now: Instant, id: SessionId, next: Attempt) -> Result<(), InputError> {
         let Some(s) = self.sessions.get(&id) else {
             return Err(InputError::UnknownSession);
         };
-        let Some(attempt) = next.or_else(|| s.attempt.clone()) else {
+        let Some(expected) = s.device else {
             return Err(InputError::Unexpected(MessageKind::Error));
         };
-        let started = self.start_initiator(now, &attempt, s.local_id);
-        let (handshake, datagram) = match started {
-            Ok(started) => started,
+        let next = Attempt {
+            cookie: None,
+            retries: 0,
+            ..next
+        };
+        let handshake = match self.start_initiator(now, &next, s.local_id, expected) {
+            Ok(handshake) => handshake,
             Err(OpenError::Handshake(e)) => {
                 self.fail(now, id, CloseReason::Handshake(e.clone()));
                 return Err(InputError::Handshake(e));
@@ -1045,11 +1251,12 @@ impl<A: Clone + Ord> Endpoint<A> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
         };
-        s.attempt = Some(attempt);
+        let datagram = datagram::frame_message_1(None, handshake.message_1());
+        s.attempt = Some(next);
         s.peer_id = None;
         s.processed_hash = None;
         s.state = State::InitiatorWaitM2 {
-            handshake: Some(handshake),
+            handshake,
             datagram: datagram.clone(),
         };
         s.timer = Some(now.saturating_add(s.rto));
@@ -1065,10 +1272,15 @@ impl<A: Clone + Ord> Endpoint<A> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
         };
-        let record = match &mut s.state {
-            State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
-            State::Failed { .. } => return Err(InputError::Closed),
-            _ => return Err(InputError::NotEstablished),
+        let (record, Some(peer)) = (
+            match &mut s.state {
+                State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
+                State::Failed { .. } => return Err(InputError::Closed),
+                _ => return Err(InputError::NotEstablished),
+            },
+            s.device,
+        ) else {
+            return Err(InputError::NotEstablished);
         };
         let mut buf = self.recycled.pop().unwrap_or_default();
         buf.extend_from_slice(bytes);
@@ -1082,16 +1294,13 @@ impl<A: Clone + Ord> Endpoint<A> {
                 }
                 self.events.push_back(Event::Received {
                     session: id,
+                    peer,
                     data: buf,
                 });
                 Ok(())
             }
             Err(e) => {
-                let killed = record.is_killed();
                 self.recycle(buf);
-                if killed {
-                    self.fail(now, id, CloseReason::Record(RecordError::Killed));
-                }
                 Err(InputError::Record(e))
             }
         }
@@ -1119,17 +1328,19 @@ impl<A: Clone + Ord> Endpoint<A> {
         };
         match &mut s.state {
             State::Established { record, .. } => record.handle_timeout(now),
-            State::Failed { .. } | State::ResponderWaitM3 { .. } => {
-                let closed_now = matches!(s.state, State::ResponderWaitM3 { .. });
+            State::Failed { .. } => self.remove(id),
+            State::ResponderWaitM3 { .. } => {
+                let reason = s
+                    .last_error
+                    .take()
+                    .map_or(CloseReason::TimedOut, CloseReason::Handshake);
                 self.remove(id);
-                if closed_now {
-                    self.events.push_back(Event::Closed {
-                        session: id,
-                        reason: CloseReason::TimedOut,
-                    });
-                }
+                self.events.push_back(Event::Closed {
+                    session: id,
+                    reason,
+                });
             }
-            State::InitiatorWaitM2 { .. } | State::InitiatorWaitM4 { .. } => {
+            State::InitiatorWaitM2 { datagram, .. } | State::InitiatorWaitM4 { datagram, .. } => {
                 if s.retransmits >= max_retransmits {
                     let reason = s
                         .last_error
@@ -1141,18 +1352,8 @@ impl<A: Clone + Ord> Endpoint<A> {
                 s.retransmits += 1;
                 s.rto = (s.rto * 2).min(max_rto);
                 s.timer = Some(now.saturating_add(s.rto));
-                match &s.state {
-                    State::InitiatorWaitM2 {
-                        handshake: None, ..
-                    } => {
-                        let _ = self.restart(now, id, None);
-                    }
-                    State::InitiatorWaitM2 { datagram, .. }
-                    | State::InitiatorWaitM4 { datagram, .. } => {
-                        self.transmits.push_back((s.peer.clone(), datagram.clone()));
-                    }
-                    _ => {}
-                }
+                let again = (s.peer.clone(), datagram.clone());
+                self.transmits.push_back(again);
             }
         }
     }
@@ -1271,27 +1472,29 @@ impl<A: Clone + Ord> Endpoint<A> {
         }
     }
 
-    /// A fresh connection identifier: one of the 48 one-byte identifiers that travel as a
-    /// one-byte CBOR int while those are easy to find, else two bytes. Any other one-byte
-    /// identifier would travel as a two-byte bstr in every handshake message naming it, and
-    /// the size of a handshake would then depend on the draw.
+    /// A fresh connection identifier: [`CONN_ID_LEN`] random bytes, so that someone who does
+    /// not see a session's traffic cannot aim datagrams at it.
     fn allocate_id(&self) -> Option<ConnId> {
-        let mut bytes = [0u8; 2];
-        for attempt in 0..64 {
+        let mut bytes = [0u8; CONN_ID_LEN];
+        for _ in 0..16 {
             self.rng.fill(&mut bytes).ok()?;
-            let id = if attempt < 16 {
-                one_byte_int_id(bytes[0])
-            } else {
-                // Two bytes with a non-zero first byte stay distinct from one-byte ids.
-                bytes[0] |= 1;
-                ConnId::new(&bytes)?
-            };
+            let id = ConnId::new(&bytes)?;
             if !self.by_local_id.contains_key(&id) {
                 return Some(id);
             }
         }
         None
     }
+}
+
+/// SUITES_I after an error code 2: our preferences up to the first one the responder
+/// supports, which becomes the selected (last) suite.
+fn renegotiate(ours: &[CipherSuite], tried: &Suites, theirs: &Suites) -> Option<Suites> {
+    let pick = ours
+        .iter()
+        .position(|s| theirs.ids().contains(&s.id()) && s.id() != tried.selected())?;
+    let ids = ours.get(..=pick)?.iter().map(|s| s.id()).collect();
+    Suites::new(ids)
 }
 
 /// An EDHOC error message framed for the receiver `to`.

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use iomt_schema::DeviceId;
+
 use crate::cbor::CborError;
 use crate::credential::Refusal;
 use crate::crypto::CryptoError;
@@ -79,12 +81,25 @@ pub enum HandshakeError {
     /// The peer's Signature_or_MAC does not verify.
     #[error("the peer's signature does not verify")]
     BadSignature,
-    /// The key the verifier returned does not use the suite's signature algorithm.
+    /// The key the peer's credential names does not use the suite's signature algorithm.
     #[error("the peer's key does not match the suite's signature algorithm")]
     KeyAlgorithmMismatch,
+    /// The credential the peer names could not be resolved (a value that does not decode,
+    /// for instance). Found before the peer's signature is checked, so it may be forged.
+    #[error("the peer's credential could not be resolved: {0}")]
+    Unresolved(Refusal),
     /// Our verifier refused the peer.
-    #[error("peer refused: {0}")]
+    #[error("our verifier refused the peer: {0}")]
     Refused(Refusal),
+    /// The peer authenticated, but as another device than the one this handshake was started
+    /// for (a relay answering in its place, or a misdirected message_1).
+    #[error("the peer authenticated as {found}, not as the expected {expected}")]
+    UnexpectedPeer {
+        /// The device the initiator asked for.
+        expected: DeviceId,
+        /// The device whose key signed message_2.
+        found: DeviceId,
+    },
     /// The peer sent a critical EAD item we do not understand.
     #[error("unknown critical EAD item {label}")]
     CriticalEad {
@@ -109,11 +124,13 @@ impl HandshakeError {
             Self::Malformed { .. }
             | Self::BadEphemeralKey
             | Self::DecryptFailed { .. }
-            | Self::BadSignature => Fault::Peer,
+            | Self::BadSignature
+            | Self::KeyAlgorithmMismatch
+            | Self::Unresolved(_) => Fault::Peer,
             Self::UnsupportedMethod(_)
             | Self::WrongSuite { .. }
-            | Self::KeyAlgorithmMismatch
             | Self::Refused(_)
+            | Self::UnexpectedPeer { .. }
             | Self::CriticalEad { .. }
             | Self::PeerError(_) => Fault::Policy,
             Self::NoCredential | Self::Crypto(_) => Fault::Local,
@@ -122,7 +139,9 @@ impl HandshakeError {
 
     /// Whether the handshake must end. Bytes that fail to parse or authenticate are not
     /// fatal: on a radio link they are indistinguishable from corruption or injection, so
-    /// they are dropped and the genuine message can still arrive.
+    /// they are dropped and the genuine message can still arrive. Every [`Fault::Policy`]
+    /// error but a refused reference ([`Refusal::UnknownCredential`], answered so that the
+    /// peer retries by value) is found after the peer's signature verified.
     pub fn is_fatal(&self) -> bool {
         self.fault() != Fault::Peer
     }
@@ -135,7 +154,7 @@ impl HandshakeError {
             Self::UnsupportedMethod(_) => {
                 Some(ErrorMessage::Unspecified("unsupported method".into()))
             }
-            Self::KeyAlgorithmMismatch | Self::Refused(_) => {
+            Self::Refused(_) | Self::UnexpectedPeer { .. } => {
                 Some(ErrorMessage::Unspecified("authentication refused".into()))
             }
             Self::CriticalEad { .. } => {

@@ -1,20 +1,25 @@
 //! The EDHOC method 0 state machines (RFC 9528 section 5), without transport or timers.
 //!
 //! [`Initiator`] sends message_1, turns message_2 into message_3 and checks message_4;
-//! [`Responder`] turns message_1 into message_2 and message_3 into message_4. Steps that fail
-//! on bytes that do not parse or authenticate leave the state as it was (the `&self` methods),
-//! except the initiator's message_2 step, whose ephemeral key is single-use on `ring`.
+//! [`Responder`] turns message_1 into message_2 and message_3 into message_4. Every step takes
+//! `&self` and leaves the state as it was when it fails, so a forged or corrupted message
+//! costs the genuine one nothing: the initiator's ephemeral key survives a bad message_2.
+//!
+//! The peer is checked in a fixed order: its credential is resolved (no decision, no state
+//! change), the signature is verified with the resolved key, the key must name the expected
+//! device (initiator, [`Initiator::expect_peer`]), and only then does the verifier decide and
+//! remember ([`Credentials::admit_peer`]).
 
 use alloc::vec::Vec;
 
-use iomt_schema::Instant;
+use iomt_schema::{DeviceId, Instant};
 use ring::rand::SecureRandom;
 
 use crate::cbor::{self, Reader};
 use crate::conn_id::ConnId;
 use crate::credential::{
     CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate,
-    PeerCredential, Role,
+    PeerCredential, Refusal, Role,
 };
 use crate::crypto::{Backend, CryptoError, Secret};
 use crate::ead::{self, EadItem};
@@ -27,6 +32,9 @@ use crate::suite::{CipherSuite, HASH_LEN, X25519_LEN};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerInfo {
+    /// The device the peer proved to be: the [`DeviceId`] of the key its signature verified
+    /// with.
+    pub device: DeviceId,
     /// The peer's ID_CRED_x.
     pub id_cred: IdCred,
     /// The peer's credential and key, as our verifier returned them.
@@ -90,27 +98,18 @@ pub struct Initiator<B: Backend> {
     x: B::Ephemeral,
     message_1: Vec<u8>,
     started: Instant,
+    expected: Option<DeviceId>,
 }
 
-/// Why the initiator's message_2 step failed; `retry` is the unchanged state when the
-/// ephemeral key was not used yet.
-pub struct Message2Failure<B: Backend> {
+/// Why the initiator's message_2 step failed (the initiator is unchanged and can take
+/// another message_2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message2Failure {
     /// The error.
     pub error: HandshakeError,
-    /// The state to wait for another message_2 with, if it survived.
-    pub retry: Option<Initiator<B>>,
     /// C_R, if message_2 decrypted far enough to reveal it (an error message can then be
     /// addressed to the responder).
     pub c_r: Option<ConnId>,
-}
-
-impl<B: Backend> core::fmt::Debug for Message2Failure<B> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Message2Failure")
-            .field("error", &self.error)
-            .field("retry", &self.retry.is_some())
-            .finish()
-    }
 }
 
 impl<B: Backend> Initiator<B> {
@@ -145,9 +144,19 @@ impl<B: Backend> Initiator<B> {
                 x,
                 message_1: message_1.clone(),
                 started: now,
+                expected: None,
             },
             message_1,
         ))
+    }
+
+    /// Completes only with `device`: a message_2 signed by any other key, however valid its
+    /// credential, is refused with [`HandshakeError::UnexpectedPeer`] before message_3 is
+    /// made, and the initiator keeps waiting for the genuine one.
+    #[must_use]
+    pub fn expect_peer(mut self, device: DeviceId) -> Self {
+        self.expected = Some(device);
+        self
     }
 
     /// The selected suite.
@@ -169,15 +178,16 @@ impl<B: Backend> Initiator<B> {
         &self.message_1
     }
 
-    /// Processes message_2 at `now` and produces message_3.
+    /// Processes message_2 at `now` and produces message_3. A failure leaves the initiator
+    /// unchanged.
     pub fn process_message_2(
-        self,
+        &self,
         b: &B,
         rng: &dyn SecureRandom,
         now: Instant,
         message_2: &[u8],
         creds: &dyn Credentials,
-    ) -> Result<(InitiatorAwaitingMessage4, Vec<u8>), Message2Failure<B>> {
+    ) -> Result<(InitiatorAwaitingMessage4, Vec<u8>), Message2Failure> {
         let split = message::decode_single_bstr(message_2)
             .map_err(malformed(MessageKind::Message2))
             .and_then(|inner| {
@@ -191,26 +201,16 @@ impl<B: Backend> Initiator<B> {
             });
         let (g_y, ciphertext_2) = match split {
             Ok(parts) => parts,
-            Err(error) => {
-                return Err(Message2Failure {
-                    error,
-                    retry: Some(self),
-                    c_r: None,
-                });
-            }
+            Err(error) => return Err(Message2Failure { error, c_r: None }),
         };
         let suite = self.suite;
         let form = self.form;
         let c_i = self.c_i;
         let started = self.started;
         let th_2 = schedule::th_2(b, g_y, &self.message_1);
-        let fail = |error| Message2Failure {
-            error,
-            retry: None,
-            c_r: None,
-        };
+        let fail = |error| Message2Failure { error, c_r: None };
         let g_xy = b
-            .agree(self.x, g_y)
+            .agree(&self.x, g_y)
             .map_err(|_| fail(HandshakeError::BadEphemeralKey))?;
         let prk_2e = schedule::prk_2e(b, &th_2, &g_xy);
         let mut plaintext_2 = schedule::keystream_2(b, &prk_2e, &th_2, ciphertext_2.len())
@@ -245,6 +245,7 @@ impl<B: Backend> Initiator<B> {
                     prk: &prk_2e,
                     mac_label: label::MAC_2,
                 },
+                self.expected,
             )?;
             let th_3 = schedule::th_next(b, &th_2, &plaintext_2, &peer.credential.cred);
 
@@ -312,7 +313,6 @@ impl<B: Backend> Initiator<B> {
         };
         steps().map_err(|error| Message2Failure {
             error,
-            retry: None,
             c_r: Some(c_r),
         })
     }
@@ -441,7 +441,7 @@ impl Responder {
         let (y, g_y) = b.ephemeral(rng)?;
         let th_2 = schedule::th_2(b, &g_y, message_1);
         let g_xy = b
-            .agree(y, m1.g_x)
+            .agree(&y, m1.g_x)
             .map_err(|_| HandshakeError::BadEphemeralKey)?;
         let prk_2e = schedule::prk_2e(b, &th_2, &g_xy);
         let nonce = schedule::handshake_nonce(b, &prk_2e, &th_2)?;
@@ -480,7 +480,7 @@ impl Responder {
         let keystream = schedule::keystream_2(b, &prk_2e, &th_2, plaintext_2.len())?;
         let mut g_y_ciphertext_2 = Vec::with_capacity(X25519_LEN + plaintext_2.len());
         g_y_ciphertext_2.extend_from_slice(&g_y);
-        g_y_ciphertext_2.extend(plaintext_2.iter().zip(&keystream).map(|(p, k)| p ^ k));
+        g_y_ciphertext_2.extend(plaintext_2.iter().zip(keystream.iter()).map(|(p, k)| p ^ k));
         let mut message_2 = Vec::with_capacity(g_y_ciphertext_2.len() + 3);
         message::encode_single_bstr(&g_y_ciphertext_2, &mut message_2);
 
@@ -559,6 +559,7 @@ impl Responder {
                 prk: &self.prk_3e2m,
                 mac_label: label::MAC_3,
             },
+            None,
         )?;
         let th_4 = schedule::th_next(b, &self.th_3, &plaintext_3, &peer.credential.cred);
         let prk_out = schedule::kdf_secret(b, self.prk_3e2m.expose(), label::PRK_OUT, &th_4)?;
@@ -613,7 +614,8 @@ struct Freshness<'a> {
     now: Instant,
 }
 
-/// Asks the verifier about the peer, then checks its MAC-bearing signature and its EAD.
+/// Checks the peer in the order the [module](self) documentation gives: resolve, signature,
+/// expected device, critical EAD, then the verifier's decision.
 fn verify_peer<B: Backend>(
     b: &B,
     creds: &dyn Credentials,
@@ -621,6 +623,7 @@ fn verify_peer<B: Backend>(
     suite: CipherSuite,
     freshness: Freshness<'_>,
     signed: Signed<'_>,
+    expected: Option<DeviceId>,
 ) -> Result<PeerInfo, HandshakeError> {
     let candidate = PeerCandidate {
         role,
@@ -632,9 +635,10 @@ fn verify_peer<B: Backend>(
         nonce_since: freshness.since,
         now: freshness.now,
     };
-    let credential = creds
-        .verify_peer(&candidate)
-        .map_err(HandshakeError::Refused)?;
+    let credential = creds.resolve_peer(&candidate).map_err(|r| match r {
+        Refusal::UnknownCredential => HandshakeError::Refused(r),
+        other => HandshakeError::Unresolved(other),
+    })?;
     if credential.key.algorithm() != suite.signature() {
         return Err(HandshakeError::KeyAlgorithmMismatch);
     }
@@ -659,10 +663,26 @@ fn verify_peer<B: Backend>(
     );
     b.verify(&credential.key, &to_verify, signed.signature)
         .map_err(|_| HandshakeError::BadSignature)?;
+    let device = credential
+        .key
+        .device_id()
+        .ok_or(HandshakeError::KeyAlgorithmMismatch)?;
+    if let Some(expected) = expected
+        && expected != device
+    {
+        return Err(HandshakeError::UnexpectedPeer {
+            expected,
+            found: device,
+        });
+    }
     if let Some(label) = ead::first_unknown_critical(signed.ead, |l| creds.understands_ead(l)) {
         return Err(HandshakeError::CriticalEad { label });
     }
+    creds
+        .admit_peer(&candidate, &credential)
+        .map_err(HandshakeError::Refused)?;
     Ok(PeerInfo {
+        device,
         id_cred: signed.id_cred.clone(),
         credential,
         ead: signed.ead.to_vec(),

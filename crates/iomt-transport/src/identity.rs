@@ -37,8 +37,10 @@
 //! own handshake nonce ([`Challenge::for_channel`]), never from bytes the peer sent: evidence
 //! made in another handshake, or relayed from one, carries another nonce and fails. The
 //! evidence is answered by an [`Attester`] given with [`IdentityCredentials::with_attester`].
-//! All of it is checked before the handshake's signature step, so a refused peer never
-//! completes a handshake.
+//! The credential is only resolved before the handshake's signature is checked (decoded from
+//! the value, or read from the cache); everything above, and every write to the cache, comes
+//! after it, so a forged message_2 or message_3 costs one signature check and changes
+//! nothing. A refused peer never completes a handshake.
 //!
 //! # Time
 //!
@@ -338,18 +340,15 @@ impl IdentityCredentials {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The peer's credential, from the cache (by reference) or verified in full (by value).
-    fn resolve(
-        &self,
-        peer: &PeerCandidate<'_>,
-        trust: &TrustStore,
-        now: Timestamp,
-    ) -> Result<(VerifiedCredential, Vec<u8>), Refusal> {
+    /// The peer's credential as it names it: decoded from the value (no trust decision yet),
+    /// or read from the cache of credentials verified before. Changes nothing.
+    fn resolve(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         if let Some(cwt) = peer.by_value {
-            let verified = trust
-                .verify_credential(cwt, now)
-                .map_err(|_| Refusal::Credential)?;
-            return Ok((verified, cwt.to_vec()));
+            let unverified = UnverifiedCredential::decode(cwt).map_err(|_| Refusal::Credential)?;
+            return Ok(PeerCredential {
+                cred: cwt.to_vec(),
+                key: peer_key(&unverified.claims().subject),
+            });
         }
         let kid = peer
             .id_cred
@@ -357,15 +356,47 @@ impl IdentityCredentials {
             .and_then(|k| <[u8; 8]>::try_from(k).ok())
             .map(ShortId::from_bytes)
             .ok_or(Refusal::UnknownCredential)?;
+        let cache = self.lock_cache();
+        let entry = cache.entries.get(&kid).ok_or(Refusal::UnknownCredential)?;
+        Ok(PeerCredential {
+            cred: entry.cwt.clone(),
+            key: peer_key(entry.credential.public_key()),
+        })
+    }
+
+    /// The trust decision about a peer that proved it holds the key of `cwt`: verified in
+    /// full when it came by value (and cached: the credential stands on its own, so the
+    /// peer's next attempt may name it by reference even if its attestation fails), checked
+    /// again when it came from the cache.
+    fn admit_credential(
+        &self,
+        peer: &PeerCandidate<'_>,
+        cwt: &[u8],
+        trust: &TrustStore,
+        now: Timestamp,
+    ) -> Result<VerifiedCredential, Refusal> {
+        if peer.by_value.is_some() {
+            let verified = trust
+                .verify_credential(cwt, now)
+                .map_err(|_| Refusal::Credential)?;
+            self.lock_cache()
+                .insert(verified.kid(), verified.clone(), cwt.to_vec(), None);
+            return Ok(verified);
+        }
+        let kid = UnverifiedCredential::decode(cwt)
+            .map_err(|_| Refusal::Credential)?
+            .kid();
         let mut cache = self.lock_cache();
-        let Some(entry) = cache.touch(kid) else {
-            return Err(Refusal::UnknownCredential);
-        };
-        if trust.revalidate(&entry.credential, now).is_err() {
+        let entry = cache
+            .touch(kid)
+            .filter(|e| e.cwt == cwt)
+            .ok_or(Refusal::UnknownCredential)?;
+        let credential = entry.credential.clone();
+        if trust.revalidate(&credential, now).is_err() {
             cache.entries.remove(&kid);
             return Err(Refusal::Credential);
         }
-        Ok((entry.credential.clone(), entry.cwt.clone()))
+        Ok(credential)
     }
 
     /// Our evidence over the handshake nonce, if the peer asked for it and we can attest.
@@ -396,20 +427,27 @@ impl Credentials for IdentityCredentials {
             .map(|(_, c)| Arc::clone(c))
     }
 
-    /// Resolves the credential, then checks the attestation result and, if required, the
-    /// evidence; see the [module](self) documentation for what each refusal means.
-    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+    /// The credential by value (decoded, not yet trusted) or from the cache of verified
+    /// credentials; see the [module](self) documentation.
+    fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+        self.resolve(peer)
+    }
+
+    /// Verifies the credential (in full, or again from the cache), then the attestation
+    /// result and, if required, the evidence; only then is the result remembered. See the
+    /// [module](self) documentation for what each refusal means.
+    fn admit_peer(
+        &self,
+        peer: &PeerCandidate<'_>,
+        credential: &PeerCredential,
+    ) -> Result<(), Refusal> {
         let (now, since) = {
             let clock = self.clock.read().unwrap_or_else(PoisonError::into_inner);
             (clock.at(peer.now), clock.at(peer.nonce_since))
         };
         let trust = self.read_trust();
-        let (credential, cwt) = self.resolve(peer, &trust, now)?;
-        let key = *credential.public_key();
-        let kid = credential.kid();
-        // The credential stands on its own: cached even if the attestation below fails, so
-        // the peer's next attempt may name it by reference.
-        self.lock_cache().insert(kid, credential, cwt.clone(), None);
+        let verified = self.admit_credential(peer, &credential.cred, &trust, now)?;
+        let key = *verified.public_key();
         let passport = ead_value(peer.ead, EAD_ATTESTATION_RESULT).ok_or(Refusal::Unattested)?;
         let result = trust
             .verify_result(passport, &key, now)
@@ -428,11 +466,9 @@ impl Credentials for IdentityCredentials {
                 return Err(Refusal::Attestation);
             }
         }
-        self.lock_cache().set_result(kid, &cwt, result);
-        Ok(PeerCredential {
-            cred: cwt,
-            key: peer_key(&key),
-        })
+        self.lock_cache()
+            .set_result(verified.kid(), &credential.cred, result);
+        Ok(())
     }
 
     fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {

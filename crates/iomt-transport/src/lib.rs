@@ -3,27 +3,33 @@
 //! narrow, lossy radio links; TLS 1.3 on rustls for IP backhaul.
 //!
 //! - [`Endpoint`] runs many sessions over one datagram channel: feed it datagrams and time,
-//!   drain events, datagrams to send and the next timer. New initiators surface as an
-//!   [`Incoming`] that the application accepts or refuses before any state exists; pending
-//!   handshakes are bounded and a spoofed message_1 displaces none; the initiator retransmits
-//!   with exponential backoff and the responder answers duplicates idempotently; RFC 9528
-//!   error messages are sent and understood (code 3 both ways: an unknown credential
+//!   drain events, datagrams to send and the next timer. [`Endpoint::connect`] names the
+//!   device it wants, and only that device completes the handshake; every [`Event`] about a
+//!   session carries the peer's verified [`DeviceId`](iomt_schema::DeviceId). New initiators
+//!   surface as an [`Incoming`] that the application accepts or refuses before any state
+//!   exists; under load a message_1 must first return a stateless cookie; pending handshakes
+//!   are bounded per address and in all; the initiator retransmits with exponential backoff
+//!   and the responder answers duplicates idempotently; bytes that do not authenticate and
+//!   EDHOC error messages never end a handshake (code 3 both ways: an unknown credential
 //!   reference is answered, and the credential then travels by value).
 //! - [`Initiator`] and [`Responder`] are the bare EDHOC state machines, generic over a crypto
 //!   [`Backend`]. [`RingBackend`] provides cipher suites 4 (ChaCha20-Poly1305, X25519,
 //!   EdDSA) and 6 (AES-128-GCM, X25519, ES256); the RFC 9529 traces are reproduced value by
 //!   value with a test backend.
-//! - [`Credentials`] is the seam to credentials and policy: it sees the peer's ID_CRED_x, by
-//!   reference or by value, its EAD items and the [`HandshakeNonce`], and answers with CRED_x
-//!   and the key or a [`Refusal`]. [`IdentityCredentials`] fills it with `iomt-identity`:
+//! - [`Credentials`] is the seam to credentials and policy: it resolves the peer's ID_CRED_x
+//!   (by reference or by value) to CRED_x and a key without deciding anything, and once the
+//!   peer's signature verified with that key, admits or refuses it ([`Refusal`]) from its
+//!   credential, its EAD items and the [`HandshakeNonce`]. [`IdentityCredentials`] fills it with `iomt-identity`:
 //!   compact CWT credentials by `kid` (from a bounded cache of verified credentials) or by
 //!   value, verified through the [`TrustStore`](iomt_identity::TrustStore); attestation
 //!   results and evidence bound to the handshake nonce in EAD ([`EAD_ATTESTATION_RESULT`],
 //!   [`EAD_EVIDENCE`], [`EAD_EVIDENCE_REQUEST`]). [`StaticCredentials`] is a fixed table for
 //!   tests and closed deployments.
-//! - [`RecordLayer`] protects datagrams with at most 21 bytes of overhead, a 1024-record
-//!   replay window updated only after authentication, per-direction key updates before the
-//!   AEAD limits or on a time budget, and a forgery limit that kills the session.
+//! - [`RecordLayer`] protects datagrams with 23 bytes of overhead, 4-byte random connection
+//!   identifiers, a 1024-record replay window updated only after authentication,
+//!   per-direction key updates before the AEAD limits, on a time budget or when the peer asks,
+//!   and integrity limits per key: records that fail to authenticate make the receiver ask for
+//!   a new key, never end the session.
 //! - [`tls`] (feature `rustls`): rustls 0.23 client and server configurations, TLS 1.3 only,
 //!   mutual authentication through the `iomt-identity` verifiers and rotating short-lived
 //!   certificates.
@@ -42,13 +48,15 @@
 //! let (id, cred) = alice_creds.add_local_kid(suite, b"A", generate_signer(suite, &*rng)?);
 //! bob_creds.add_peer(id, cred);
 //! let (id, cred) = bob_creds.add_local_kid(suite, b"B", generate_signer(suite, &*rng)?);
+//! let bob_device = cred.key.device_id().expect("an Ed25519 key");
 //! alice_creds.add_peer(id, cred);
 //!
 //! let config = EndpointConfig::default();
 //! let mut alice = Endpoint::new(config.clone(), Arc::new(alice_creds), rng.clone());
 //! let mut bob = Endpoint::new(config, Arc::new(bob_creds), rng);
 //! let now = Instant::ZERO;
-//! let session = alice.connect(now, "bob")?;
+//! // Alice wants Bob, the device holding Bob's key, at the address "bob".
+//! let session = alice.connect(now, "bob", bob_device)?;
 //!
 //! // Shuttle datagrams until both sides are connected.
 //! let mut buf = Vec::new();
@@ -68,8 +76,9 @@
 //! let t = alice.poll_transmit(now, &mut buf).expect("a record");
 //! assert!(t.len <= b"contact, grid 4512".len() + MAX_OVERHEAD);
 //! bob.handle_input(now, "alice", &buf[..t.len])?;
-//! let Some(Event::Received { data, .. }) = bob.poll_event() else { panic!("data") };
+//! let Some(Event::Received { data, peer, .. }) = bob.poll_event() else { panic!("data") };
 //! assert_eq!(data, b"contact, grid 4512");
+//! assert_ne!(peer, bob_device, "the verified sender: Alice");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -133,11 +142,12 @@ pub use crypto::{
     Backend, CryptoError, EcdsaP256Signer, Ed25519Signer, PeerKey, RingBackend, Secret, Signer,
     generate_signer,
 };
+pub use datagram::COOKIE_LEN;
 pub use datagram::DatagramError;
 pub use ead::{EadItem, MAX_EAD_ITEMS};
 pub use endpoint::{
-    CloseReason, Endpoint, EndpointConfig, Event, Incoming, InputError, OpenError, SendError,
-    SessionId, Transmit,
+    CloseReason, EAD_CREDENTIAL_REQUEST, Endpoint, EndpointConfig, Event, Incoming, InputError,
+    OpenError, SendError, SessionId, Transmit,
 };
 pub use error::{Fault, HandshakeError, MessageKind};
 pub use handshake::{
@@ -156,9 +166,9 @@ pub use post_handshake::{
     BackhaulPolicy, EdhocBinding, PostHandshakeAttester, PostHandshakeVerifier,
 };
 pub use record::{
-    EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY, MAX_HEADER_LEN,
-    MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader, RecordLayer, RecordStats,
-    TAG_LEN,
+    CONN_ID_LEN, EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I, KDF_LABEL_IV, KDF_LABEL_KEY,
+    MAX_HEADER_LEN, MAX_OVERHEAD, MAX_SEQUENCE, RecordConfig, RecordError, RecordHeader,
+    RecordLayer, RecordStats, TAG_LEN,
 };
 pub use replay::{ReplayError, ReplayWindow, WINDOW};
 pub use schedule::SessionSecret;

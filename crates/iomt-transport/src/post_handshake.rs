@@ -13,20 +13,20 @@
 //! EDHOC:  binding = EDHOC_Exporter(EDHOC_EXPORTER_LABEL, h'', 32)       (see EdhocBinding)
 //!
 //! server (verifier)                          client (attester)
-//!   REQUEST { result, evidence }      ->
-//!                                     <-      ATTESTATION { result, evidence over binding }
+//!   REQUEST { result, evidence, round }  ->
+//!                                     <-      ATTESTATION { result, evidence over
+//!                                                           binding || round }
 //!   VERDICT { accepted | refused }    ->
 //! ```
 //!
 //! The server checks the client's attestation result through its trust store (bound to the
 //! key of the client's certificate, unexpired, affirming) and, if it asked for evidence,
-//! appraises it with its own verifier against a challenge made from *its own* binding
-//! ([`Challenge::for_channel`]): evidence made for another session, or relayed from one,
-//! names another nonce and is refused. The certificate verifiers already checked a result at
-//! the handshake; this exchange adds a fresh one, and evidence only this session could have
-//! produced. An exchange repeated on one session reuses its binding: the verifier's freshness
-//! window (evidence issued no earlier than its challenge, less the allowed clock skew) is what
-//! keeps evidence from an earlier round out of a later one.
+//! appraises it with its own verifier against a challenge made from *its own* binding and the
+//! [`ROUND_LEN`] random bytes it drew for this exchange ([`Challenge::for_channel`] over
+//! `binding || round`): evidence made for another session, relayed from one, or kept from an
+//! earlier exchange on the same session names another nonce and is refused. The certificate
+//! verifiers already checked a result at the handshake; this exchange adds a fresh one, and
+//! evidence only this session, in this round, could have produced.
 //!
 //! # Wire format
 //!
@@ -35,7 +35,7 @@
 //!
 //! | type | message | body |
 //! |---|---|---|
-//! | 1 | REQUEST | flags (1): bit 0 result wanted, bit 1 evidence wanted, others zero |
+//! | 1 | REQUEST | flags (1): bit 0 result wanted, bit 1 evidence wanted, others zero; round (16) |
 //! | 2 | ATTESTATION | `len (2) result`, `len (2) evidence` (length 0: none); the result is not empty |
 //! | 3 | VERDICT | code (1): 0 accepted, 1 unattested, 2 attestation refused, 3 malformed |
 //!
@@ -52,6 +52,7 @@ use iomt_identity::{
     Signer as DeviceSigner, Tier, TrustStore, VerifiedResult,
 };
 use iomt_schema::Timestamp;
+use ring::rand::SecureRandom;
 
 use crate::endpoint::{Endpoint, SendError, SessionId};
 use crate::identity::{Appraiser, Attester};
@@ -65,6 +66,8 @@ pub const EDHOC_EXPORTER_LABEL: u64 = 32772;
 pub const BINDING_LEN: usize = 32;
 /// Largest message body, in bytes.
 pub const MAX_BODY: usize = 8192;
+/// Length of the verifier's per-exchange random round value, in bytes.
+pub const ROUND_LEN: usize = 16;
 
 const REQUEST: u8 = 1;
 const ATTESTATION: u8 = 2;
@@ -81,7 +84,7 @@ pub struct EdhocBinding([u8; BINDING_LEN]);
 
 impl EdhocBinding {
     /// The binding of `session` on `endpoint`, once its handshake has produced keys.
-    pub fn from_session<A: Clone + Ord>(
+    pub fn from_session<A: Clone + Ord + core::hash::Hash>(
         endpoint: &Endpoint<A>,
         session: SessionId,
     ) -> Result<Self, SendError> {
@@ -144,14 +147,16 @@ pub enum BackhaulMessage<'a> {
     Request {
         /// The attestation result.
         result: bool,
-        /// Evidence over the binding.
+        /// Evidence over the binding and the round.
         evidence: bool,
+        /// The verifier's random value for this exchange.
+        round: &'a [u8; ROUND_LEN],
     },
     /// The client's attestation.
     Attestation {
         /// The signed attestation result.
         result: &'a [u8],
-        /// Signed evidence whose nonce is the binding, if asked for.
+        /// Signed evidence whose nonce is the binding followed by the round, if asked for.
         evidence: Option<&'a [u8]>,
     },
     /// The server's verdict.
@@ -188,11 +193,14 @@ impl<'a> BackhaulMessage<'a> {
         }
         let body = rest.get(..len).ok_or(MessageError::Truncated)?;
         let message = match kind {
-            REQUEST => match body {
-                [flags] if flags & !(WANT_RESULT | WANT_EVIDENCE) == 0 => Self::Request {
-                    result: flags & WANT_RESULT != 0,
-                    evidence: flags & WANT_EVIDENCE != 0,
-                },
+            REQUEST => match body.split_first() {
+                Some((flags, round)) if flags & !(WANT_RESULT | WANT_EVIDENCE) == 0 => {
+                    Self::Request {
+                        result: flags & WANT_RESULT != 0,
+                        evidence: flags & WANT_EVIDENCE != 0,
+                        round: round.try_into().map_err(|_| MessageError::Malformed)?,
+                    }
+                }
                 _ => return Err(MessageError::Malformed),
             },
             ATTESTATION => {
@@ -227,11 +235,16 @@ impl<'a> BackhaulMessage<'a> {
         };
         out.extend_from_slice(&[kind, 0, 0]);
         match self {
-            Self::Request { result, evidence } => {
+            Self::Request {
+                result,
+                evidence,
+                round,
+            } => {
                 out.push(
                     (if *result { WANT_RESULT } else { 0 })
                         | (if *evidence { WANT_EVIDENCE } else { 0 }),
                 );
+                out.extend_from_slice(*round);
             }
             Self::Attestation { result, evidence } => {
                 if result.is_empty() || evidence.is_some_and(<[u8]>::is_empty) {
@@ -292,8 +305,8 @@ pub enum AttestError {
     /// The evidence appraised, but not as affirming.
     #[error("evidence appraised as {0:?}")]
     NotAffirming(Tier),
-    /// The binding is not 8 to 64 bytes.
-    #[error("channel binding of the wrong length")]
+    /// The binding is not 8 to 48 bytes, or no random round value could be drawn.
+    #[error("channel binding of the wrong length, or no randomness")]
     BadBinding,
     /// The server refused our attestation.
     #[error("the server refused: {0:?}")]
@@ -425,20 +438,26 @@ impl fmt::Debug for PostHandshakeVerifier {
 
 impl PostHandshakeVerifier {
     /// Starts the exchange for a session whose client holds `peer` (the key of its verified
-    /// certificate), bound to `binding` (this side's own exporter output) at `now`. The
-    /// REQUEST is ready in [`poll_transmit`](Self::poll_transmit).
+    /// certificate), bound to `binding` (this side's own exporter output) at `now`, with a
+    /// round value drawn from `rng`. The REQUEST is ready in
+    /// [`poll_transmit`](Self::poll_transmit).
     pub fn new(
         binding: &dyn ChannelBinding,
         peer: PublicKey,
         policy: Arc<BackhaulPolicy>,
         now: Timestamp,
+        rng: &dyn SecureRandom,
     ) -> Result<Self, AttestError> {
+        let mut round = [0; ROUND_LEN];
+        rng.fill(&mut round).map_err(|_| AttestError::BadBinding)?;
         let challenge =
-            Challenge::for_channel(binding, now).map_err(|_| AttestError::BadBinding)?;
+            Challenge::for_channel(&RoundBinding::new(binding.channel_binding(), &round)?, now)
+                .map_err(|_| AttestError::BadBinding)?;
         let mut out = Vec::new();
         BackhaulMessage::Request {
             result: true,
             evidence: policy.appraiser.is_some(),
+            round: &round,
         }
         .encode(&mut out)?;
         Ok(Self {
@@ -563,9 +582,9 @@ enum AttesterState {
 }
 
 /// The client side: answers the server's request with its result and, if asked, evidence
-/// over the session's binding.
+/// over the session's binding and the server's round.
 pub struct PostHandshakeAttester {
-    nonce: Nonce,
+    binding: Vec<u8>,
     result: Vec<u8>,
     attester: Option<Arc<dyn Attester>>,
     state: AttesterState,
@@ -589,8 +608,9 @@ impl PostHandshakeAttester {
         result: Vec<u8>,
         attester: Option<Arc<dyn Attester>>,
     ) -> Result<Self, AttestError> {
+        RoundBinding::new(binding.channel_binding(), &[0; ROUND_LEN])?;
         Ok(Self {
-            nonce: Nonce::new(binding.channel_binding()).map_err(|_| AttestError::BadBinding)?,
+            binding: binding.channel_binding().to_vec(),
             result,
             attester,
             state: AttesterState::AwaitingRequest,
@@ -651,9 +671,16 @@ impl PostHandshakeAttester {
     fn step(&mut self, frame: &[u8], now: Timestamp) -> Result<bool, AttestError> {
         let (message, _) = BackhaulMessage::decode(frame)?;
         match (&self.state, message) {
-            (AttesterState::AwaitingRequest, BackhaulMessage::Request { evidence, .. }) => {
+            (
+                AttesterState::AwaitingRequest,
+                BackhaulMessage::Request {
+                    evidence, round, ..
+                },
+            ) => {
+                let nonce = Nonce::new(RoundBinding::new(&self.binding, round)?.channel_binding())
+                    .map_err(|_| AttestError::BadBinding)?;
                 let evidence = evidence
-                    .then(|| self.attester.as_ref()?.evidence(&self.nonce, now))
+                    .then(|| self.attester.as_ref()?.evidence(&nonce, now))
                     .flatten();
                 BackhaulMessage::Attestation {
                     result: &self.result,
@@ -676,6 +703,24 @@ impl PostHandshakeAttester {
     fn fail(&mut self, error: AttestError) -> AttestError {
         self.state = AttesterState::Done(Err(error.clone()));
         error
+    }
+}
+
+/// The nonce of one exchange: the session's binding followed by the verifier's round value.
+struct RoundBinding(Vec<u8>);
+
+impl RoundBinding {
+    fn new(binding: &[u8], round: &[u8; ROUND_LEN]) -> Result<Self, AttestError> {
+        if !(8..=64 - ROUND_LEN).contains(&binding.len()) {
+            return Err(AttestError::BadBinding);
+        }
+        Ok(Self([binding, round].concat()))
+    }
+}
+
+impl ChannelBinding for RoundBinding {
+    fn channel_binding(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -1,20 +1,24 @@
 //! The datagram record layer: AEAD records keyed from the EDHOC exporter, with a compact
-//! header, a replay window, per-direction key updates and a forgery limit.
+//! header, a replay window, per-direction key updates, and integrity limits per key that ask
+//! for a new key rather than end the session.
 //!
 //! # Wire format
 //!
 //! ```text
-//! byte 0   1 P P L S S S S   P: key phase mod 4, L: receiver id is 2 bytes (else 1),
+//! byte 0   1 P P K S S S S   P: key phase mod 4, K: the sender asks for a key update,
 //!                            S: bits 19..16 of the truncated sequence number
-//! 1-2 B    receiver's connection identifier (its C_I or C_R)
+//! 4 B      receiver's connection identifier (its C_I or C_R)
 //! 2 B      bits 15..0 of the truncated sequence number, big-endian
 //! ...      ciphertext, then the 16-byte tag; the header is the AEAD's associated data
 //! ```
 //!
-//! The header is 4 or 5 bytes, so a record costs at most 21 bytes. The full 64-bit sequence
-//! number is rebuilt from its low 20 bits as the value closest to the next expected one
-//! (RFC 9000 appendix A.3), which is right while fewer than 2^19 records in a row are lost.
-//! The nonce is the direction's IV XOR the sequence number and never leaves this module.
+//! The header is 7 bytes, so a record costs [`MAX_OVERHEAD`] = 23 bytes. Connection
+//! identifiers are [`CONN_ID_LEN`] = 4 random bytes: an attacker who cannot see the traffic
+//! hits a live session with probability sessions / 2^32 per guess, so it cannot aim junk at
+//! sessions it does not observe. The full 64-bit sequence number is rebuilt from its low 20
+//! bits as the value closest to the next expected one (RFC 9000 appendix A.3), which is right
+//! while fewer than 2^19 records in a row are lost. The nonce is the direction's IV XOR the
+//! sequence number and never leaves this module.
 //!
 //! # Keys
 //!
@@ -26,17 +30,31 @@
 //! ```
 //!
 //! Each direction moves to its next phase on its own, when it has sealed the configured number
-//! of records (capped by the AEAD's confidentiality limit) or the time budget has run out,
-//! checked when sealing. The receiver tries the next phases (up to two ahead) when it sees a
-//! new phase bit pattern, switches only once a record authenticates, and keeps the previous
-//! phase's key for a retention period so records reordered across the switch still open.
-//! Sequence numbers run on across phases, so one replay window serves them all.
+//! of records (capped by the AEAD's confidentiality limit), when the time budget has run out,
+//! or when the peer asked for it (the K bit, authenticated as part of the header; honoured
+//! once per retention period, because the peer sets it on every record until our new phase
+//! reaches it), checked when sealing. The receiver tries the next phases (up to two ahead) when it sees a new phase
+//! bit pattern, switches only once a record authenticates, and keeps the previous phase's key
+//! for a retention period so records reordered across the switch still open. Sequence numbers
+//! run on across phases, so one replay window serves them all.
+//!
+//! # Integrity limits
+//!
+//! Every failed authentication is counted against the key it was tried with. Records that
+//! fail to authenticate never end the session: they may be corruption or injection by
+//! someone who does not hold the key. Once the current receive key has absorbed
+//! [`RecordConfig::forgeries_before_update`] failures, this side sets the K bit on what it
+//! sends until the peer's next phase arrives; a key that reaches the AEAD's integrity limit
+//! (2^36 failures for ChaCha20-Poly1305, 2^52 for AES-128-GCM: RFC 9001 section 6.6,
+//! RFC 9147 section 4.5.3) is never tried again, and records under it are refused
+//! ([`RecordError::KeyExhausted`]) until the peer moves on.
 
 use core::ops::Range;
 use core::time::Duration;
 
 use iomt_schema::Instant;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
+use zeroize::Zeroizing;
 
 use crate::conn_id::ConnId;
 use crate::credential::Role;
@@ -54,8 +72,10 @@ pub const KDF_LABEL_KEY: u64 = 32770;
 /// EDHOC_KDF label deriving a phase's IV from its traffic secret.
 pub const KDF_LABEL_IV: u64 = 32771;
 
-/// Largest record header, in bytes.
-pub const MAX_HEADER_LEN: usize = 5;
+/// Length of the connection identifiers records carry, in bytes.
+pub const CONN_ID_LEN: usize = 4;
+/// Record header length, in bytes.
+pub const MAX_HEADER_LEN: usize = 1 + CONN_ID_LEN + 2;
 /// AEAD tag length of every suite the record layer runs (4 and 6), in bytes.
 pub const TAG_LEN: usize = 16;
 /// Largest per-record overhead, in bytes.
@@ -65,6 +85,7 @@ const NONCE_LEN: usize = 12;
 const SEQ_BITS: u32 = 20;
 const SEQ_WINDOW: u64 = 1 << SEQ_BITS;
 const SEQ_MASK: u64 = SEQ_WINDOW - 1;
+const UPDATE_REQUEST_BIT: u8 = 0x10;
 /// Sequence numbers stop here rather than wrap; the session then needs a new handshake.
 pub const MAX_SEQUENCE: u64 = (1 << 62) - 1;
 
@@ -80,8 +101,9 @@ pub struct RecordConfig {
     pub key_update_after: Duration,
     /// How long the receiver keeps the previous phase's key after switching.
     pub old_key_retention: Duration,
-    /// Failed authentications after which the session is killed.
-    pub forgery_limit: u32,
+    /// Failed authentications under the current receive key after which this side asks the
+    /// peer for its next key (further capped at half the AEAD's integrity limit).
+    pub forgeries_before_update: u64,
 }
 
 impl Default for RecordConfig {
@@ -90,48 +112,51 @@ impl Default for RecordConfig {
             key_update_after_records: 1 << 23,
             key_update_after: Duration::from_secs(3600),
             old_key_retention: Duration::from_secs(30),
-            forgery_limit: 64,
+            forgeries_before_update: 1 << 20,
         }
     }
 }
 
-/// Why a record could not be sealed or opened. Only [`RecordError::Forged`] changes the
-/// session (it counts toward the forgery limit); every other error leaves it as it was.
+/// Why a record could not be sealed or opened. No error ends the session except
+/// [`RecordError::SequenceExhausted`]; a record that fails leaves the receiver as it was
+/// (a failed authentication is only counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
     /// Shorter than a header and a tag.
-    #[error("record truncated")]
-    Truncated,
+    #[error("record truncated: {len} bytes, at least {} needed", MAX_HEADER_LEN + TAG_LEN)]
+    Truncated {
+        /// The record's length.
+        len: usize,
+    },
     /// The first byte does not start a record.
-    #[error("not a record")]
-    NotARecord,
+    #[error("not a record: first byte {0:#04x} has the high bit clear")]
+    NotARecord(u8),
     /// The record is addressed to another connection identifier.
     #[error("record for another session")]
     WrongSession,
     /// The sequence number was accepted before.
-    #[error("replayed record")]
-    Replayed,
+    #[error("replayed record {0}")]
+    Replayed(u64),
     /// The sequence number is behind the replay window.
-    #[error("record outside the replay window")]
-    TooOld,
+    #[error("record {0} is behind the replay window")]
+    TooOld(u64),
     /// The record uses a key phase whose key is gone.
     #[error("record under a retired key phase")]
     OldKeyPhase,
     /// The record does not authenticate.
     #[error("record does not authenticate")]
     Forged,
-    /// The forgery limit was reached; the session needs a new handshake.
-    #[error("session killed after too many forged records")]
-    Killed,
+    /// The record's key reached the AEAD's integrity limit and is no longer tried.
+    #[error("record under a key past its integrity limit")]
+    KeyExhausted,
     /// The sending sequence number reached [`MAX_SEQUENCE`]; the session needs a new
     /// handshake.
     #[error("sequence numbers exhausted")]
     SequenceExhausted,
-    /// The peer's connection identifier cannot be carried in a record header (it must be 1
-    /// or 2 bytes).
-    #[error("connection identifier unusable for records")]
-    UnusableConnId,
+    /// A connection identifier is not [`CONN_ID_LEN`] bytes long.
+    #[error("connection identifier of {0} bytes unusable for records ({CONN_ID_LEN} needed)")]
+    UnusableConnId(usize),
     /// A key derivation failed.
     #[error("record key derivation failed")]
     Crypto,
@@ -143,12 +168,10 @@ impl From<CryptoError> for RecordError {
     }
 }
 
-impl From<ReplayError> for RecordError {
-    fn from(e: ReplayError) -> Self {
-        match e {
-            ReplayError::Duplicate => Self::Replayed,
-            ReplayError::TooOld => Self::TooOld,
-        }
+fn replay_error(seq: u64) -> impl Fn(ReplayError) -> RecordError {
+    move |e| match e {
+        ReplayError::Duplicate => RecordError::Replayed(seq),
+        ReplayError::TooOld => RecordError::TooOld(seq),
     }
 }
 
@@ -158,55 +181,71 @@ pub struct RecordHeader {
     /// The receiver's connection identifier.
     pub receiver: ConnId,
     phase_bits: u8,
+    update_requested: bool,
     truncated_seq: u64,
-    len: usize,
 }
 
 impl RecordHeader {
     /// Parses the header of `datagram`; the rest must at least hold a tag.
     pub fn parse(datagram: &[u8]) -> Result<Self, RecordError> {
+        let truncated = RecordError::Truncated {
+            len: datagram.len(),
+        };
         let Some(&first) = datagram.first() else {
-            return Err(RecordError::Truncated);
+            return Err(truncated);
         };
         if first & 0x80 == 0 {
-            return Err(RecordError::NotARecord);
+            return Err(RecordError::NotARecord(first));
         }
-        let id_len = if first & 0x10 == 0 { 1 } else { 2 };
-        let len = 1 + id_len + 2;
-        if datagram.len() < len + TAG_LEN {
-            return Err(RecordError::Truncated);
+        if datagram.len() < MAX_HEADER_LEN + TAG_LEN {
+            return Err(truncated);
         }
-        let id = datagram.get(1..1 + id_len).ok_or(RecordError::Truncated)?;
-        let receiver = ConnId::new(id).ok_or(RecordError::Truncated)?;
+        let id = datagram.get(1..1 + CONN_ID_LEN).ok_or(truncated)?;
+        let receiver = ConnId::new(id).ok_or(truncated)?;
         let low = datagram
-            .get(1 + id_len..len)
-            .ok_or(RecordError::Truncated)?;
-        let low = u16::from_be_bytes(<[u8; 2]>::try_from(low).map_err(|_| RecordError::Truncated)?);
+            .get(1 + CONN_ID_LEN..MAX_HEADER_LEN)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .ok_or(truncated)?;
         Ok(Self {
             receiver,
             phase_bits: (first >> 5) & 0x03,
-            truncated_seq: (u64::from(first & 0x0f) << 16) | u64::from(low),
-            len,
+            update_requested: first & UPDATE_REQUEST_BIT != 0,
+            truncated_seq: (u64::from(first & 0x0f) << 16) | u64::from(u16::from_be_bytes(low)),
         })
+    }
+
+    /// Whether the sender asks the receiver to move its sending key to the next phase.
+    pub fn update_requested(&self) -> bool {
+        self.update_requested
     }
 }
 
-/// Writes a header into `out`, returning its length.
-fn write_header(out: &mut [u8; MAX_HEADER_LEN], receiver: &ConnId, phase: u64, seq: u64) -> usize {
+/// Writes a header into `out`.
+fn write_header(
+    out: &mut [u8; MAX_HEADER_LEN],
+    receiver: &ConnId,
+    phase: u64,
+    update_request: bool,
+    seq: u64,
+) {
     let truncated = seq & SEQ_MASK;
     let phase_bits = u8::try_from(phase % 4).unwrap_or(0);
     let seq_high = u8::try_from(truncated >> 16).unwrap_or(0);
     let [low_hi, low_lo] = u16::try_from(truncated & 0xffff).unwrap_or(0).to_be_bytes();
-    let id = receiver.as_bytes();
-    let long = id.len() == 2;
     let [first, rest @ ..] = out;
-    *first = 0x80 | (phase_bits << 5) | (u8::from(long) << 4) | seq_high;
-    let mut n = 1;
-    for (slot, byte) in rest.iter_mut().zip(id.iter().chain(&[low_hi, low_lo])) {
+    *first = 0x80
+        | (phase_bits << 5)
+        | if update_request {
+            UPDATE_REQUEST_BIT
+        } else {
+            0
+        }
+        | seq_high;
+    let low = [low_hi, low_lo];
+    let bytes = receiver.as_bytes().iter().chain(&low);
+    for (slot, byte) in rest.iter_mut().zip(bytes) {
         *slot = *byte;
-        n += 1;
     }
-    n
 }
 
 /// Rebuilds a sequence number from its low bits: the candidate closest to `expected`.
@@ -222,12 +261,14 @@ fn reconstruct(expected: u64, truncated: u64) -> u64 {
     }
 }
 
-/// One phase of one direction: its traffic secret and the key and IV derived from it.
+/// One phase of one direction: its traffic secret, the key and IV derived from it, and the
+/// failed authentications tried against it.
 struct PhaseKeys {
     phase: u64,
     secret: Secret<HASH_LEN>,
     key: LessSafeKey,
-    iv: [u8; NONCE_LEN],
+    iv: Zeroizing<[u8; NONCE_LEN]>,
+    forgeries: u64,
 }
 
 impl PhaseKeys {
@@ -239,14 +280,15 @@ impl PhaseKeys {
         let mut key = Secret([0u8; 32]);
         let key_bytes = key.0.get_mut(..alg.key_len()).ok_or(RecordError::Crypto)?;
         edhoc_kdf(&RingBackend, secret.expose(), KDF_LABEL_KEY, &[], key_bytes)?;
-        let mut iv = [0; NONCE_LEN];
-        edhoc_kdf(&RingBackend, secret.expose(), KDF_LABEL_IV, &[], &mut iv)?;
+        let mut iv = Zeroizing::new([0; NONCE_LEN]);
+        edhoc_kdf(&RingBackend, secret.expose(), KDF_LABEL_IV, &[], &mut *iv)?;
         let unbound = UnboundKey::new(alg, key_bytes).map_err(|_| RecordError::Crypto)?;
         Ok(Self {
             phase,
             secret,
             key: LessSafeKey::new(unbound),
             iv,
+            forgeries: 0,
         })
     }
 
@@ -256,7 +298,7 @@ impl PhaseKeys {
     }
 
     fn nonce(&self, seq: u64) -> Nonce {
-        let mut nonce = self.iv;
+        let mut nonce = *self.iv;
         for (n, s) in nonce.iter_mut().rev().zip(seq.to_le_bytes()) {
             *n ^= s;
         }
@@ -272,8 +314,10 @@ pub struct RecordStats {
     pub sealed: u64,
     /// Records opened.
     pub opened: u64,
-    /// Records that failed to authenticate.
-    pub forgeries: u32,
+    /// Records that failed to authenticate, under any key.
+    pub forgeries: u64,
+    /// Key updates this side asked the peer for.
+    pub updates_requested: u64,
     /// The current sending key phase.
     pub send_phase: u64,
     /// The current receiving key phase.
@@ -287,16 +331,26 @@ pub struct RecordLayer {
     peer_id: ConnId,
     config: RecordConfig,
     update_after_records: u64,
+    integrity_limit: u64,
+    update_after_forgeries: u64,
     send: PhaseKeys,
     send_started: Instant,
     sealed_in_phase: u64,
     next_seq: u64,
+    /// The peer asked for our next sending phase (honoured at the next seal).
+    peer_requested_update: bool,
+    /// When we last moved on because the peer asked: further requests are ignored for the
+    /// retention period, since the peer keeps asking until our new phase reaches it.
+    honoured_request_at: Option<Instant>,
     recv: PhaseKeys,
     recv_since: u64,
+    /// The next two receive phases, derived when first needed.
+    ahead: [Option<PhaseKeys>; 2],
     previous: Option<(PhaseKeys, Instant)>,
+    /// We ask the peer for its next phase until it arrives.
+    requesting_update: bool,
     window: ReplayWindow,
     stats: RecordStats,
-    killed: bool,
 }
 
 impl core::fmt::Debug for RecordLayer {
@@ -305,14 +359,14 @@ impl core::fmt::Debug for RecordLayer {
             .field("local_id", &self.local_id)
             .field("peer_id", &self.peer_id)
             .field("stats", &self.stats)
-            .field("killed", &self.killed)
             .finish_non_exhaustive()
     }
 }
 
 impl RecordLayer {
     /// Keys both directions from a completed handshake. `role` is ours; `local_id` and
-    /// `peer_id` are the connection identifiers we and the peer chose (1 or 2 bytes each).
+    /// `peer_id` are the connection identifiers we and the peer chose ([`CONN_ID_LEN`] bytes
+    /// each).
     pub fn new(
         suite: CipherSuite,
         secret: &SessionSecret,
@@ -322,15 +376,16 @@ impl RecordLayer {
         config: RecordConfig,
         now: Instant,
     ) -> Result<Self, RecordError> {
-        if !(1..=2).contains(&peer_id.as_bytes().len())
-            || !(1..=2).contains(&local_id.as_bytes().len())
-        {
-            return Err(RecordError::UnusableConnId);
+        for id in [local_id, peer_id] {
+            if id.as_bytes().len() != CONN_ID_LEN {
+                return Err(RecordError::UnusableConnId(id.as_bytes().len()));
+            }
         }
         let alg = RingBackend::aead_algorithm(suite.aead())?;
-        let confidentiality_limit = match suite.aead() {
-            AeadAlgorithm::Aes128Gcm | AeadAlgorithm::AesCcm16_64_128 => 1 << 23,
-            AeadAlgorithm::ChaCha20Poly1305 => MAX_SEQUENCE,
+        // RFC 9001 section 6.6 (and RFC 9147 section 4.5.3) give these limits per key.
+        let (confidentiality_limit, integrity_limit) = match suite.aead() {
+            AeadAlgorithm::Aes128Gcm | AeadAlgorithm::AesCcm16_64_128 => (1 << 23, 1 << 52),
+            AeadAlgorithm::ChaCha20Poly1305 => (MAX_SEQUENCE, 1 << 36),
         };
         let (send_label, recv_label) = match role {
             Role::Initiator => (EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I),
@@ -348,16 +403,21 @@ impl RecordLayer {
             update_after_records: config
                 .key_update_after_records
                 .clamp(1, confidentiality_limit),
+            integrity_limit,
+            update_after_forgeries: config.forgeries_before_update.clamp(1, integrity_limit / 2),
             send: PhaseKeys::derive(alg, 0, send_secret)?,
             send_started: now,
             sealed_in_phase: 0,
             next_seq: 0,
+            peer_requested_update: false,
+            honoured_request_at: None,
             recv: PhaseKeys::derive(alg, 0, recv_secret)?,
             recv_since: 0,
+            ahead: [None, None],
             previous: None,
+            requesting_update: false,
             window: ReplayWindow::new(),
             stats: RecordStats::default(),
-            killed: false,
         })
     }
 
@@ -366,14 +426,15 @@ impl RecordLayer {
         self.stats
     }
 
-    /// Whether the forgery limit killed the session.
-    pub fn is_killed(&self) -> bool {
-        self.killed
-    }
-
     /// Our connection identifier (records to us carry it).
     pub fn local_id(&self) -> ConnId {
         self.local_id
+    }
+
+    /// Whether this side is asking the peer for a key update (its records carry the K bit):
+    /// a side with nothing else to send may send an empty record to carry the request.
+    pub fn is_requesting_update(&self) -> bool {
+        self.requesting_update
     }
 
     /// Seals `plaintext` as one record appended to `out`.
@@ -383,29 +444,36 @@ impl RecordLayer {
         plaintext: &[u8],
         out: &mut alloc::vec::Vec<u8>,
     ) -> Result<(), RecordError> {
-        if self.killed {
-            return Err(RecordError::Killed);
-        }
         if self.next_seq > MAX_SEQUENCE {
             return Err(RecordError::SequenceExhausted);
         }
-        if self.sealed_in_phase >= self.update_after_records
+        if self.peer_requested_update
+            || self.sealed_in_phase >= self.update_after_records
             || now.saturating_duration_since(self.send_started) >= self.config.key_update_after
         {
             self.send = self.send.next(self.alg)?;
             self.send_started = now;
             self.sealed_in_phase = 0;
+            if self.peer_requested_update {
+                self.honoured_request_at = Some(now);
+                self.peer_requested_update = false;
+            }
         }
         let seq = self.next_seq;
         let mut header = [0; MAX_HEADER_LEN];
-        let header_len = write_header(&mut header, &self.peer_id, self.send.phase, seq);
-        let header = header.get(..header_len).ok_or(RecordError::Crypto)?;
+        write_header(
+            &mut header,
+            &self.peer_id,
+            self.send.phase,
+            self.requesting_update,
+            seq,
+        );
         let start = out.len();
-        out.reserve(header_len + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(header);
+        out.reserve(MAX_HEADER_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&header);
         out.extend_from_slice(plaintext);
         let body = out
-            .get_mut(start + header_len..)
+            .get_mut(start + MAX_HEADER_LEN..)
             .ok_or(RecordError::Crypto)?;
         let tag = self
             .send
@@ -422,18 +490,16 @@ impl RecordLayer {
 
     /// Opens the record in `datagram` in place and returns the range of its plaintext.
     pub fn open(&mut self, now: Instant, datagram: &mut [u8]) -> Result<Range<usize>, RecordError> {
-        if self.killed {
-            return Err(RecordError::Killed);
-        }
         let header = RecordHeader::parse(datagram)?;
         if header.receiver != self.local_id {
             return Err(RecordError::WrongSession);
         }
         let expected = self.window.top().map_or(0, |t| t.saturating_add(1));
         let seq = reconstruct(expected, header.truncated_seq);
-        self.window.check(seq)?;
+        self.window.check(seq).map_err(replay_error(seq))?;
 
         let current = self.recv.phase;
+        let integrity_limit = self.integrity_limit;
         let ahead = (u64::from(header.phase_bits) + 4 - current % 4) % 4;
         // Phases only move forward with the sequence number, so a record older than the one
         // that brought the current phase cannot be from a later phase (ahead 2 is also
@@ -441,40 +507,87 @@ impl RecordLayer {
         if (1..=2).contains(&ahead) && seq < self.recv_since {
             return Err(RecordError::OldKeyPhase);
         }
-        let candidate = match ahead {
-            1 => Some(self.recv.next(self.alg)?),
-            2 => Some(self.recv.next(self.alg)?.next(self.alg)?),
-            _ => None,
-        };
-        let keys = match (ahead, &candidate) {
-            (0, _) => &self.recv,
-            (_, Some(next)) => next,
-            _ => match &self.previous {
+        let keys = match ahead {
+            0 => &mut self.recv,
+            1 | 2 => self.ahead_keys(ahead)?,
+            _ => match &mut self.previous {
                 Some((keys, until)) if *until > now && keys.phase + 1 == current => keys,
                 _ => return Err(RecordError::OldKeyPhase),
             },
         };
-        let (head, body) = datagram.split_at_mut(header.len);
+        if keys.forgeries >= integrity_limit {
+            return Err(RecordError::KeyExhausted);
+        }
+        let (head, body) = datagram.split_at_mut(MAX_HEADER_LEN);
         let opened = keys
             .key
             .open_in_place(keys.nonce(seq), Aad::from(&*head), body)
             .map(|plain| plain.len());
         let Ok(plain_len) = opened else {
-            self.stats.forgeries = self.stats.forgeries.saturating_add(1);
-            if self.stats.forgeries >= self.config.forgery_limit {
-                self.killed = true;
+            keys.forgeries += 1;
+            self.stats.forgeries += 1;
+            if ahead == 0
+                && self.recv.forgeries >= self.update_after_forgeries
+                && !self.requesting_update
+            {
+                self.requesting_update = true;
+                self.stats.updates_requested += 1;
             }
             return Err(RecordError::Forged);
         };
-        self.window.accept(seq)?;
-        if let Some(next) = candidate {
-            let retired = core::mem::replace(&mut self.recv, next);
-            self.previous = Some((retired, now.saturating_add(self.config.old_key_retention)));
-            self.recv_since = seq;
+        self.window.accept(seq).map_err(replay_error(seq))?;
+        if (1..=2).contains(&ahead) {
+            self.advance(now, ahead, seq);
+        }
+        let cooling = self
+            .honoured_request_at
+            .is_some_and(|at| now < at.saturating_add(self.config.old_key_retention));
+        if header.update_requested && !cooling {
+            self.peer_requested_update = true;
         }
         self.stats.opened += 1;
         self.stats.receive_phase = self.recv.phase;
-        Ok(header.len..header.len + plain_len)
+        Ok(MAX_HEADER_LEN..MAX_HEADER_LEN + plain_len)
+    }
+
+    /// The receive keys `ahead` (1 or 2) phases past the current one, derived once.
+    fn ahead_keys(&mut self, ahead: u64) -> Result<&mut PhaseKeys, RecordError> {
+        let [one, two] = &mut self.ahead;
+        if one.is_none() {
+            *one = Some(self.recv.next(self.alg)?);
+        }
+        let Some(next) = one else {
+            return Err(RecordError::Crypto);
+        };
+        if ahead == 1 {
+            return Ok(next);
+        }
+        if two.is_none() {
+            *two = Some(next.next(self.alg)?);
+        }
+        two.as_mut().ok_or(RecordError::Crypto)
+    }
+
+    /// A record under the phase `ahead` of the current one authenticated: it becomes the
+    /// current receive phase, the one before it is retained, and a pending request for it is
+    /// answered.
+    fn advance(&mut self, now: Instant, ahead: u64, seq: u64) {
+        let [one, two] = core::mem::take(&mut self.ahead);
+        // The phase just before the new one is retained for records reordered across it.
+        let (next, before, rest) = if ahead == 1 {
+            (one, None, two)
+        } else {
+            (two, one, None)
+        };
+        let Some(next) = next else {
+            return;
+        };
+        let retired = core::mem::replace(&mut self.recv, next);
+        let before = before.unwrap_or(retired);
+        self.ahead = [rest, None];
+        self.previous = Some((before, now.saturating_add(self.config.old_key_retention)));
+        self.recv_since = seq;
+        self.requesting_update = false;
     }
 
     /// When the retained previous receive key expires, if one is kept.
@@ -498,11 +611,11 @@ impl RecordLayer {
 impl RecordLayer {
     pub(crate) fn fuzz_pair(suite: CipherSuite, seed: u8) -> Option<(Self, Self)> {
         let secret = SessionSecret::new(Secret([seed; HASH_LEN])).ok()?;
-        let a = ConnId::new(&[1])?;
-        let b = ConnId::new(&[2, 3])?;
+        let a = ConnId::new(&[1, 2, 3, 4])?;
+        let b = ConnId::new(&[5, 6, 7, 8])?;
         let config = RecordConfig {
             key_update_after_records: 3,
-            forgery_limit: 1000,
+            forgeries_before_update: 4,
             ..RecordConfig::default()
         };
         Some((

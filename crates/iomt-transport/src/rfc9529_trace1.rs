@@ -68,12 +68,10 @@ impl Backend for TraceBackend {
 
     fn agree(
         &self,
-        private: Self::Ephemeral,
+        private: &Self::Ephemeral,
         peer_public: &[u8],
     ) -> Result<Secret<X25519_LEN>, CryptoError> {
-        let peer = <[u8; 32]>::try_from(peer_public).map_err(|_| CryptoError::Failed)?;
-        let shared = private.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
-        Ok(Secret::new(shared.to_bytes()))
+        crate::crypto::x25519_agree(private, peer_public)
     }
 
     fn seal(
@@ -157,7 +155,7 @@ impl Credentials for TraceCredentials {
         (suite == CipherSuite::Suite0).then(|| Arc::clone(&self.local))
     }
 
-    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+    fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         assert!(peer.by_value.is_none(), "x5t is a reference");
         if *peer.id_cred != self.peer_id_cred {
             return Err(Refusal::UnknownCredential);
@@ -166,6 +164,10 @@ impl Credentials for TraceCredentials {
             cred: self.peer_cred.clone(),
             key: PeerKey::Ed25519(self.peer_key),
         })
+    }
+
+    fn admit_peer(&self, _: &PeerCandidate<'_>, _: &PeerCredential) -> Result<(), Refusal> {
+        Ok(())
     }
 }
 
@@ -188,10 +190,10 @@ fn key_schedule_value_by_value() {
         .ephemeral(&SystemRandom::new())
         .unwrap();
     assert_eq!(g_y, G_Y, "G_Y");
-    let g_xy = TraceBackend::with(X).agree(x, &G_Y).unwrap();
+    let g_xy = TraceBackend::with(X).agree(&x, &G_Y).unwrap();
     assert_eq!(*g_xy.expose(), G_XY, "G_XY from X and G_Y");
     assert_eq!(
-        TraceBackend::with(Y).agree(y, &G_X).unwrap(),
+        TraceBackend::with(Y).agree(&y, &G_X).unwrap(),
         g_xy,
         "G_XY from Y and G_X"
     );
@@ -224,7 +226,7 @@ fn key_schedule_value_by_value() {
     );
 
     let keystream_2 = schedule::keystream_2(&b, &prk_2e, &th_2, PLAINTEXT_2.len()).unwrap();
-    assert_eq!(keystream_2, KEYSTREAM_2, "KEYSTREAM_2");
+    assert_eq!(*keystream_2, KEYSTREAM_2, "KEYSTREAM_2");
     assert_eq!(
         xor(&PLAINTEXT_2, &keystream_2),
         CIPHERTEXT_2,
@@ -242,8 +244,8 @@ fn key_schedule_value_by_value() {
         (label::K_3, label::IV_3),
     )
     .unwrap();
-    assert_eq!(k3.key, K_3, "K_3");
-    assert_eq!(k3.iv, IV_3, "IV_3");
+    assert_eq!(*k3.key, K_3, "K_3");
+    assert_eq!(*k3.iv, IV_3, "IV_3");
     let context_3 = schedule::mac_context(&[], &ID_CRED_I, &th_3, &CRED_I, &[]);
     assert_eq!(context_3, CONTEXT_3, "context_3");
     let mac_3 = schedule::mac(&b, &prk_2e, label::MAC_3, &context_3).unwrap();
@@ -282,8 +284,8 @@ fn key_schedule_value_by_value() {
         (label::K_4, label::IV_4),
     )
     .unwrap();
-    assert_eq!(k4.key, K_4, "K_4");
-    assert_eq!(k4.iv, IV_4, "IV_4");
+    assert_eq!(*k4.key, K_4, "K_4");
+    assert_eq!(*k4.iv, IV_4, "IV_4");
     assert_eq!(schedule::enc_structure(&th_4), A_4, "A_4");
     let mut ciphertext_4 = Vec::new();
     TraceBackend::with(X)

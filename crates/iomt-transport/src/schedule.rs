@@ -6,6 +6,8 @@
 
 use alloc::vec::Vec;
 
+use zeroize::Zeroizing;
+
 use crate::cbor;
 use crate::credential::HandshakeNonce;
 use crate::crypto::{Backend, CryptoError, RingBackend, Secret};
@@ -86,14 +88,14 @@ pub(crate) fn prk_2e<B: Backend + ?Sized>(
     b.hmac_sha256(th_2, g_xy.expose())
 }
 
-/// KEYSTREAM_2 = EDHOC_KDF(PRK_2e, 0, TH_2, plaintext_length).
+/// KEYSTREAM_2 = EDHOC_KDF(PRK_2e, 0, TH_2, plaintext_length), wiped on drop.
 pub(crate) fn keystream_2<B: Backend + ?Sized>(
     b: &B,
     prk_2e: &Secret<HASH_LEN>,
     th_2: &[u8; HASH_LEN],
     len: usize,
-) -> Result<Vec<u8>, CryptoError> {
-    let mut out = alloc::vec![0; len];
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let mut out = Zeroizing::new(alloc::vec![0; len]);
     edhoc_kdf(b, prk_2e.expose(), label::KEYSTREAM_2, th_2, &mut out)?;
     Ok(out)
 }
@@ -161,17 +163,10 @@ pub(crate) fn enc_structure(th: &[u8; HASH_LEN]) -> Vec<u8> {
     out
 }
 
-/// An AEAD key and IV derived with EDHOC_KDF (K_3/IV_3 or K_4/IV_4).
+/// An AEAD key and IV derived with EDHOC_KDF (K_3/IV_3 or K_4/IV_4), both wiped on drop.
 pub(crate) struct KeyIv {
-    pub(crate) key: Vec<u8>,
-    pub(crate) iv: Vec<u8>,
-}
-
-impl Drop for KeyIv {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.key.zeroize();
-    }
+    pub(crate) key: Zeroizing<Vec<u8>>,
+    pub(crate) iv: Zeroizing<Vec<u8>>,
 }
 
 /// K_x = EDHOC_KDF(PRK, key_label, TH_x, key_length), IV_x likewise with the IV label.
@@ -182,8 +177,8 @@ pub(crate) fn key_iv<B: Backend + ?Sized>(
     alg: AeadAlgorithm,
     labels: (u64, u64),
 ) -> Result<KeyIv, CryptoError> {
-    let mut key = alloc::vec![0; alg.key_len()];
-    let mut iv = alloc::vec![0; alg.nonce_len()];
+    let mut key = Zeroizing::new(alloc::vec![0; alg.key_len()]);
+    let mut iv = Zeroizing::new(alloc::vec![0; alg.nonce_len()]);
     edhoc_kdf(b, prk.expose(), labels.0, th, &mut key)?;
     edhoc_kdf(b, prk.expose(), labels.1, th, &mut iv)?;
     Ok(KeyIv { key, iv })

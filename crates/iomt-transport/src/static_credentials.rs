@@ -124,12 +124,17 @@ impl Credentials for StaticCredentials {
     }
 
     /// A known ID_CRED_x, or a credential sent by value that equals a known peer's.
-    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+    fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         self.peers
             .iter()
             .find(|(id, c)| id == peer.id_cred || peer.by_value == Some(c.cred.as_slice()))
             .map(|(_, c)| c.clone())
             .ok_or(Refusal::UnknownCredential)
+    }
+
+    /// Every peer in the table is admitted once it proved its key.
+    fn admit_peer(&self, _: &PeerCandidate<'_>, _: &PeerCredential) -> Result<(), Refusal> {
+        Ok(())
     }
 
     fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {

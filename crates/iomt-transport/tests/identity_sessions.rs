@@ -39,7 +39,7 @@ fn first_contact_falls_back_to_values_then_references_suffice() {
         let ca = Arc::new(f.credentials(&a));
         let cb = Arc::new(f.credentials(&b));
         let mut link = Link::new(ca.clone(), cb.clone());
-        link.eps[0].connect(link.now, 1).unwrap();
+        link.connect();
         assert!(link.run_until(Duration::from_secs(30), both_connected));
         // Neither knew the other: each kid was answered with error code 3 once and the
         // credentials then travelled by value.
@@ -56,7 +56,7 @@ fn first_contact_falls_back_to_values_then_references_suffice() {
         // Both sides now hold the other's verified credential: references are enough.
         let mut again = Link::new(ca.clone(), cb.clone());
         again.now = link.now;
-        again.eps[0].connect(again.now, 1).unwrap();
+        again.connect();
         assert!(again.run_until(Duration::from_secs(5), both_connected));
         again.settle();
         assert!(again.errors.is_empty(), "{:?}", again.errors);
@@ -90,7 +90,7 @@ fn known_peers_connect_by_reference_at_once() {
     ca.learn_peer(&b.credential, Instant::ZERO).unwrap();
     cb.learn_peer(&a.credential, Instant::ZERO).unwrap();
     let mut link = Link::new(Arc::new(ca), Arc::new(cb));
-    link.eps[0].connect(link.now, 1).unwrap();
+    link.connect();
     assert!(link.run_until(Duration::from_secs(5), both_connected));
     link.settle();
     assert!(link.errors.is_empty(), "{:?}", link.errors);
@@ -109,7 +109,7 @@ fn credentials_by_value_when_configured() {
         Arc::new(f.credentials(&a)),
         Arc::new(f.credentials(&b)),
     );
-    link.eps[0].connect(link.now, 1).unwrap();
+    link.connect();
     assert!(link.run_until(Duration::from_secs(5), both_connected));
     link.settle();
     assert!(link.errors.is_empty(), "{:?}", link.errors);
@@ -129,7 +129,7 @@ fn handshakes_complete_over_a_lossy_link() {
     let cb = Arc::new(f.credentials(&b));
     for seed in 1..=6u64 {
         let mut link = Link::new(ca.clone(), cb.clone()).lossy(seed * 104_729, 250);
-        link.eps[0].connect(link.now, 1).unwrap();
+        link.connect();
         assert!(
             link.run_until(Duration::from_secs(120), both_connected),
             "seed {seed}: {:?}",
@@ -151,8 +151,16 @@ impl Credentials for Tampered {
         self.inner.local(suite)
     }
 
-    fn verify_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
-        self.inner.verify_peer(peer)
+    fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+        self.inner.resolve_peer(peer)
+    }
+
+    fn admit_peer(
+        &self,
+        peer: &PeerCandidate<'_>,
+        credential: &PeerCredential,
+    ) -> Result<(), Refusal> {
+        self.inner.admit_peer(peer, credential)
     }
 
     fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {
@@ -186,7 +194,7 @@ impl Credentials for Tampered {
 fn run(initiator: Arc<dyn Credentials>, responder: Arc<dyn Credentials>, start: Instant) -> Link {
     let mut link = Link::with_config(config(), initiator, responder);
     link.now = start;
-    link.eps[0].connect(link.now, 1).unwrap();
+    link.connect();
     link.settle();
     link
 }
@@ -346,8 +354,8 @@ fn refused_responders_table() {
         });
         let link = run(Arc::new(f.credentials(&good)), responder, Instant::ZERO);
         assert!(link.connected(0).is_empty(), "{name}");
-        // message_2 is not authenticated yet when the initiator refuses it, so it retries
-        // and reports the refusal when its retransmissions run out.
+        // The responder's signature verified before the initiator decided: the refusal of an
+        // authenticated responder ends the handshake at once.
         assert_eq!(
             link.closed(0),
             [&CloseReason::Handshake(HandshakeError::Refused(expected))],
@@ -662,6 +670,8 @@ fn re_attestation_in_place_over_an_edhoc_session() {
     let key = device.key.clone();
     let implant = Arc::new(Mutex::new(false));
     let flag = implant.clone();
+    let kept = Arc::new(Mutex::new(None::<Vec<u8>>));
+    let keep = kept.clone();
     let attester: Arc<dyn Attester> = Arc::new(move |nonce: &Nonce, now: Timestamp| {
         let mut e = iomt_identity::Evidence {
             device: key.public_key().device_id(),
@@ -675,13 +685,20 @@ fn re_attestation_in_place_over_an_edhoc_session() {
         if *flag.lock().unwrap() {
             e.measurements[2] = iomt_identity::Measurement::of(2, "app", b"implant");
         }
-        Some(e.sign(&*key).unwrap())
+        let signed = e.sign(&*key).unwrap();
+        keep.lock().unwrap().get_or_insert_with(|| signed.clone());
+        Some(signed)
     });
+    // A device that kept its first, honest evidence and replays it in every later round.
+    let kept_evidence = kept.clone();
+    let replaying: Arc<dyn Attester> =
+        Arc::new(move |_: &Nonce, _: Timestamp| kept_evidence.lock().unwrap().clone());
 
     // Round 1: the post asks, the device answers over the session, the post accepts.
     // Round 2, a minute later, with the firmware changed: contraindicated, refused.
     // Round 3: evidence over another session's binding names another nonce.
-    for round in 0..3 {
+    // Round 4: evidence kept from round 1 on this very session names round 1's nonce.
+    for round in 0..4 {
         link.now = link.now + Duration::from_secs(60);
         *implant.lock().unwrap() = round == 1;
         let own = if round == 2 { &bo } else { &bd };
@@ -690,10 +707,13 @@ fn re_attestation_in_place_over_an_edhoc_session() {
             device.key.public_key(),
             policy.clone(),
             wall(link.now),
+            &ring::rand::SystemRandom::new(),
         )
         .unwrap();
+        let answering = if round == 3 { &replaying } else { &attester };
         let mut attester =
-            PostHandshakeAttester::new(own, device.result.clone(), Some(attester.clone())).unwrap();
+            PostHandshakeAttester::new(own, device.result.clone(), Some(answering.clone()))
+                .unwrap();
         let mut request = Vec::new();
         assert!(verifier.poll_transmit(&mut request));
         let request = carry(&mut link, 1, sp, &request);

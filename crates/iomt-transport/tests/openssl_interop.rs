@@ -504,14 +504,22 @@ fn openssl_client_and_rustls_server_with_post_handshake_attestation() {
     let now = Timestamp::from_millis(now_ms()).unwrap();
     let verifier = AttestationVerifier::new(w.f.verifier_key.clone(), AppraisalConfig::default());
     let policy = Arc::new(BackhaulPolicy::new(w.f.store()).require_fresh_evidence(verifier));
-    let mut attestation =
-        PostHandshakeVerifier::new(&ours, peer_key(&conn).unwrap(), policy, now).unwrap();
+    let mut attestation = PostHandshakeVerifier::new(
+        &ours,
+        peer_key(&conn).unwrap(),
+        policy,
+        now,
+        &ring::rand::SystemRandom::new(),
+    )
+    .unwrap();
     let mut request = Vec::new();
     assert!(attestation.poll_transmit(&mut request));
     conn.writer().write_all(&request).unwrap();
     conn.complete_io(&mut tcp).unwrap();
 
-    let nonce = Nonce::new(&theirs).unwrap();
+    // The evidence's nonce is openssl's binding followed by the round our server drew.
+    let round = &request[4..4 + iomt_transport::post_handshake::ROUND_LEN];
+    let nonce = Nonce::new(&[&theirs[..], round].concat()).unwrap();
     let evidence = evidence(&client.key, &nonce, now);
     let mut answer = Vec::new();
     BackhaulMessage::Attestation {

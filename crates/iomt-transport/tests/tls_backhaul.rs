@@ -316,6 +316,7 @@ fn post_handshake_attestation_is_bound_to_the_session() {
         peer_key(&pair.server).unwrap(),
         policy.clone(),
         now,
+        &ring::rand::SystemRandom::new(),
     )
     .unwrap();
     let mut client = PostHandshakeAttester::new(
@@ -336,9 +337,14 @@ fn post_handshake_attestation_is_bound_to_the_session() {
     s.unwrap();
     let binding = TlsBinding::from_connection(&second.server).unwrap();
     assert_ne!(binding, server_binding, "each session has its own binding");
-    let mut server =
-        PostHandshakeVerifier::new(&binding, peer_key(&second.server).unwrap(), policy, now)
-            .unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        &binding,
+        peer_key(&second.server).unwrap(),
+        policy,
+        now,
+        &ring::rand::SystemRandom::new(),
+    )
+    .unwrap();
     let mut replaying = PostHandshakeAttester::new(
         &client_binding,
         device.result.clone(),

@@ -220,7 +220,7 @@ fn unresolvable_references_are_unknown_credentials() {
             now: Instant::ZERO,
         };
         assert_eq!(
-            creds.verify_peer(&candidate),
+            creds.resolve_peer(&candidate),
             Err(Refusal::UnknownCredential),
             "{id_cred:?}"
         );
@@ -236,6 +236,6 @@ fn unresolvable_references_are_unknown_credentials() {
         nonce_since: Instant::ZERO,
         now: Instant::ZERO,
     };
-    assert_eq!(creds.verify_peer(&candidate), Err(Refusal::Credential));
+    assert_eq!(creds.resolve_peer(&candidate), Err(Refusal::Credential));
     assert_eq!(creds.cached_peers(), 0);
 }

@@ -27,15 +27,22 @@ fn byte_vectors() {
             BackhaulMessage::Request {
                 result: true,
                 evidence: false,
+                round: &[0x5a; ROUND_LEN],
             },
-            &[0x01, 0x00, 0x01, 0x01],
+            &[
+                0x01, 0x00, 0x11, 0x01, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+                0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+            ],
         ),
         (
             BackhaulMessage::Request {
                 result: true,
                 evidence: true,
+                round: &[0; ROUND_LEN],
             },
-            &[0x01, 0x00, 0x01, 0x03],
+            &[
+                0x01, 0x00, 0x11, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
         ),
         (
             BackhaulMessage::Attestation {
@@ -180,7 +187,11 @@ proptest! {
     #[test]
     fn round_trips((kind, a, b) in message()) {
         let m = match kind {
-            0 => BackhaulMessage::Request { result: a[0] & 1 == 1, evidence: a[0] & 2 == 2 },
+            0 => BackhaulMessage::Request {
+                result: a[0] & 1 == 1,
+                evidence: a[0] & 2 == 2,
+                round: &[a[0]; ROUND_LEN],
+            },
             1 => BackhaulMessage::Verdict(Verdict::from_code(a[0] % 4).unwrap()),
             _ => BackhaulMessage::Attestation { result: &a, evidence: b.as_deref() },
         };
@@ -323,9 +334,14 @@ fn result_only_in_any_chunking() {
     let policy = Arc::new(BackhaulPolicy::new(m.trust.clone()));
     let binding = HandshakeNonce([3; 32]);
     for chunk in [1, 2, 3, 7, 1000] {
-        let mut server =
-            PostHandshakeVerifier::new(&binding, m.device.public_key(), policy.clone(), at(T0))
-                .unwrap();
+        let mut server = PostHandshakeVerifier::new(
+            &binding,
+            m.device.public_key(),
+            policy.clone(),
+            at(T0),
+            &SystemRandom::new(),
+        )
+        .unwrap();
         let mut client = PostHandshakeAttester::new(&binding, m.result.clone(), None).unwrap();
         let (s, c) = exchange(&mut server, &mut client, chunk);
         let attested = s.unwrap().unwrap();
@@ -344,8 +360,14 @@ fn with_evidence(
 ) -> Outcomes {
     let verifier = AttestationVerifier::new(m.verifier_key.clone(), AppraisalConfig::default());
     let policy = Arc::new(BackhaulPolicy::new(m.trust.clone()).require_fresh_evidence(verifier));
-    let mut server =
-        PostHandshakeVerifier::new(server_binding, m.device.public_key(), policy, at(T0)).unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        server_binding,
+        m.device.public_key(),
+        policy,
+        at(T0),
+        &SystemRandom::new(),
+    )
+    .unwrap();
     let mut client =
         PostHandshakeAttester::new(client_binding, m.result.clone(), attester).unwrap();
     exchange(&mut server, &mut client, 5)
@@ -399,9 +421,14 @@ fn refusals_and_protocol_errors_are_sticky() {
     let binding = HandshakeNonce([9; 32]);
     let stranger = SoftwareKey::generate(Algorithm::Ed25519, &SystemRandom::new()).unwrap();
     // The result is not bound to the certificate's key.
-    let mut server =
-        PostHandshakeVerifier::new(&binding, stranger.public_key(), policy.clone(), at(T0))
-            .unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        &binding,
+        stranger.public_key(),
+        policy.clone(),
+        at(T0),
+        &SystemRandom::new(),
+    )
+    .unwrap();
     let mut client = PostHandshakeAttester::new(&binding, m.result.clone(), None).unwrap();
     let (s, c) = exchange(&mut server, &mut client, 64);
     assert_eq!(s, Some(Err(AttestError::Result(ResultError::WrongKey))));
@@ -412,9 +439,14 @@ fn refusals_and_protocol_errors_are_sticky() {
     ));
 
     // Expired by the time it arrives.
-    let mut server =
-        PostHandshakeVerifier::new(&binding, m.device.public_key(), policy.clone(), at(T0))
-            .unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        &binding,
+        m.device.public_key(),
+        policy.clone(),
+        at(T0),
+        &SystemRandom::new(),
+    )
+    .unwrap();
     server.poll_transmit(&mut Vec::new());
     let mut attestation = Vec::new();
     BackhaulMessage::Attestation {
@@ -429,8 +461,14 @@ fn refusals_and_protocol_errors_are_sticky() {
     ));
 
     // A server that gets a request instead of an attestation answers "malformed".
-    let mut server =
-        PostHandshakeVerifier::new(&binding, m.device.public_key(), policy, at(T0)).unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        &binding,
+        m.device.public_key(),
+        policy,
+        at(T0),
+        &SystemRandom::new(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     server.poll_transmit(&mut out);
     assert_eq!(
@@ -477,8 +515,14 @@ fn application_data_after_the_verdict_is_left_alone() {
     let m = mission();
     let policy = Arc::new(BackhaulPolicy::new(m.trust.clone()));
     let binding = HandshakeNonce([4; 32]);
-    let mut server =
-        PostHandshakeVerifier::new(&binding, m.device.public_key(), policy, at(T0)).unwrap();
+    let mut server = PostHandshakeVerifier::new(
+        &binding,
+        m.device.public_key(),
+        policy,
+        at(T0),
+        &SystemRandom::new(),
+    )
+    .unwrap();
     let mut client = PostHandshakeAttester::new(&binding, m.result.clone(), None).unwrap();
     let mut wire = Vec::new();
     server.poll_transmit(&mut wire);

@@ -6,8 +6,8 @@ use super::*;
 
 fn pair_with(suite: CipherSuite, config: RecordConfig) -> (RecordLayer, RecordLayer) {
     let secret = SessionSecret::new(Secret([0x42; HASH_LEN])).unwrap();
-    let i = ConnId::new(&[0x2d]).unwrap();
-    let r = ConnId::new(&[0x01, 0x18]).unwrap();
+    let i = ConnId::new(&[0x2d, 0x00, 0x00, 0x01]).unwrap();
+    let r = ConnId::new(&[0x01, 0x18, 0xa0, 0x5c]).unwrap();
     (
         RecordLayer::new(suite, &secret, Role::Initiator, i, r, config, Instant::ZERO).unwrap(),
         RecordLayer::new(suite, &secret, Role::Responder, r, i, config, Instant::ZERO).unwrap(),
@@ -33,17 +33,20 @@ fn open(layer: &mut RecordLayer, now: Instant, record: &[u8]) -> Result<Vec<u8>,
 const SUITES: [CipherSuite; 2] = [CipherSuite::Suite4, CipherSuite::Suite6];
 
 #[test]
-fn overhead_is_at_most_22_bytes() {
+fn overhead_is_23_bytes() {
     for suite in SUITES {
         let (mut i, mut r) = pair(suite);
         let to_r = seal(&mut i, Instant::ZERO, b"ping");
         let to_i = seal(&mut r, Instant::ZERO, b"pong");
-        // The initiator addresses the responder's 2-byte id, the responder the 1-byte one.
-        assert_eq!(to_r.len(), 4 + 5 + 16);
-        assert_eq!(to_i.len(), 4 + 4 + 16);
-        const { assert!(MAX_OVERHEAD <= 22) };
-        assert_eq!(to_r[0] & 0x90, 0x90);
-        assert_eq!(to_i[0] & 0x90, 0x80);
+        assert_eq!(to_r.len(), 4 + 7 + 16);
+        assert_eq!(to_i.len(), 4 + 7 + 16);
+        const { assert!(MAX_OVERHEAD == 23) };
+        assert_eq!(
+            to_r[1..5],
+            [0x01, 0x18, 0xa0, 0x5c],
+            "the receiver's identifier"
+        );
+        assert_eq!(to_i[1..5], [0x2d, 0x00, 0x00, 0x01]);
         assert_eq!(open(&mut r, Instant::ZERO, &to_r).unwrap(), b"ping");
         assert_eq!(open(&mut i, Instant::ZERO, &to_i).unwrap(), b"pong");
     }
@@ -52,25 +55,41 @@ fn overhead_is_at_most_22_bytes() {
 #[test]
 fn header_layout() {
     let mut out = [0; MAX_HEADER_LEN];
-    let id = ConnId::new(&[0xab, 0xcd]).unwrap();
-    let n = write_header(&mut out, &id, 6, 0x1_2345_6789);
-    assert_eq!(n, 5);
-    // phase 6 % 4 = 2, long id, sequence bits 19..16 = 0x5.
-    assert_eq!(out, [0x80 | 0x40 | 0x10 | 0x05, 0xab, 0xcd, 0x67, 0x89]);
+    let id = ConnId::new(&[0xab, 0xcd, 0xef, 0x01]).unwrap();
+    write_header(&mut out, &id, 6, true, 0x1_2345_6789);
+    // phase 6 % 4 = 2, update requested, sequence bits 19..16 = 0x5.
+    assert_eq!(
+        out,
+        [
+            0x80 | 0x40 | 0x10 | 0x05,
+            0xab,
+            0xcd,
+            0xef,
+            0x01,
+            0x67,
+            0x89
+        ]
+    );
     let mut record = out.to_vec();
     record.extend_from_slice(&[0; TAG_LEN]);
     let h = RecordHeader::parse(&record).unwrap();
     assert_eq!(h.receiver, id);
     assert_eq!(h.truncated_seq, 0x5_6789);
     assert_eq!(h.phase_bits, 2);
+    assert!(h.update_requested());
+    write_header(&mut out, &id, 1, false, 3);
+    assert_eq!(out, [0x80 | 0x20, 0xab, 0xcd, 0xef, 0x01, 0x00, 0x03]);
     assert_eq!(
-        RecordHeader::parse(&record[..20]),
-        Err(RecordError::Truncated)
+        RecordHeader::parse(&record[..22]),
+        Err(RecordError::Truncated { len: 22 })
     );
-    assert_eq!(RecordHeader::parse(&[]), Err(RecordError::Truncated));
+    assert_eq!(
+        RecordHeader::parse(&[]),
+        Err(RecordError::Truncated { len: 0 })
+    );
     assert_eq!(
         RecordHeader::parse(&[0x01; 30]),
-        Err(RecordError::NotARecord)
+        Err(RecordError::NotARecord(0x01))
     );
 }
 
@@ -98,7 +117,7 @@ proptest! {
         let records: Vec<_> = msgs.iter().map(|m| seal(&mut i, Instant::ZERO, m)).collect();
         // Deliver in reverse: everything is within the window.
         for (record, msg) in records.iter().zip(&msgs).rev() {
-            prop_assert_eq!(record.len(), msg.len() + 5 + TAG_LEN);
+            prop_assert_eq!(record.len(), msg.len() + MAX_OVERHEAD);
             prop_assert_eq!(&open(&mut r, Instant::ZERO, record).unwrap(), msg);
         }
         prop_assert_eq!(r.stats().opened, msgs.len() as u64);
@@ -110,11 +129,7 @@ proptest! {
 #[test]
 fn bad_record_table() {
     for suite in SUITES {
-        let config = RecordConfig {
-            forgery_limit: 1000,
-            ..RecordConfig::default()
-        };
-        let (mut i, mut r) = pair_with(suite, config);
+        let (mut i, mut r) = pair(suite);
         let now = Instant::ZERO;
         let first = seal(&mut i, now, b"first");
         assert_eq!(open(&mut r, now, &first).unwrap(), b"first");
@@ -129,7 +144,7 @@ fn bad_record_table() {
         let mut forged = pending.clone();
         *forged.last_mut().unwrap() ^= 1;
         let mut flipped_body = pending.clone();
-        flipped_body[6] ^= 0x80;
+        flipped_body[8] ^= 0x80;
         let mut wrong_session = pending.clone();
         wrong_session[2] ^= 1;
         let truncated = pending[..MAX_HEADER_LEN + TAG_LEN - 1].to_vec();
@@ -140,18 +155,28 @@ fn bad_record_table() {
         old_phase[0] |= 0x60;
 
         let cases: Vec<(&str, Vec<u8>, RecordError)> = vec![
-            ("replayed", newest.clone(), RecordError::Replayed),
-            ("replayed first", first.clone(), RecordError::TooOld),
+            ("replayed", newest.clone(), RecordError::Replayed(1100)),
+            ("replayed first", first.clone(), RecordError::TooOld(0)),
             (
                 "far outside the window",
                 old[0].clone(),
-                RecordError::TooOld,
+                RecordError::TooOld(1),
             ),
             ("forged tag", forged, RecordError::Forged),
             ("flipped ciphertext", flipped_body, RecordError::Forged),
-            ("truncated", truncated, RecordError::Truncated),
-            ("empty", Vec::new(), RecordError::Truncated),
-            ("not a record", not_record, RecordError::NotARecord),
+            (
+                "truncated",
+                truncated,
+                RecordError::Truncated {
+                    len: MAX_HEADER_LEN + TAG_LEN - 1,
+                },
+            ),
+            ("empty", Vec::new(), RecordError::Truncated { len: 0 }),
+            (
+                "not a record",
+                not_record,
+                RecordError::NotARecord(pending[0] & 0x7f),
+            ),
             ("other session", wrong_session, RecordError::WrongSession),
             ("old key phase", old_phase, RecordError::OldKeyPhase),
         ];
@@ -165,31 +190,112 @@ fn bad_record_table() {
         }
         assert_eq!(r.stats().forgeries, 2);
         assert_eq!(open(&mut r, now, &pending).unwrap(), 1098u32.to_be_bytes());
-        assert_eq!(open(&mut r, now, &pending), Err(RecordError::Replayed));
+        assert_eq!(
+            open(&mut r, now, &pending),
+            Err(RecordError::Replayed(1099))
+        );
     }
 }
 
+/// Junk records never end the session: once the current receive key has absorbed the
+/// configured failures, this side asks for the peer's next key (the K bit), the peer moves
+/// on, and the count starts again under the new key.
 #[test]
-fn forgery_limit_kills_the_session() {
+fn forgeries_ask_for_a_key_update_instead_of_killing() {
+    for suite in SUITES {
+        let config = RecordConfig {
+            forgeries_before_update: 3,
+            ..RecordConfig::default()
+        };
+        let (mut i, mut r) = pair_with(suite, config);
+        let now = Instant::ZERO;
+        let good = seal(&mut i, now, b"x");
+        let mut bad = good.clone();
+        bad[8] ^= 1;
+        for _ in 0..100 {
+            assert_eq!(open(&mut r, now, &bad), Err(RecordError::Forged));
+        }
+        assert_eq!(r.stats().forgeries, 100);
+        assert_eq!(r.stats().updates_requested, 1, "asked once");
+        assert!(r.is_requesting_update());
+        assert_eq!(open(&mut r, now, &good).unwrap(), b"x", "the session lives");
+        // The request rides on the responder's next record; the initiator's next record is
+        // under phase 1, which ends the request.
+        let reply = seal(&mut r, now, b"ack");
+        assert_ne!(reply[0] & 0x10, 0, "K bit set");
+        assert_eq!(open(&mut i, now, &reply).unwrap(), b"ack");
+        let next = seal(&mut i, now, b"y");
+        assert_eq!(i.stats().send_phase, 1);
+        assert_eq!(open(&mut r, now, &next).unwrap(), b"y");
+        assert_eq!(r.stats().receive_phase, 1);
+        assert!(!r.is_requesting_update());
+        assert_eq!(seal(&mut r, now, b"z")[0] & 0x10, 0, "K bit clear again");
+        // The initiator honours one request once: its next records stay in phase 1.
+        let again = seal(&mut i, now, b"w");
+        assert_eq!(i.stats().send_phase, 1);
+        assert_eq!(open(&mut r, now, &again).unwrap(), b"w");
+    }
+}
+
+/// The requester sets the K bit on every record until the new phase reaches it; the peer
+/// moves on once for all of them, so it never runs more than one phase ahead of a receiver
+/// that has not seen its new phase yet.
+#[test]
+fn a_burst_of_requests_moves_the_peer_once() {
     let config = RecordConfig {
-        forgery_limit: 3,
+        forgeries_before_update: 1,
         ..RecordConfig::default()
     };
     let (mut i, mut r) = pair_with(CipherSuite::Suite4, config);
-    let good = seal(&mut i, Instant::ZERO, b"x");
-    let mut bad = good.clone();
-    bad[5] ^= 1;
-    for _ in 0..3 {
-        assert_eq!(open(&mut r, Instant::ZERO, &bad), Err(RecordError::Forged));
+    let now = Instant::ZERO;
+    let mut bad = seal(&mut i, now, b"x");
+    bad[8] ^= 1;
+    assert_eq!(open(&mut r, now, &bad), Err(RecordError::Forged));
+    let requests: Vec<_> = (0..5u8).map(|n| seal(&mut r, now, &[n])).collect();
+    for (n, request) in requests.iter().enumerate() {
+        assert_eq!(open(&mut i, now, request).unwrap(), [n as u8]);
+        seal(&mut i, now, b"data");
     }
-    assert!(r.is_killed());
-    assert_eq!(open(&mut r, Instant::ZERO, &good), Err(RecordError::Killed));
-    let mut out = Vec::new();
+    assert_eq!(i.stats().send_phase, 1);
+    // After the retention period a request still outstanding is honoured again.
+    let later = now + config.old_key_retention;
+    let late = seal(&mut r, later, b"late");
+    assert_eq!(open(&mut i, later, &late).unwrap(), b"late");
+    seal(&mut i, later, b"data");
+    assert_eq!(i.stats().send_phase, 2);
+}
+
+/// The K bit is part of the authenticated header: flipping it on a genuine record makes the
+/// record fail, and asks for nothing.
+#[test]
+fn update_request_bit_is_authenticated() {
+    let (mut i, mut r) = pair(CipherSuite::Suite4);
+    let mut record = seal(&mut i, Instant::ZERO, b"x");
+    record[0] ^= 0x10;
     assert_eq!(
-        r.seal(Instant::ZERO, b"y", &mut out),
-        Err(RecordError::Killed)
+        open(&mut r, Instant::ZERO, &record),
+        Err(RecordError::Forged)
     );
-    assert!(out.is_empty());
+    let reply = seal(&mut r, Instant::ZERO, b"y");
+    assert_eq!(open(&mut i, Instant::ZERO, &reply).unwrap(), b"y");
+    seal(&mut i, Instant::ZERO, b"z");
+    assert_eq!(i.stats().send_phase, 0);
+}
+
+/// A key that reaches the AEAD's integrity limit is never tried again.
+#[test]
+fn keys_past_the_integrity_limit_are_refused() {
+    let (mut i, mut r) = pair(CipherSuite::Suite4);
+    let good = seal(&mut i, Instant::ZERO, b"x");
+    r.recv.forgeries = r.integrity_limit;
+    assert_eq!(
+        open(&mut r, Instant::ZERO, &good),
+        Err(RecordError::KeyExhausted)
+    );
+    assert_eq!(r.integrity_limit, 1 << 36);
+    let (g, _) = pair(CipherSuite::Suite6);
+    assert_eq!(g.integrity_limit, 1 << 52);
+    assert_eq!(r.update_after_forgeries, 1 << 20);
 }
 
 #[test]
@@ -204,17 +310,15 @@ fn key_update_by_count_survives_loss_and_reordering() {
         let now = Instant::ZERO;
         let records: Vec<_> = (0..45u8).map(|n| seal(&mut i, now, &[n])).collect();
         assert_eq!(i.stats().send_phase, 4);
-        // Phase 0 arrives, then phase 1 is lost entirely, then phase 2 arrives (two ahead).
+        // Phase 0 arrives, then phase 1 is lost, then phase 2 arrives (two ahead).
         for (n, record) in records.iter().enumerate().take(9) {
             assert_eq!(open(&mut r, now, record).unwrap(), [n as u8]);
         }
         assert_eq!(open(&mut r, now, &records[25]).unwrap(), [25]);
         assert_eq!(r.stats().receive_phase, 2);
-        // A straggler from phase 1 is "the previous phase": its key was never kept.
-        assert_eq!(
-            open(&mut r, now, &records[15]),
-            Err(RecordError::OldKeyPhase)
-        );
+        // A straggler from phase 1 is "the previous phase", kept for the retention period;
+        // phase 0 is gone.
+        assert_eq!(open(&mut r, now, &records[15]).unwrap(), [15]);
         assert_eq!(
             open(&mut r, now, &records[9]),
             Err(RecordError::OldKeyPhase)
@@ -282,8 +386,12 @@ fn sequence_numbers_never_wrap() {
 #[test]
 fn connection_ids_must_fit_the_header() {
     let secret = SessionSecret::new(Secret([1; HASH_LEN])).unwrap();
-    let ok = ConnId::new(&[1]).unwrap();
-    for bad in [ConnId::new(&[]).unwrap(), ConnId::new(&[1, 2, 3]).unwrap()] {
+    let ok = ConnId::new(&[1, 2, 3, 4]).unwrap();
+    for bad in [
+        ConnId::new(&[]).unwrap(),
+        ConnId::new(&[1]).unwrap(),
+        ConnId::new(&[1, 2, 3, 4, 5]).unwrap(),
+    ] {
         let r = RecordLayer::new(
             CipherSuite::Suite4,
             &secret,
@@ -293,6 +401,9 @@ fn connection_ids_must_fit_the_header() {
             RecordConfig::default(),
             Instant::ZERO,
         );
-        assert_eq!(r.err(), Some(RecordError::UnusableConnId));
+        assert_eq!(
+            r.err(),
+            Some(RecordError::UnusableConnId(bad.as_bytes().len()))
+        );
     }
 }

@@ -8,10 +8,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use iomt_identity::*;
-use iomt_schema::{Instant, Timestamp};
+use iomt_schema::{DeviceId, Instant, Timestamp};
 use iomt_transport::{
-    Credentials, Endpoint, EndpointConfig, Event, IdentityCredentials, InputError, OpenError,
-    WallClock,
+    CipherSuite, Credentials, Endpoint, EndpointConfig, Event, IdentityCredentials, InputError,
+    OpenError, SessionId, WallClock,
 };
 use ring::rand::SystemRandom;
 
@@ -214,6 +214,17 @@ pub struct Link {
     /// Bytes each side put on the air.
     pub bytes: [usize; 2],
     pub datagrams: [usize; 2],
+    /// The device each side authenticates as.
+    pub ids: [DeviceId; 2],
+}
+
+/// The device `creds` authenticate as: the key of its credential for suite 4 or 6.
+pub fn device_of(creds: &dyn Credentials) -> DeviceId {
+    [CipherSuite::Suite4, CipherSuite::Suite6]
+        .into_iter()
+        .find_map(|suite| creds.local(suite))
+        .and_then(|local| local.signer().public_key().device_id())
+        .unwrap_or_default()
 }
 
 impl Link {
@@ -227,7 +238,9 @@ impl Link {
         b: Arc<dyn Credentials>,
     ) -> Self {
         let rng = Arc::new(SystemRandom::new());
+        let ids = [device_of(&*a), device_of(&*b)];
         Self {
+            ids,
             eps: [
                 Endpoint::new(config.clone(), a, rng.clone()),
                 Endpoint::new(config, b, rng),
@@ -242,6 +255,11 @@ impl Link {
             bytes: [0, 0],
             datagrams: [0, 0],
         }
+    }
+
+    /// Starts a handshake from side 0 to side 1, expecting side 1's device.
+    pub fn connect(&mut self) -> SessionId {
+        self.eps[0].connect(self.now, 1, self.ids[1]).unwrap()
     }
 
     pub fn lossy(mut self, seed: u64, loss_per_mille: u64) -> Self {
