@@ -790,7 +790,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         })?;
         let hash = RingBackend.sha256(&[message]);
         if let Some(id) = self.by_message_1.get(&hash).copied() {
-            self.answer_copy(id);
+            self.answer_copy(id, MessageKind::Message1);
             return Err(InputError::Duplicate(MessageKind::Message1));
         }
         let validated = cookie.is_some_and(|c| self.cookie_is_valid(now, &from, m1.c_i, c));
@@ -826,23 +826,26 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         }
     }
 
-    /// Answers a copy of the message a session last answered (message_1 with message_2,
-    /// message_3 with message_4 or the error that ended the handshake), at most
-    /// `max_retransmits` times, to the address the session runs with.
-    fn answer_copy(&mut self, id: SessionId) {
+    /// Answers a copy of the message a responder session answered (message_1 with message_2
+    /// while it waits for message_3; message_3 with message_4 or the error that ended the
+    /// handshake), at most `max_retransmits` times, to the address the session runs with.
+    fn answer_copy(&mut self, id: SessionId, copy: MessageKind) {
         let limit = self.config.max_retransmits;
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        let datagram = match &s.state {
-            State::ResponderWaitM3 { datagram, .. }
-            | State::Established {
-                reply: Some(datagram),
-                ..
-            }
-            | State::Failed {
-                reply: Some(datagram),
-            } => datagram,
+        let datagram = match (&s.state, copy) {
+            (State::ResponderWaitM3 { datagram, .. }, MessageKind::Message1)
+            | (
+                State::Established {
+                    reply: Some(datagram),
+                    ..
+                }
+                | State::Failed {
+                    reply: Some(datagram),
+                },
+                MessageKind::Message3,
+            ) => datagram,
             _ => return,
         };
         if s.answers >= limit {
@@ -1037,7 +1040,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             return Err(InputError::UnknownSession);
         };
         if s.processed_hash == Some(hash) {
-            self.answer_copy(id);
+            self.answer_copy(id, MessageKind::Message3);
             return Err(InputError::Duplicate(MessageKind::Message3));
         }
         let result = match &s.state {
