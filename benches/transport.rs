@@ -31,7 +31,7 @@ use iomt::identity::{
     Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, Signer as _,
     SoftwareKey, Tier, TrustPackage, TrustStore,
 };
-use iomt::schema::{Instant, Timestamp};
+use iomt::schema::{DeviceId, Instant, Timestamp};
 use iomt::transport::tls::{client_config, server_config, server_name};
 use iomt::transport::{
     CipherSuite, ConnId, Endpoint, EndpointConfig, Event, IdentityCredentials, Initiator,
@@ -150,6 +150,7 @@ struct EdhocPair {
     config: EndpointConfig,
     initiator: Arc<IdentityCredentials>,
     responder: Arc<IdentityCredentials>,
+    responder_id: DeviceId,
     rng: Arc<SystemRandom>,
 }
 
@@ -167,7 +168,7 @@ fn edhoc(pair: &EdhocPair) -> usize {
         pair.responder.clone(),
         pair.rng.clone(),
     );
-    i.connect(now, 1).unwrap();
+    i.connect(now, 1, pair.responder_id).unwrap();
     let mut buf = Vec::with_capacity(1024);
     let mut bytes = 0;
     let mut connected = 0;
@@ -291,6 +292,7 @@ fn handshake(c: &mut Criterion) {
         config: config.clone(),
         initiator: identity(&m, &m.a, &m.b),
         responder: identity(&m, &m.b, &m.a),
+        responder_id: m.b.key.public_key().device_id(),
         rng: Arc::new(SystemRandom::new()),
     };
     config.credential_by_value = true;
@@ -298,6 +300,7 @@ fn handshake(c: &mut Criterion) {
         config,
         initiator: identity(&m, &m.a, &m.b),
         responder: identity(&m, &m.b, &m.a),
+        responder_id: m.b.key.public_key().device_id(),
         rng: Arc::new(SystemRandom::new()),
     };
     let tls = tls_pair(&m);

@@ -183,6 +183,7 @@ fn main() -> Res<()> {
 
     // The command post hosts a verifier too: it asks every peer for evidence bound to the
     // handshake, on top of the attestation result.
+    let post_id = post.hw.key.public_key().device_id();
     let post_creds = Arc::new(post.creds.require_fresh_evidence(m.verifier()));
     let sensor_creds = Arc::new(sensor.creds);
 
@@ -209,7 +210,9 @@ fn main() -> Res<()> {
     println!(
         "   (neither knows the other's credential yet: each reference is answered with EDHOC error code 3, then the credential travels by value)"
     );
-    radio.eps[0].connect(radio.now, 1)?;
+    // The sensor asks for the post by identity: only the device holding the post's key can
+    // complete the handshake, whoever answers at address 1.
+    radio.eps[0].connect(radio.now, 1, post_id)?;
     let mut sessions: [Option<SessionId>; 2] = [None, None];
     let report = |radio: &mut Radio,
                   node: u8,
@@ -318,7 +321,7 @@ fn main() -> Res<()> {
     radio.eps[0].close(s);
 
     println!("\n-- the sensor tries to reconnect");
-    radio.eps[0].connect(radio.now, 1)?;
+    radio.eps[0].connect(radio.now, 1, post_id)?;
     let until = radio.now + Duration::from_secs(120);
     radio.run(until, |r, n, e| report(r, n, e, &mut sessions));
     if sessions[1].is_some() {

@@ -5,16 +5,18 @@
 //! One name serves all three layers: a device's `ShortId` is its router-id and mesh address,
 //! the address its endpoint knows it by, and the `kid` of its credential. The mesh source of
 //! a datagram is not authenticated; it only routes the reply. Who a session is with is what
-//! EDHOC proves and `IdentityCredentials` decides.
+//! EDHOC proves and `IdentityCredentials` decides: sessions are opened for a `DeviceId`, and
+//! everything handed up names the peer by the identity the handshake verified, never by the
+//! address its datagrams came from.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use iomt::mesh::{self, Header, Router, Target};
-use iomt::schema::{Instant, Precedence, ShortId};
+use iomt::schema::{DeviceId, Instant, Precedence, ShortId};
 use iomt::transport::{
-    Endpoint, Event, IdentityCredentials, OpenError, SendError, SessionId, Transmit,
+    CloseReason, Endpoint, Event, IdentityCredentials, OpenError, SendError, SessionId, Transmit,
 };
 use iomt_sim::{Counter, NodeId, Received};
 
@@ -28,10 +30,18 @@ pub const CONTROL: Precedence = Precedence::Priority;
 
 /// What the stack hands up to the application.
 pub enum Up {
-    /// A session event, with the mesh address of the session's peer.
+    /// A session event, with the peer's identity (its short form): the one the handshake
+    /// verified, or, for a session this side opened and that closed before, the one it asked
+    /// for.
     Session {
         peer: ShortId,
         event: Event<ShortId>,
+    },
+    /// A handshake a peer started ended before this side knew who the peer was; `address` is
+    /// only what its datagrams claimed.
+    Unverified {
+        address: ShortId,
+        reason: CloseReason,
     },
     /// A datagram flooded to every device.
     Flooded(mesh::Delivery),
@@ -70,7 +80,10 @@ pub struct SecureMesh {
     pub sent: Sent,
     me: NodeId,
     hop_limit: u8,
+    /// Sessions by the peer's identity: verified, or asked for until the handshake verifies.
     peers: BTreeMap<SessionId, ShortId>,
+    /// Handshakes peers started, by the address they claimed, until they verify.
+    claimed: BTreeMap<SessionId, ShortId>,
     last: (u8, Precedence),
     probe: Probe,
     buf: Vec<u8>,
@@ -93,16 +106,17 @@ impl SecureMesh {
             me,
             hop_limit,
             peers: BTreeMap::new(),
+            claimed: BTreeMap::new(),
             last: (0, Precedence::Routine),
             probe: Probe::Idle,
             buf: Vec::new(),
         }
     }
 
-    /// Opens a session with the device `peer`.
-    pub fn connect(&mut self, now: Instant, peer: ShortId) -> Result<SessionId, OpenError> {
-        let session = self.endpoint.connect(now, peer)?;
-        self.peers.insert(session, peer);
+    /// Opens a session with the device `peer`, at the mesh address of its short id.
+    pub fn connect(&mut self, now: Instant, peer: DeviceId) -> Result<SessionId, OpenError> {
+        let session = self.endpoint.connect(now, peer.short(), peer)?;
+        self.peers.insert(session, peer.short());
         self.flush(now, CONTROL);
         Ok(session)
     }
@@ -111,6 +125,7 @@ impl SecureMesh {
     pub fn close(&mut self, session: SessionId) {
         self.endpoint.close(session);
         self.peers.remove(&session);
+        self.claimed.remove(&session);
     }
 
     /// Seals `data` as one record and hands it to the mesh at `precedence`.
@@ -182,18 +197,25 @@ impl SecureMesh {
     pub fn poll_up(&mut self, now: Instant) -> Option<Up> {
         loop {
             if let Some(event) = self.endpoint.poll_event() {
-                let session = match &event {
-                    Event::Connected { session, .. } | Event::Received { session, .. } => *session,
-                    Event::Closed { session, .. } => *session,
+                let peer = match &event {
+                    Event::Connected { session, peer, .. } => {
+                        self.claimed.remove(session);
+                        self.peers.insert(*session, peer.short());
+                        peer.short()
+                    }
+                    Event::Received { peer, .. } => peer.short(),
+                    Event::Closed { session, reason } => {
+                        let claimed = self.claimed.remove(session);
+                        match (self.peers.remove(session), claimed) {
+                            (Some(peer), _) => peer,
+                            (None, Some(address)) => {
+                                let reason = reason.clone();
+                                return Some(Up::Unverified { address, reason });
+                            }
+                            (None, None) => continue,
+                        }
+                    }
                     _ => continue,
-                };
-                let peer = if matches!(event, Event::Closed { .. }) {
-                    self.peers.remove(&session)
-                } else {
-                    self.peers.get(&session).copied()
-                };
-                let Some(peer) = peer else {
-                    continue;
                 };
                 return Some(Up::Session { peer, event });
             }
@@ -209,7 +231,7 @@ impl SecureMesh {
             if let Ok(Some(incoming)) = self.endpoint.handle_input(now, d.source, &d.payload)
                 && let Ok(session) = self.endpoint.accept(now, incoming)
             {
-                self.peers.insert(session, d.source);
+                self.claimed.insert(session, d.source);
             }
         }
     }

@@ -12,7 +12,9 @@ use iomt::schema::{
     Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Message, MessageRef,
     Position, Precedence, ShortId, Timestamp,
 };
-use iomt::transport::{BackhaulPolicy, Endpoint, EndpointConfig, SessionId};
+use iomt::transport::{
+    BackhaulPolicy, CloseReason, Endpoint, EndpointConfig, HandshakeError, SessionId,
+};
 use iomt_sim::{Node, NodeId, Point, Received, Transmit};
 use ring::rand::SystemRandom;
 
@@ -180,6 +182,13 @@ impl Device {
                 (Up::Session { peer, event }, App::Field(f)) => {
                     f.on_session(&mut self.io, now, peer, event)
                 }
+                (Up::Unverified { address, reason }, _) => {
+                    if let CloseReason::Handshake(HandshakeError::Refused(why)) = reason {
+                        let why = why.to_string();
+                        let peer = address;
+                        self.io.notes.push_back(Note::RefusedPeer { peer, why });
+                    }
+                }
             }
         }
         self.io.stack.flush_control(now);
@@ -326,7 +335,7 @@ pub fn provision(seed: u64) -> Res<(Vec<Device>, Arc<Roster>, String)> {
             _ => App::Field(Box::new(Field::new(
                 i == UAV,
                 Callsign::new(names[i])?,
-                roster.ids[POST],
+                roster.devices[POST],
                 e.result,
                 e.hw,
             ))),

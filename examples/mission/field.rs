@@ -20,7 +20,7 @@ use super::{MAX_TRIES, POST, RETRY};
 pub struct Field {
     uav: bool,
     callsign: Callsign,
-    post: ShortId,
+    post: DeviceId,
     session: Option<SessionId>,
     /// Our attestation result, and the attester that makes evidence when the post asks.
     result: Vec<u8>,
@@ -47,7 +47,7 @@ impl Field {
     pub fn new(
         uav: bool,
         callsign: Callsign,
-        post: ShortId,
+        post: DeviceId,
         result: Vec<u8>,
         hw: Arc<Hardware>,
     ) -> Self {
@@ -219,7 +219,7 @@ impl Field {
                 ..
             } => {
                 let initiator = role == Side::Initiator;
-                if initiator && peer == self.post {
+                if initiator && peer == self.post.short() {
                     self.session = Some(session);
                 }
                 io.notes.push_back(Note::SessionUp {
@@ -229,7 +229,7 @@ impl Field {
                     by_reference: info.id_cred.kid_value().is_some(),
                 });
             }
-            Event::Received { session, data } => self.on_record(io, now, session, &data),
+            Event::Received { session, data, .. } => self.on_record(io, now, session, &data),
             Event::Closed { session, reason } => {
                 if self.session == Some(session) {
                     self.session = None;
@@ -245,7 +245,9 @@ impl Field {
                     // Policy said no: trying again would hear the same.
                     CloseReason::Handshake(e) if e.fault() == Fault::Policy => {}
                     // Lost in the mesh: the post is worth another try.
-                    _ if peer == self.post && self.session.is_none() => self.connect(io, now),
+                    _ if peer == self.post.short() && self.session.is_none() => {
+                        self.connect(io, now)
+                    }
                     _ => {}
                 }
             }
@@ -318,8 +320,8 @@ impl Field {
     }
 
     /// Tries every other device of the mission.
-    pub fn try_everyone(&mut self, io: &mut Io, now: Instant, devices: &[ShortId]) {
-        for &peer in devices.iter().filter(|d| **d != io.id) {
+    pub fn try_everyone(&mut self, io: &mut Io, now: Instant, devices: &[DeviceId]) {
+        for &peer in devices.iter().filter(|d| d.short() != io.id) {
             let _ = io.stack.connect(now, peer);
         }
     }

@@ -348,7 +348,7 @@ pub(crate) fn run(seed: u64) -> Res<Outcome> {
             .expect("each device boots once: this mission has no reboots")
     });
     deploy(&mut sim);
-    let everyone = roster.ids.clone();
+    let everyone = roster.devices.clone();
     let field = UAV..roster.ids.len();
     let mut watch = Watch {
         roster: roster.clone(),
@@ -424,7 +424,7 @@ pub(crate) fn run(seed: u64) -> Res<Outcome> {
         // Refused, it is revoked for good; the delta is flooded twice, ten seconds apart.
         if watch.o.rejoin_refused.is_some() && !revoked {
             revoked = true;
-            let target = everyone[COMPROMISED];
+            let target = everyone[COMPROMISED].short();
             for delay in [5, 15] {
                 sim.call(
                     now + Duration::from_secs(delay),

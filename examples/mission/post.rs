@@ -15,6 +15,8 @@ use iomt::transport::{
     SessionId,
 };
 
+use ring::rand::SystemRandom;
+
 use super::device::{Io, Note, Roster, key};
 use super::secure_mesh::CONTROL;
 use super::{MAX_TRIES, RETRY};
@@ -113,7 +115,7 @@ impl Post {
                     by_reference: info.id_cred.kid_value().is_some(),
                 });
             }
-            Event::Received { session, data } => self.on_record(io, now, session, &data),
+            Event::Received { session, data, .. } => self.on_record(io, now, session, &data),
             Event::Closed { session, reason } => {
                 self.peers.remove(&session);
                 if let CloseReason::Handshake(HandshakeError::Refused(why)) = reason {
@@ -201,9 +203,13 @@ impl Post {
         let Ok(binding) = EdhocBinding::from_session(&io.stack.endpoint, session) else {
             return;
         };
-        let Ok(mut verifier) =
-            PostHandshakeVerifier::new(&binding, peer.key, self.backhaul.clone(), wall)
-        else {
+        let Ok(mut verifier) = PostHandshakeVerifier::new(
+            &binding,
+            peer.key,
+            self.backhaul.clone(),
+            wall,
+            &SystemRandom::new(),
+        ) else {
             return;
         };
         let mut request = Vec::new();
