@@ -549,7 +549,7 @@ fn an_attacker_on_the_path_changes_no_outcome() {
             for (dest, d) in outbox(&mut p, now) {
                 air.push((dest, POST, d));
             }
-            air.retain(|_| rng.next() % 10 != 0);
+            air.retain(|_| !rng.next().is_multiple_of(10));
             for (_, _, d) in &air {
                 heard.push(d.clone());
             }
