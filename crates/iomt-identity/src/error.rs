@@ -267,6 +267,45 @@ pub enum PackageError {
     BadX509Anchor,
 }
 
+/// Why persisted trust state could not be restored into a [`TrustStore`](crate::TrustStore).
+///
+/// Every variant means the snapshot is not this device's own state, or was damaged in
+/// storage: restoring refuses it rather than start with less than was persisted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// Malformed, or over the store's configured limits.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The snapshot belongs to a store provisioned with another package authority.
+    #[error("snapshot is for package authority {found}, not {expected}")]
+    WrongAuthority {
+        /// The store's package authority.
+        expected: ShortId,
+        /// The snapshot's.
+        found: ShortId,
+    },
+    /// The snapshot belongs to a store of another mission.
+    #[error("snapshot is for mission `{found}`, not `{expected}`")]
+    WrongMission {
+        /// The store's mission.
+        expected: String,
+        /// The snapshot's.
+        found: String,
+    },
+    /// The persisted trust package (or the policy pinned by it) failed re-verification.
+    #[error("persisted trust package refused: {0}")]
+    Package(PackageError),
+    /// A persisted intermediate authority failed re-verification.
+    #[error("persisted authority {kid} refused: {reason}")]
+    Authority {
+        /// The authority's key id.
+        kid: ShortId,
+        /// Why its credential was refused.
+        reason: CredentialError,
+    },
+}
+
 /// Why a revocation delta was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
