@@ -265,6 +265,10 @@ pub enum PackageError {
     /// The package carries an X.509 trust anchor that does not parse.
     #[error("X.509 trust anchor does not parse")]
     BadX509Anchor,
+    /// Merging the package's revocations would overflow the revocation set (it holds the
+    /// given number of entries); nothing was installed.
+    #[error("revocation set full ({0} entries): package not installed")]
+    RevocationsFull(usize),
 }
 
 /// Why persisted trust state could not be restored into a [`TrustStore`](crate::TrustStore).

@@ -260,6 +260,8 @@ impl TrustStore {
         if let Some((field, _, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
             return Err(DecodeError::TooLarge { field, limit }.into());
         }
+        // Revocations first: the package's own are already among them, so installing it
+        // needs no room the snapshot did not need.
         for r in snapshot.revocations {
             self.revocations.insert(r);
         }
@@ -365,8 +367,10 @@ impl TrustStore {
 
     /// Verifies and installs a signed trust package. A lower sequence than the installed one
     /// is a rollback and refused; the same sequence must be the same package. Revocations are
-    /// merged (never forgotten); intermediate authorities whose anchor left are dropped; a
-    /// policy whose digest no longer matches is uninstalled.
+    /// merged (never forgotten): if they do not all fit, nothing is installed
+    /// ([`PackageError::RevocationsFull`]). Intermediate authorities whose anchor left are
+    /// dropped; a policy whose digest no longer matches is uninstalled. Refused packages leave
+    /// the store unchanged.
     pub fn apply_package(&mut self, bytes: &[u8]) -> Result<PackageOutcome, PackageError> {
         let (package, signer, sign1) = TrustPackage::decode_signed(bytes)?;
         if signer != self.package_authority.short_id() {
@@ -400,6 +404,9 @@ impl TrustStore {
         {
             return Err(PackageError::BadX509Anchor);
         }
+        if !self.revocations.has_room_for(&package.revocations) {
+            return Err(PackageError::RevocationsFull(self.revocations.len()));
+        }
         let mut anchors =
             BTreeMap::from([(self.package_authority.short_id(), self.package_authority)]);
         anchors.extend(package.anchors.iter().map(|k| (k.short_id(), *k)));
@@ -416,6 +423,7 @@ impl TrustStore {
         self.x509_roots = package.x509_roots;
         self.reference = package.reference;
         for r in package.revocations {
+            // Room was checked above: every entry merges.
             self.revocations.insert(r);
         }
         if self

@@ -2,6 +2,7 @@
 //! and shows it fail.
 //!
 //! - A reboot must not re-open rollback to an older trust package, nor forget revocations.
+//! - A trust package whose revocations do not fit is refused whole, not merged in part.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -302,4 +303,64 @@ fn foreign_or_corrupt_snapshot_is_refused() {
             limit: 0
         }))
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust packages whose revocations do not fit
+// ---------------------------------------------------------------------------------------------
+
+/// Attack: an authority (or a replayed old package) carries more revocations than the set
+/// has room for. Before, the overflow was dropped silently and the package installed anyway;
+/// now the package is refused whole and the store is unchanged.
+#[test]
+fn package_revocations_that_do_not_fit_refuse_the_package() {
+    let m = Mission1::new();
+    let mut store = TrustStore::with_config(
+        m.authority.public_key(),
+        mission(),
+        TrustConfig {
+            revocation_capacity: 2,
+            ..TrustConfig::default()
+        },
+        TrustStart::FirstBoot,
+    )
+    .unwrap();
+    store.apply_package(&m.package).unwrap();
+    store
+        .apply_revocation(&revoke(
+            &m,
+            1,
+            RevocationTarget::Device(iomt_schema::DeviceId::from_bytes([1; 16])),
+        ))
+        .unwrap();
+    let before = format!("{store:?}");
+    let revision = store.revision();
+
+    let entry = |byte| Revocation {
+        target: RevocationTarget::Device(iomt_schema::DeviceId::from_bytes([byte; 16])),
+        reason: RevocationReason::KeyCompromise,
+        at: at(T0),
+    };
+    let mut crowded = package(&m, 2);
+    crowded.revocations = vec![entry(2), entry(3)];
+    assert_eq!(
+        store.apply_package(&crowded.sign(&m.authority).unwrap()),
+        Err(PackageError::RevocationsFull(1))
+    );
+    assert_eq!(
+        format!("{store:?}"),
+        before,
+        "a refused package changed the store"
+    );
+    assert_eq!(store.revision(), revision);
+    assert_eq!(store.package_sequence(), Some(1));
+
+    // One that fits (a known target merges without room) installs.
+    let mut fits = package(&m, 2);
+    fits.revocations = vec![entry(1), entry(2)];
+    assert_eq!(
+        store.apply_package(&fits.sign(&m.authority).unwrap()),
+        Ok(PackageOutcome::Installed { previous: Some(1) })
+    );
+    assert_eq!(store.revocations().len(), 2);
 }
