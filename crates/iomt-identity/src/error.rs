@@ -157,9 +157,10 @@ pub enum CredentialError {
         /// Mission.
         mission: String,
     },
-    /// The X.509 certificate failed path validation (webpki's reason).
-    #[error("certificate path: {0}")]
-    Certificate(String),
+    /// The X.509 certificate's subject key is neither Ed25519 nor P-256, so it names no
+    /// DeviceId.
+    #[error("certificate subject key is not Ed25519 or P-256")]
+    UnsupportedKey,
     /// The X.509 certificate carries no `iomt://` URI SAN, or more than one.
     #[error("certificate does not carry exactly one iomt:// URI SAN")]
     NoDeviceUri,
