@@ -6,6 +6,7 @@
 //! - The TLS verifiers honour credential revocations (leaf by issuer and serial, every
 //!   intermediate), as the compact path does.
 //! - Certificate path failures reach rustls, and the peer's alert, as their own typed errors.
+//! - Private keys never show in `Debug`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -854,4 +855,41 @@ fn tls_path_failures_are_typed_and_alert_the_peer() {
         c,
         Err(Error::AlertReceived(AlertDescription::CertificateUnknown))
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key material
+// ---------------------------------------------------------------------------------------------
+
+/// Generated keys: the private half never shows in `Debug`, and the PKCS#8 document handed out
+/// (zeroized when dropped) loads back into the same key.
+#[test]
+fn private_keys_stay_out_of_debug() {
+    let rng = ring::rand::SystemRandom::new();
+    for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
+        let key = SoftwareKey::generate(alg, &rng).unwrap();
+        let pkcs8: zeroize::Zeroizing<Vec<u8>> = key.to_pkcs8();
+        let private = match alg {
+            // RFC 8410 v1: a 16-byte prefix, then the seed.
+            Algorithm::Ed25519 => {
+                assert_eq!(pkcs8.len(), 48);
+                pkcs8[16..].to_vec()
+            }
+            // RFC 5915 ECPrivateKey inside: version 1, then the 32-byte private key.
+            _ => {
+                let at = pkcs8
+                    .windows(5)
+                    .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+                    .unwrap();
+                pkcs8[at + 5..at + 37].to_vec()
+            }
+        };
+        let tls = iomt_identity::tls::TlsSigningKey::new(Arc::new(
+            SoftwareKey::from_pkcs8(&pkcs8, &rng).unwrap(),
+        ));
+        let shown = format!("{key:?} {tls:?}");
+        assert!(!shown.contains(&hex_string(&private)), "{alg:?}: {shown}");
+        let reloaded = SoftwareKey::from_pkcs8(&pkcs8, &rng).unwrap();
+        assert_eq!(reloaded.public_key(), key.public_key());
+    }
 }
