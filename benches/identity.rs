@@ -73,7 +73,12 @@ fn fixture() -> Fixture {
     }
     .sign(&authority)
     .unwrap();
-    let mut trust = TrustStore::new(authority.public_key(), mission.clone());
+    let mut trust = TrustStore::new(
+        authority.public_key(),
+        mission.clone(),
+        TrustStart::FirstBoot,
+    )
+    .unwrap();
     trust.apply_package(&package).unwrap();
 
     let device = SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap();

@@ -94,7 +94,12 @@ fn mission() -> Mission1 {
     }
     .sign(&*authority)
     .unwrap();
-    let mut trust = TrustStore::new(authority.public_key(), Mission::new("op-nordic").unwrap());
+    let mut trust = TrustStore::new(
+        authority.public_key(),
+        Mission::new("op-nordic").unwrap(),
+        iomt::identity::TrustStart::FirstBoot,
+    )
+    .unwrap();
     trust.apply_package(&package).unwrap();
     let device = |serial| {
         let key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());

@@ -57,7 +57,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     .sign(&authority)?;
     let provision = || -> Result<TrustStore, Box<dyn Error>> {
-        let mut trust = TrustStore::new(authority.public_key(), mission.clone());
+        let mut trust = TrustStore::new(
+            authority.public_key(),
+            mission.clone(),
+            TrustStart::FirstBoot,
+        )?;
         trust.apply_package(&package)?;
         trust.install_policy(Policy::default())?;
         Ok(trust)

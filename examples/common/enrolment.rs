@@ -136,7 +136,11 @@ impl MissionAuthority {
 
     /// A trust store provisioned with the package and its policy, as one device holds it.
     pub fn trust_store(&self) -> Res<Arc<RwLock<TrustStore>>> {
-        let mut trust = TrustStore::new(self.authority.public_key(), self.mission.clone());
+        let mut trust = TrustStore::new(
+            self.authority.public_key(),
+            self.mission.clone(),
+            TrustStart::FirstBoot,
+        )?;
         trust.apply_package(&self.package)?;
         trust.install_policy(Policy::default())?;
         Ok(Arc::new(RwLock::new(trust)))

@@ -157,9 +157,10 @@ pub enum CredentialError {
         /// Mission.
         mission: String,
     },
-    /// The X.509 certificate failed path validation (webpki's reason).
-    #[error("certificate path: {0}")]
-    Certificate(String),
+    /// The X.509 certificate's subject key is neither Ed25519 nor P-256, so it names no
+    /// DeviceId.
+    #[error("certificate subject key is not Ed25519 or P-256")]
+    UnsupportedKey,
     /// The X.509 certificate carries no `iomt://` URI SAN, or more than one.
     #[error("certificate does not carry exactly one iomt:// URI SAN")]
     NoDeviceUri,
@@ -265,6 +266,49 @@ pub enum PackageError {
     /// The package carries an X.509 trust anchor that does not parse.
     #[error("X.509 trust anchor does not parse")]
     BadX509Anchor,
+    /// Merging the package's revocations would overflow the revocation set (it holds the
+    /// given number of entries); nothing was installed.
+    #[error("revocation set full ({0} entries): package not installed")]
+    RevocationsFull(usize),
+}
+
+/// Why persisted trust state could not be restored into a [`TrustStore`](crate::TrustStore).
+///
+/// Every variant means the snapshot is not this device's own state, or was damaged in
+/// storage: restoring refuses it rather than start with less than was persisted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// Malformed, or over the store's configured limits.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The snapshot belongs to a store provisioned with another package authority.
+    #[error("snapshot is for package authority {found}, not {expected}")]
+    WrongAuthority {
+        /// The store's package authority.
+        expected: ShortId,
+        /// The snapshot's.
+        found: ShortId,
+    },
+    /// The snapshot belongs to a store of another mission.
+    #[error("snapshot is for mission `{found}`, not `{expected}`")]
+    WrongMission {
+        /// The store's mission.
+        expected: String,
+        /// The snapshot's.
+        found: String,
+    },
+    /// The persisted trust package (or the policy pinned by it) failed re-verification.
+    #[error("persisted trust package refused: {0}")]
+    Package(PackageError),
+    /// A persisted intermediate authority failed re-verification.
+    #[error("persisted authority {kid} refused: {reason}")]
+    Authority {
+        /// The authority's key id.
+        kid: ShortId,
+        /// Why its credential was refused.
+        reason: CredentialError,
+    },
 }
 
 /// Why a revocation delta was refused.

@@ -14,7 +14,8 @@ use crate::credential::UnverifiedCredential;
 use crate::key::{Signer, SoftwareKey};
 use crate::package::TrustPackage;
 use crate::revocation::{RevocationDelta, RevocationSet};
-use crate::trust::TrustStore;
+use crate::snapshot::{TrustSnapshot, TrustStart};
+use crate::trust::{TrustConfig, TrustStore};
 
 fn key() -> SoftwareKey {
     SoftwareKey::from_ed25519_seed(&[7; 32]).expect("fixed seed")
@@ -33,7 +34,12 @@ pub fn credential(data: &[u8]) {
         .expect("decoded claims re-sign");
     let redecoded = UnverifiedCredential::decode(&again).expect("re-signed credential decodes");
     assert_eq!(redecoded.claims(), decoded.claims());
-    let store = TrustStore::new(signer.public_key(), decoded.claims().mission.clone());
+    let store = TrustStore::new(
+        signer.public_key(),
+        decoded.claims().mission.clone(),
+        TrustStart::FirstBoot,
+    )
+    .expect("a first boot always succeeds");
     let now = decoded.claims().not_before;
     assert!(
         store.verify_credential(&again, now).is_ok(),
@@ -77,7 +83,8 @@ pub fn trust_package(data: &[u8]) {
         Ok(&package)
     );
     let mission = crate::credential::Mission::new("fuzz").expect("valid mission");
-    let mut store = TrustStore::new(signer.public_key(), mission);
+    let mut store = TrustStore::new(signer.public_key(), mission, TrustStart::FirstBoot)
+        .expect("a first boot always succeeds");
     let _ = store.apply_package(&again);
 }
 
@@ -100,4 +107,26 @@ pub fn revocation(data: &[u8]) {
     }
     assert_eq!(forward.entries().collect::<Vec<_>>(), before);
     assert_eq!(backward.entries().collect::<Vec<_>>(), before);
+}
+
+/// Trust snapshot decoder: what it accepts re-encodes to the same bytes, and restoring it into
+/// a store of its own authority and mission never panics; a store it restores snapshots back
+/// into something the decoder accepts.
+pub fn trust_snapshot(data: &[u8]) {
+    let config = TrustConfig::default();
+    let Ok(snapshot) = TrustSnapshot::decode(data, &config) else {
+        return;
+    };
+    assert_eq!(snapshot.encode(), data, "accepted snapshots are canonical");
+    let restored = TrustStore::with_config(
+        *snapshot.package_authority(),
+        snapshot.mission().clone(),
+        config,
+        TrustStart::Restore(snapshot.clone()),
+    );
+    if let Ok(store) = restored {
+        assert_eq!(store.revision(), snapshot.revision());
+        let again = store.snapshot().encode();
+        TrustSnapshot::decode(&again, &config).expect("a restored store's snapshot decodes");
+    }
 }

@@ -11,7 +11,7 @@
 use core::fmt;
 
 use iomt_schema::{DeviceId, ShortId};
-use ring::rand::SystemRandom;
+use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use zeroize::Zeroizing;
 
@@ -248,9 +248,12 @@ impl<S: Signer + ?Sized> Signer for Box<S> {
 /// A private key held in memory, loaded from or saved as PKCS#8.
 ///
 /// The PKCS#8 document is kept (for [`to_pkcs8`](Self::to_pkcs8)) in a buffer that is zeroized
-/// on drop, and `Debug` prints only the public half. `ring`'s own key schedule does not zeroize
-/// its copy; a deployment that needs that guarantee keeps the key in hardware behind
-/// [`Signer`].
+/// on drop, and `Debug` prints only the public half. [`generate`](Self::generate) makes an
+/// Ed25519 seed and its PKCS#8 document only in zeroizing buffers. What `ring` holds is out of
+/// reach: its key schedule does not zeroize its copy, and the P-256 document `ring` generates
+/// cannot be wiped (it grants no mutable access), so its bytes are copied into the zeroizing
+/// buffer at once and the original dropped. A deployment that needs the guarantee keeps the
+/// key in hardware behind [`Signer`].
 pub struct SoftwareKey {
     inner: Inner,
     public: PublicKey,
@@ -269,16 +272,25 @@ const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
 ];
 
 impl SoftwareKey {
-    /// Generates a new key with randomness from `rng`.
+    /// Generates a new key with randomness from `rng`. An Ed25519 key's PKCS#8 document is
+    /// the RFC 8410 v1 form (seed only), as [`from_ed25519_seed`](Self::from_ed25519_seed)
+    /// makes it.
     pub fn generate(alg: Algorithm, rng: &SystemRandom) -> Result<Self, KeyError> {
-        let doc = match alg {
-            Algorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(rng),
+        match alg {
+            Algorithm::Ed25519 => {
+                // ring's own Ed25519 generator returns its document in a buffer nobody can
+                // wipe; drawing the seed here keeps every copy in a zeroizing buffer.
+                let mut seed = Zeroizing::new([0u8; 32]);
+                rng.fill(seed.as_mut()).map_err(|_| KeyError::Generate)?;
+                Self::from_ed25519_seed(&seed)
+            }
             Algorithm::EcdsaP256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+                let doc =
+                    EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+                        .map_err(|_| KeyError::Generate)?;
+                Self::from_pkcs8(doc.as_ref(), rng)
             }
         }
-        .map_err(|_| KeyError::Generate)?;
-        Self::from_pkcs8(doc.as_ref(), rng)
     }
 
     /// Loads a PKCS#8 document (RFC 5958): Ed25519 (v1 or v2) or P-256. `rng` is kept for the

@@ -20,6 +20,10 @@
 //!   ([`TrustStore::verify_result`] returns a [`VerifiedResult`]).
 //! - **Continuous trust**: [`PeerTrust`] moves a peer through [`TrustState`]s; a [`Policy`]
 //!   says what each role and state may do ([`PeerTrust::may`]).
+//! - **Persistence**: a [`TrustStore`] starts from a [`TrustStart`], either the
+//!   [`TrustSnapshot`] its previous run persisted or an explicit first boot, so the installed
+//!   package's sequence (anti-rollback) and the revocations survive a restart;
+//!   [`TrustStore::revision`] says when to persist again.
 //! - **TLS** (feature `rustls`): certificate verifiers that add the DeviceId binding,
 //!   revocation and attestation to webpki's path validation, and a rotating certificate
 //!   resolver.
@@ -43,8 +47,14 @@
 //!     ..TrustPackage::default()
 //! }
 //! .sign(&authority)?;
-//! let mut trust = TrustStore::new(authority.public_key(), mission.clone());
+//! let mut trust = TrustStore::new(authority.public_key(), mission.clone(), TrustStart::FirstBoot)?;
 //! trust.apply_package(&package)?;
+//! // The runtime persists the state whenever its revision moves...
+//! let stored = trust.snapshot().encode();
+//! // ...and the next run restores it: the package is verified again, nothing is forgotten.
+//! let snapshot = TrustSnapshot::decode(&stored, &TrustConfig::default())?;
+//! let trust = TrustStore::new(authority.public_key(), mission.clone(), TrustStart::Restore(snapshot))?;
+//! assert_eq!(trust.package_sequence(), Some(1));
 //!
 //! // The authority issues a device its compact credential; a peer verifies it offline.
 //! let device = SoftwareKey::generate(Algorithm::EcdsaP256, &rng)?;
@@ -87,10 +97,11 @@
 //! # What it does not do
 //!
 //! No I/O and no clock: `now` is always a parameter and randomness comes from a
-//! `ring::rand::SecureRandom` handed in. It does not transport anything (EDHOC and TLS
-//! sessions are `iomt-transport`'s), does not decide *when* to re-attest (the application
-//! drives [`PeerTrust`] with its timers), and does not implement certificate revocation lists:
-//! revocation is by [`RevocationDelta`], and certificates are short-lived.
+//! `ring::rand::SecureRandom` handed in; it encodes the state to persist, the runtime stores
+//! it. It does not transport anything (EDHOC and TLS sessions are `iomt-transport`'s), does
+//! not decide *when* to re-attest (the application drives [`PeerTrust`] with its timers), and
+//! does not implement certificate revocation lists: revocation is by [`RevocationDelta`], and
+//! certificates are short-lived.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -113,6 +124,7 @@ pub mod key;
 mod package;
 mod policy;
 mod revocation;
+mod snapshot;
 mod state;
 mod trust;
 pub mod x509;
@@ -130,8 +142,8 @@ pub use attest::{
 };
 pub use credential::{BadMission, Credential, Mission, Role, Roles, UnverifiedCredential};
 pub use error::{
-    AppraisalError, CredentialError, DecodeError, KeyError, PackageError, ResultError,
-    RevocationError, SignError,
+    AppraisalError, CredentialError, DecodeError, KeyError, PackageError, RestoreError,
+    ResultError, RevocationError, SignError,
 };
 pub use key::{Algorithm, BadSignature, PublicKey, Signature, Signer, SoftwareKey};
 pub use package::TrustPackage;
@@ -140,6 +152,7 @@ pub use revocation::{
     MAX_DELTA_ENTRIES, Revocation, RevocationDelta, RevocationReason, RevocationSet,
     RevocationTarget,
 };
+pub use snapshot::{TrustSnapshot, TrustStart};
 pub use state::{PeerTrust, TrustState, WrongPeer};
 pub use trust::{
     CredentialCache, DangerousTrustStore, PackageOutcome, TrustConfig, TrustStore,

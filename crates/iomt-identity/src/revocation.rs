@@ -215,6 +215,11 @@ fn normalize(entries: &[Revocation]) -> Vec<Revocation> {
 }
 
 /// The merged revocations a peer knows, bounded to `capacity` targets.
+///
+/// It also remembers which deltas were applied (for flooding), at most `capacity` of them:
+/// when full, the marker with the lowest sequence is forgotten. A forgotten delta that arrives
+/// again merges as a no-op and is forwarded once more, so the bound costs a little bandwidth,
+/// never a revocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationSet {
     entries: BTreeMap<RevocationTarget, Revocation>,
@@ -258,7 +263,9 @@ impl RevocationSet {
         for r in other.entries.values() {
             self.insert(*r);
         }
-        self.applied.extend(other.applied.iter().copied());
+        for (issuer, sequence) in other.applied.iter().copied() {
+            self.mark_applied(issuer, sequence);
+        }
     }
 
     /// Whether all of `revocations` would fit.
@@ -270,12 +277,33 @@ impl RevocationSet {
         self.entries.len().saturating_add(new) <= self.capacity
     }
 
+    /// Records that the delta `sequence` from `issuer` was applied; returns whether it was new.
     pub(crate) fn mark_applied(&mut self, issuer: ShortId, sequence: u64) -> bool {
+        if self.applied.contains(&(issuer, sequence)) {
+            return false;
+        }
+        if self.applied.len() >= self.capacity {
+            let oldest = self.applied.iter().min_by_key(|(_, seq)| *seq).copied();
+            let Some(oldest) = oldest else {
+                // Capacity 0: nothing can be remembered.
+                return false;
+            };
+            if oldest.1 > sequence {
+                return false;
+            }
+            self.applied.remove(&oldest);
+        }
         self.applied.insert((issuer, sequence))
     }
 
+    /// The applied-delta markers, sorted by issuer then sequence.
+    pub(crate) fn applied(&self) -> impl Iterator<Item = (ShortId, u64)> + '_ {
+        self.applied.iter().copied()
+    }
+
     /// Whether the delta `sequence` from `issuer` was already applied (for flooding: a relay
-    /// forwards only deltas it has not seen).
+    /// forwards only deltas it has not seen). The record is bounded (see the type's
+    /// documentation): a long-forgotten delta reads as not applied.
     pub fn has_applied(&self, issuer: ShortId, sequence: u64) -> bool {
         self.applied.contains(&(issuer, sequence))
     }

@@ -2,8 +2,11 @@
 //! rotating certificate resolver.
 //!
 //! [`DeviceClientVerifier`] (for servers) and [`DeviceServerVerifier`] (for clients) run
-//! webpki's path validation against the X.509 anchors of the shared [`TrustStore`], then
-//! require, on top:
+//! webpki's path validation against the X.509 anchors of the shared [`TrustStore`], accepting
+//! only a path on which no certificate is revoked by the store's revocations (the leaf by its
+//! issuer's key id and serial; each intermediate by its key's DeviceId or by its issuer's key
+//! id and serial, as [`TrustStore::verify_credential`] checks a compact credential and its
+//! issuing authority), then require, on top:
 //!
 //! 1. exactly one `iomt://<mission>/<device-id>` URI SAN whose DeviceId is the one the
 //!    certificate's key names, in the local mission;
@@ -14,10 +17,24 @@
 //! 4. for servers, that the DeviceId is the one the client asked for ([`server_name`]).
 //!
 //! The handshake signatures themselves are checked by rustls' webpki helpers with the `ring`
-//! provider's algorithms. Refusals surface as
-//! `rustls::Error::InvalidCertificate(CertificateError::Other(..))` carrying a [`Refusal`] (or
-//! `Revoked` for revoked devices), so the application can tell why.
+//! provider's algorithms.
+//!
+//! # Errors
+//!
+//! A refusal is a [`Refusal`]; it reaches rustls as the [`CertificateError`] of
+//! [`Refusal::certificate_error`], which also decides the alert the peer receives. Where rustls
+//! has a variant for the cause, that variant is used (an expired certificate is
+//! `ExpiredContext`, alert `certificate_expired`; a bad signature `BadSignature`, alert
+//! `decrypt_error`; an unknown issuer `UnknownIssuer`, alert `unknown_ca`; a revoked device or
+//! certificate `Revoked`, alert `certificate_revoked`); every other refusal is
+//! `CertificateError::Other` carrying the [`Refusal`] (alert `certificate_unknown`), so the
+//! application can tell why.
+//!
+//! A certificate is named by a [`RevocationTarget`] as its compact twin is: its issuer's key id
+//! and its serial. That needs an Ed25519 or P-256 issuer key and a serial that fits 64 bits;
+//! any other chain element can be revoked only by its subject's DeviceId.
 
+use core::cell::Cell;
 use core::fmt;
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -25,7 +42,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use iomt_schema::{DeviceId, Timestamp};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{AlgorithmIdentifier, CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{
@@ -35,8 +52,9 @@ use rustls::{
 
 use crate::error::{CredentialError, ResultError};
 use crate::key::{Algorithm, PublicKey, Signer};
+use crate::revocation::RevocationTarget;
 use crate::trust::TrustStore;
-use crate::x509::CertificateIdentity;
+use crate::x509::{self, CertificateIdentity};
 
 /// A trust store shared between the application (which applies packages and revocations) and
 /// the verifiers (which read it on every handshake).
@@ -82,13 +100,14 @@ impl ResultSource for ResultStore {
     }
 }
 
-/// Why a verifier refused a peer's certificate (beyond webpki's own errors).
+/// Why a verifier refused a peer's certificate. See [Errors](self#errors) for how each one
+/// reaches rustls and the peer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// Path validation failed.
+    /// Path validation failed, or a certificate on the path is revoked.
     #[error("certificate path: {0}")]
-    Path(String),
+    Path(#[from] PathError),
     /// The identity in the certificate is not acceptable.
     #[error(transparent)]
     Identity(#[from] CredentialError),
@@ -112,6 +131,208 @@ pub enum Refusal {
         /// The device the certificate names.
         found: DeviceId,
     },
+}
+
+impl Refusal {
+    /// The rustls error this refusal is reported as; it decides the alert the peer receives
+    /// (rustls' `AlertDescription::from(CertificateError)`).
+    pub fn certificate_error(self) -> CertificateError {
+        match self {
+            Self::Path(path) => path.certificate_error(),
+            Self::Identity(CredentialError::DeviceRevoked(_))
+            | Self::Attestation(ResultError::DeviceRevoked(_)) => CertificateError::Revoked,
+            other => CertificateError::Other(OtherError(Arc::new(other))),
+        }
+    }
+}
+
+impl From<Refusal> for rustls::Error {
+    fn from(refusal: Refusal) -> Self {
+        Self::InvalidCertificate(refusal.certificate_error())
+    }
+}
+
+/// Why a certificate path was refused: webpki's reason, classified, or a revocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// A certificate is not well-formed DER, or not a certificate profile webpki reads.
+    #[error("malformed certificate")]
+    BadEncoding,
+    /// A certificate on the path expired before `now`.
+    #[error("certificate expired at {not_after:?} (now {now:?})")]
+    Expired {
+        /// The verification time.
+        now: UnixTime,
+        /// End of the certificate's validity.
+        not_after: UnixTime,
+    },
+    /// A certificate on the path is not valid until after `now`.
+    #[error("certificate not valid before {not_before:?} (now {now:?})")]
+    NotValidYet {
+        /// The verification time.
+        now: UnixTime,
+        /// Start of the certificate's validity.
+        not_before: UnixTime,
+    },
+    /// A certificate's validity period ends before it starts.
+    #[error("certificate validity period is empty")]
+    InvalidValidity,
+    /// No path leads to an X.509 anchor of the trust package.
+    #[error("no path to a trusted anchor")]
+    UnknownIssuer,
+    /// A signature on the path does not verify under its issuer's key.
+    #[error("bad certificate signature")]
+    BadSignature,
+    /// A certificate is signed with an algorithm the verifier does not accept.
+    #[error("unsupported signature algorithm")]
+    UnsupportedSignatureAlgorithm {
+        /// The certificate's signature algorithm (DER `AlgorithmIdentifier` content).
+        signature_algorithm_id: Vec<u8>,
+        /// The algorithms the verifier accepts.
+        supported_algorithms: Vec<AlgorithmIdentifier>,
+    },
+    /// A certificate's signature algorithm does not fit its issuer's key.
+    #[error("signature algorithm does not fit the issuer's key")]
+    UnsupportedSignatureAlgorithmForPublicKey {
+        /// The certificate's signature algorithm.
+        signature_algorithm_id: Vec<u8>,
+        /// The issuer's public key algorithm.
+        public_key_algorithm_id: Vec<u8>,
+    },
+    /// The leaf's extended key usage does not allow this side of TLS.
+    #[error("certificate not valid for this purpose")]
+    InvalidPurpose,
+    /// A critical extension webpki does not process.
+    #[error("unsupported critical extension")]
+    UnsupportedCriticalExtension,
+    /// A CA certificate was presented as the leaf.
+    #[error("CA certificate used as the leaf")]
+    CaUsedAsEndEntity,
+    /// A leaf certificate was used as an issuer.
+    #[error("leaf certificate used as an issuer")]
+    EndEntityUsedAsCa,
+    /// A path length or name constraint of an issuer is violated.
+    #[error("issuer constraint violated")]
+    ConstraintViolated,
+    /// Path building hit one of webpki's limits (depth, signature checks, build steps).
+    #[error("path building limit exceeded")]
+    LimitExceeded,
+    /// A certificate on the path is revoked by the trust store's revocations. `position` is 0
+    /// for the leaf, 1 for its issuer, and so on up the presented chain.
+    #[error("certificate {position} of the path is revoked ({target:?})")]
+    Revoked {
+        /// Where on the path.
+        position: usize,
+        /// The revocation that matched.
+        target: RevocationTarget,
+    },
+    /// Any other reason webpki refused the path.
+    #[error("certificate path refused")]
+    Other,
+}
+
+impl PathError {
+    /// The rustls error for this cause (see [Errors](self#errors)).
+    pub fn certificate_error(self) -> CertificateError {
+        match self {
+            Self::BadEncoding => CertificateError::BadEncoding,
+            Self::Expired { now, not_after } => CertificateError::ExpiredContext {
+                time: now,
+                not_after,
+            },
+            Self::NotValidYet { now, not_before } => CertificateError::NotValidYetContext {
+                time: now,
+                not_before,
+            },
+            Self::InvalidValidity => CertificateError::Expired,
+            Self::UnknownIssuer => CertificateError::UnknownIssuer,
+            Self::BadSignature => CertificateError::BadSignature,
+            Self::UnsupportedSignatureAlgorithm {
+                signature_algorithm_id,
+                supported_algorithms,
+            } => CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id,
+                supported_algorithms,
+            },
+            Self::UnsupportedSignatureAlgorithmForPublicKey {
+                signature_algorithm_id,
+                public_key_algorithm_id,
+            } => CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id,
+                public_key_algorithm_id,
+            },
+            Self::InvalidPurpose => CertificateError::InvalidPurpose,
+            Self::UnsupportedCriticalExtension => CertificateError::UnhandledCriticalExtension,
+            Self::Revoked { .. } => CertificateError::Revoked,
+            other => CertificateError::Other(OtherError(Arc::new(Refusal::Path(other)))),
+        }
+    }
+
+    /// Classifies webpki's reason; `revoked` is what the path check recorded, if it refused
+    /// a path for a revocation.
+    fn from_webpki(error: webpki::Error, revoked: Option<(usize, RevocationTarget)>) -> Self {
+        use webpki::Error as E;
+        #[allow(deprecated, reason = "webpki still reports the context-free forms")]
+        match error {
+            E::BadDer
+            | E::BadDerTime
+            | E::TrailingData(_)
+            | E::MalformedExtensions
+            | E::ExtensionValueInvalid
+            | E::InvalidSerialNumber
+            | E::MalformedNameConstraint
+            | E::MalformedDnsIdentifier
+            | E::InvalidNetworkMaskConstraint
+            | E::SignatureAlgorithmMismatch
+            | E::UnsupportedCertVersion
+            | E::UnsupportedNameType => Self::BadEncoding,
+            E::CertExpired { time, not_after } => Self::Expired {
+                now: time,
+                not_after,
+            },
+            E::CertNotValidYet { time, not_before } => Self::NotValidYet {
+                now: time,
+                not_before,
+            },
+            E::InvalidCertValidity => Self::InvalidValidity,
+            E::UnknownIssuer => Self::UnknownIssuer,
+            E::InvalidSignatureForPublicKey => Self::BadSignature,
+            E::UnsupportedSignatureAlgorithmContext(cx) => Self::UnsupportedSignatureAlgorithm {
+                signature_algorithm_id: cx.signature_algorithm_id,
+                supported_algorithms: cx.supported_algorithms,
+            },
+            E::UnsupportedSignatureAlgorithmForPublicKeyContext(cx) => {
+                Self::UnsupportedSignatureAlgorithmForPublicKey {
+                    signature_algorithm_id: cx.signature_algorithm_id,
+                    public_key_algorithm_id: cx.public_key_algorithm_id,
+                }
+            }
+            E::UnsupportedSignatureAlgorithm | E::UnsupportedSignatureAlgorithmForPublicKey => {
+                Self::UnsupportedSignatureAlgorithm {
+                    signature_algorithm_id: Vec::new(),
+                    supported_algorithms: Vec::new(),
+                }
+            }
+            E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+                Self::InvalidPurpose
+            }
+            E::UnsupportedCriticalExtension => Self::UnsupportedCriticalExtension,
+            E::CaUsedAsEndEntity => Self::CaUsedAsEndEntity,
+            E::EndEntityUsedAsCa => Self::EndEntityUsedAsCa,
+            E::PathLenConstraintViolated | E::NameConstraintViolation => Self::ConstraintViolated,
+            E::MaximumPathDepthExceeded
+            | E::MaximumSignatureChecksExceeded
+            | E::MaximumPathBuildCallsExceeded
+            | E::MaximumNameConstraintComparisonsExceeded => Self::LimitExceeded,
+            // No revocation lists are given to webpki: only the path check reports this.
+            E::CertRevoked => match revoked {
+                Some((position, target)) => Self::Revoked { position, target },
+                None => Self::Other,
+            },
+            _ => Self::Other,
+        }
+    }
 }
 
 /// The DNS-form server name for a device: `<device-id hex>.iomt`. Clients connect with it;
@@ -170,7 +391,19 @@ impl DeviceCheck {
             })
             .collect();
         let cert = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|e| Refusal::Path(e.to_string()))?;
+            .map_err(|e| PathError::from_webpki(e, None))?;
+        // webpki calls this for every candidate path and tries the next one when it refuses:
+        // a certificate re-issued after a revocation still gives a path.
+        let revoked = Cell::new(None);
+        let unrevoked = |path: &webpki::VerifiedPath<'_>| {
+            check_path_revocations(&trust, path).map_err(|found| match found {
+                Some(_) => {
+                    revoked.set(found);
+                    webpki::Error::CertRevoked
+                }
+                None => webpki::Error::BadDer,
+            })
+        };
         cert.verify_for_usage(
             self.algorithms.all,
             &anchors,
@@ -178,9 +411,9 @@ impl DeviceCheck {
             now,
             usage,
             None,
-            None,
+            Some(&unrevoked),
         )
-        .map_err(|e| Refusal::Path(e.to_string()))?;
+        .map_err(|e| PathError::from_webpki(e, revoked.get()))?;
         let identity = CertificateIdentity::parse(end_entity.as_ref())?;
         let derived = identity.key.device_id();
         if identity.device != derived {
@@ -217,13 +450,50 @@ impl DeviceCheck {
     }
 }
 
-fn to_rustls(refusal: Refusal) -> rustls::Error {
-    let error = match refusal {
-        Refusal::Identity(CredentialError::DeviceRevoked(_))
-        | Refusal::Attestation(ResultError::DeviceRevoked(_)) => CertificateError::Revoked,
-        other => CertificateError::Other(OtherError(Arc::new(other))),
-    };
-    rustls::Error::InvalidCertificate(error)
+/// Checks every certificate of a candidate path against the store's revocations, as
+/// [`TrustStore::verify_credential`] checks a compact credential and its issuing authority:
+/// the leaf by (issuer key id, serial), each intermediate by its key's DeviceId and by
+/// (issuer key id, serial). The leaf's DeviceId is checked with its identity, after the path.
+///
+/// `Err(Some(..))` names the first revoked certificate; `Err(None)` means a certificate webpki
+/// accepted could not be read here, which refuses the path rather than skip the check.
+fn check_path_revocations(
+    trust: &TrustStore,
+    path: &webpki::VerifiedPath<'_>,
+) -> Result<(), Option<(usize, RevocationTarget)>> {
+    let revocations = trust.revocations();
+    let mut certs = vec![path.end_entity().der()];
+    certs.extend(path.intermediate_certificates().map(|c| c.der()));
+    let mut subjects = Vec::with_capacity(certs.len());
+    for der in &certs {
+        subjects.push(x509::key_and_serial(der.as_ref()).map_err(|_| None)?);
+    }
+    let anchor_key = x509::public_key_from_spki(path.anchor().subject_public_key_info.as_ref());
+    let issuer_keys = subjects
+        .iter()
+        .skip(1)
+        .map(|(key, _)| *key)
+        .chain(core::iter::once(anchor_key));
+    for (position, ((key, serial), issuer_key)) in subjects.iter().zip(issuer_keys).enumerate() {
+        if position > 0
+            && let Some(key) = key
+        {
+            let target = RevocationTarget::Device(key.device_id());
+            if revocations.get(&target).is_some() {
+                return Err(Some((position, target)));
+            }
+        }
+        if let (Some(issuer), Some(serial)) = (issuer_key, serial) {
+            let target = RevocationTarget::Credential {
+                issuer: issuer.short_id(),
+                serial: *serial,
+            };
+            if revocations.get(&target).is_some() {
+                return Err(Some((position, target)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Verifies client certificates for a server: see the [module](self) documentation.
@@ -252,14 +522,12 @@ impl ClientCertVerifier for DeviceClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.check
-            .verify(
-                end_entity,
-                intermediates,
-                now,
-                webpki::KeyUsage::client_auth(),
-            )
-            .map_err(to_rustls)?;
+        self.check.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+        )?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -310,19 +578,17 @@ impl ServerCertVerifier for DeviceServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let identity = self
-            .check
-            .verify(
-                end_entity,
-                intermediates,
-                now,
-                webpki::KeyUsage::server_auth(),
-            )
-            .map_err(to_rustls)?;
+        let identity = self.check.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+        )?;
         if device_from_server_name(server_name) != Some(identity.device) {
-            return Err(to_rustls(Refusal::WrongServer {
+            return Err(Refusal::WrongServer {
                 found: identity.device,
-            }));
+            }
+            .into());
         }
         Ok(ServerCertVerified::assertion())
     }

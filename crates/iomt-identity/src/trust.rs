@@ -2,24 +2,27 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use crate::attest::{AttestationResult, RESULT_AAD, ReferenceValues, VerifiedResult};
 use crate::credential::{Credential, Mission, Role, Roles, UnverifiedCredential};
-use crate::error::{CredentialError, DecodeError, PackageError, ResultError, RevocationError};
+use crate::error::{
+    CredentialError, DecodeError, PackageError, RestoreError, ResultError, RevocationError,
+};
 use crate::key::PublicKey;
 use crate::package::{self, TrustPackage};
 use crate::policy::Policy;
 use crate::revocation::{self, RevocationDelta, RevocationSet, RevocationTarget};
+use crate::snapshot::{PersistedPackage, TrustSnapshot, TrustStart};
 
 /// Tunables of a [`TrustStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustConfig {
     /// Allowed clock difference for "issued in the future" checks.
     pub clock_skew: Duration,
-    /// Most revoked targets held.
+    /// Most revoked targets held (and most applied-delta markers: see [`RevocationSet`]).
     pub revocation_capacity: usize,
     /// Most intermediate authorities held.
     pub max_authorities: usize,
@@ -116,15 +119,27 @@ pub enum PackageOutcome {
 /// Everything one peer trusts: the package authority it was provisioned with, the installed
 /// trust package (anchors, verifier keys, X.509 roots, reference values, policy digest),
 /// accepted intermediate authorities, and merged revocations; plus its own mission.
+///
+/// # Persistence
+///
+/// The installed package's sequence and the merged revocations must survive a restart, or a
+/// reboot would accept an older package again and trust revoked devices again. Every change
+/// that must be persisted increments [`revision`](Self::revision); the runtime saves
+/// [`snapshot`](Self::snapshot) whenever the revision moved, before it relies on the change
+/// (acknowledges the package, forwards the delta), and starts the next run with
+/// [`TrustStart::Restore`].
 #[derive(Debug, Clone)]
 pub struct TrustStore {
     package_authority: PublicKey,
     mission: Mission,
     config: TrustConfig,
-    installed: Option<(u64, [u8; 32])>,
+    revision: u64,
+    installed: Option<InstalledPackage>,
     anchors: BTreeMap<ShortId, PublicKey>,
+    /// Anchors added through [`DangerousTrustStore`], which a snapshot leaves out.
+    dangerous_anchors: BTreeSet<ShortId>,
     verifiers: BTreeMap<ShortId, PublicKey>,
-    authorities: BTreeMap<ShortId, VerifiedCredential>,
+    authorities: BTreeMap<ShortId, Authority>,
     x509_roots: Vec<Vec<u8>>,
     reference: ReferenceValues,
     revocations: RevocationSet,
@@ -132,11 +147,51 @@ pub struct TrustStore {
     policy: Option<Policy>,
 }
 
+/// The installed package: kept as received so a snapshot can carry it signed.
+#[derive(Clone)]
+struct InstalledPackage {
+    sequence: u64,
+    digest: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for InstalledPackage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstalledPackage")
+            .field("sequence", &self.sequence)
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An accepted intermediate authority: kept as received so a snapshot can carry it signed.
+#[derive(Clone)]
+struct Authority {
+    verified: VerifiedCredential,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Authority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.verified.fmt(f)
+    }
+}
+
 impl TrustStore {
     /// A store for a peer in `mission`, provisioned with the package authority's key. That key
     /// is a trust anchor from the start; everything else arrives in trust packages.
-    pub fn new(package_authority: PublicKey, mission: Mission) -> Self {
-        Self::with_config(package_authority, mission, TrustConfig::default())
+    ///
+    /// `start` is [`TrustStart::FirstBoot`] only on a device that has never persisted trust
+    /// state, and otherwise the state the previous run persisted: see
+    /// [`snapshot`](Self::snapshot). Restoring verifies the persisted package and authorities
+    /// again under `package_authority` and refuses a snapshot of another store. A first boot
+    /// never fails.
+    pub fn new(
+        package_authority: PublicKey,
+        mission: Mission,
+        start: TrustStart,
+    ) -> Result<Self, RestoreError> {
+        Self::with_config(package_authority, mission, TrustConfig::default(), start)
     }
 
     /// As [`new`](Self::new), with explicit tunables.
@@ -144,14 +199,17 @@ impl TrustStore {
         package_authority: PublicKey,
         mission: Mission,
         config: TrustConfig,
-    ) -> Self {
+        start: TrustStart,
+    ) -> Result<Self, RestoreError> {
         let anchors = BTreeMap::from([(package_authority.short_id(), package_authority)]);
-        Self {
+        let mut store = Self {
             package_authority,
             mission,
             config,
+            revision: 0,
             installed: None,
             anchors,
+            dangerous_anchors: BTreeSet::new(),
             verifiers: BTreeMap::new(),
             authorities: BTreeMap::new(),
             x509_roots: Vec::new(),
@@ -159,7 +217,142 @@ impl TrustStore {
             revocations: RevocationSet::new(config.revocation_capacity),
             policy_digest: None,
             policy: None,
+        };
+        match start {
+            TrustStart::FirstBoot => {}
+            TrustStart::Restore(snapshot) => store.restore(snapshot)?,
         }
+        Ok(store)
+    }
+
+    /// Rebuilds the persisted state into this fresh store, verifying again what grants trust.
+    fn restore(&mut self, snapshot: TrustSnapshot) -> Result<(), RestoreError> {
+        if snapshot.package_authority != self.package_authority {
+            return Err(RestoreError::WrongAuthority {
+                expected: self.package_authority.short_id(),
+                found: snapshot.package_authority.short_id(),
+            });
+        }
+        if snapshot.mission != self.mission {
+            return Err(RestoreError::WrongMission {
+                expected: self.mission.to_string(),
+                found: snapshot.mission.to_string(),
+            });
+        }
+        // The snapshot may have been decoded under larger limits than this store's.
+        let limits = [
+            (
+                "revocations",
+                snapshot.revocations.len(),
+                self.config.revocation_capacity,
+            ),
+            (
+                "applied deltas",
+                snapshot.applied.len(),
+                self.config.revocation_capacity,
+            ),
+            (
+                "authorities",
+                snapshot.authorities.len(),
+                self.config.max_authorities,
+            ),
+        ];
+        if let Some((field, _, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
+            return Err(DecodeError::TooLarge { field, limit }.into());
+        }
+        // Revocations first: the package's own are already among them, so installing it
+        // needs no room the snapshot did not need.
+        for r in snapshot.revocations {
+            self.revocations.insert(r);
+        }
+        for (issuer, sequence) in snapshot.applied {
+            self.revocations.mark_applied(issuer, sequence);
+        }
+        if let Some(package) = snapshot.package {
+            self.apply_package(&package.bytes)
+                .map_err(RestoreError::Package)?;
+        }
+        for bytes in &snapshot.authorities {
+            self.restore_authority(bytes)?;
+        }
+        if let Some(policy) = snapshot.policy {
+            self.install_policy(policy).map_err(RestoreError::Package)?;
+        }
+        self.revision = snapshot.revision;
+        Ok(())
+    }
+
+    /// Accepts a persisted authority again: issued by an anchor of the restored package, signed,
+    /// an authority, for this mission. Its validity window and revocation are checked at every
+    /// use, as for an authority accepted at run time.
+    fn restore_authority(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        let unverified = UnverifiedCredential::decode(bytes)?;
+        let kid = unverified.kid();
+        let refuse = |reason| RestoreError::Authority { kid, reason };
+        let issuer = unverified.issuer();
+        let key = self
+            .anchors
+            .get(&issuer)
+            .ok_or_else(|| refuse(CredentialError::UnknownIssuer(issuer)))?;
+        if !unverified.verify_signature(key) {
+            return Err(refuse(CredentialError::BadSignature));
+        }
+        if !unverified.claims().roles.contains(Role::Authority) {
+            return Err(refuse(CredentialError::NotAnAuthority));
+        }
+        if unverified.claims().mission != self.mission {
+            return Err(refuse(CredentialError::WrongMission {
+                expected: self.mission.to_string(),
+                found: unverified.claims().mission.to_string(),
+            }));
+        }
+        let verified = VerifiedCredential {
+            credential: unverified.into_claims(),
+            issuer,
+        };
+        self.authorities.insert(
+            kid,
+            Authority {
+                verified,
+                bytes: bytes.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    /// The state to persist: see [Persistence](Self#persistence). Restoring it with
+    /// [`TrustStart::Restore`] rebuilds this store, less what [`dangerous`](Self::dangerous)
+    /// added (re-add that after restoring).
+    pub fn snapshot(&self) -> TrustSnapshot {
+        TrustSnapshot {
+            package_authority: self.package_authority,
+            mission: self.mission.clone(),
+            revision: self.revision,
+            package: self.installed.as_ref().map(|p| PersistedPackage {
+                sequence: p.sequence,
+                bytes: p.bytes.clone(),
+            }),
+            policy: self.policy.clone(),
+            authorities: self
+                .authorities
+                .values()
+                .filter(|a| !self.dangerous_anchors.contains(&a.verified.issuer))
+                .map(|a| a.bytes.clone())
+                .collect(),
+            revocations: self.revocations.entries().collect(),
+            applied: self.revocations.applied().collect(),
+        }
+    }
+
+    /// Incremented by every change a [`snapshot`](Self::snapshot) carries: a package installed,
+    /// a policy installed, an authority accepted, a revocation delta that changed anything.
+    /// Cheap to poll: when it differs from the revision last persisted, persist again.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn changed(&mut self) {
+        self.revision = self.revision.saturating_add(1);
     }
 
     /// The local mission.
@@ -169,13 +362,15 @@ impl TrustStore {
 
     /// The installed package's sequence.
     pub fn package_sequence(&self) -> Option<u64> {
-        self.installed.map(|(seq, _)| seq)
+        self.installed.as_ref().map(|p| p.sequence)
     }
 
     /// Verifies and installs a signed trust package. A lower sequence than the installed one
     /// is a rollback and refused; the same sequence must be the same package. Revocations are
-    /// merged (never forgotten); intermediate authorities whose anchor left are dropped; a
-    /// policy whose digest no longer matches is uninstalled.
+    /// merged (never forgotten): if they do not all fit, nothing is installed
+    /// ([`PackageError::RevocationsFull`]). Intermediate authorities whose anchor left are
+    /// dropped; a policy whose digest no longer matches is uninstalled. Refused packages leave
+    /// the store unchanged.
     pub fn apply_package(&mut self, bytes: &[u8]) -> Result<PackageOutcome, PackageError> {
         let (package, signer, sign1) = TrustPackage::decode_signed(bytes)?;
         if signer != self.package_authority.short_id() {
@@ -185,19 +380,19 @@ impl TrustStore {
             .verify(&self.package_authority, package::AAD)
             .map_err(|_| PackageError::BadSignature)?;
         let digest = sha256(bytes);
-        let previous = self.installed.map(|(seq, _)| seq);
-        if let Some((installed, installed_digest)) = self.installed {
-            if package.sequence < installed {
+        let previous = self.package_sequence();
+        if let Some(installed) = &self.installed {
+            if package.sequence < installed.sequence {
                 return Err(PackageError::Rollback {
-                    installed,
+                    installed: installed.sequence,
                     offered: package.sequence,
                 });
             }
-            if package.sequence == installed {
-                return if digest == installed_digest {
+            if package.sequence == installed.sequence {
+                return if digest == installed.digest {
                     Ok(PackageOutcome::Unchanged)
                 } else {
-                    Err(PackageError::Conflict(installed))
+                    Err(PackageError::Conflict(installed.sequence))
                 };
             }
         }
@@ -209,10 +404,14 @@ impl TrustStore {
         {
             return Err(PackageError::BadX509Anchor);
         }
+        if !self.revocations.has_room_for(&package.revocations) {
+            return Err(PackageError::RevocationsFull(self.revocations.len()));
+        }
         let mut anchors =
             BTreeMap::from([(self.package_authority.short_id(), self.package_authority)]);
         anchors.extend(package.anchors.iter().map(|k| (k.short_id(), *k)));
         self.anchors = anchors;
+        self.dangerous_anchors.clear();
         self.verifiers = package
             .verifiers
             .iter()
@@ -220,10 +419,11 @@ impl TrustStore {
             .collect();
         let anchors = &self.anchors;
         self.authorities
-            .retain(|_, a| anchors.contains_key(&a.issuer));
+            .retain(|_, a| anchors.contains_key(&a.verified.issuer));
         self.x509_roots = package.x509_roots;
         self.reference = package.reference;
         for r in package.revocations {
+            // Room was checked above: every entry merges.
             self.revocations.insert(r);
         }
         if self
@@ -234,7 +434,12 @@ impl TrustStore {
             self.policy = None;
         }
         self.policy_digest = Some(package.policy_digest);
-        self.installed = Some((package.sequence, digest));
+        self.installed = Some(InstalledPackage {
+            sequence: package.sequence,
+            digest,
+            bytes: bytes.to_vec(),
+        });
+        self.changed();
         Ok(PackageOutcome::Installed { previous })
     }
 
@@ -243,7 +448,10 @@ impl TrustStore {
         if self.policy_digest != Some(policy.digest()) {
             return Err(PackageError::PolicyMismatch);
         }
-        self.policy = Some(policy);
+        if self.policy.as_ref() != Some(&policy) {
+            self.policy = Some(policy);
+            self.changed();
+        }
         Ok(())
     }
 
@@ -266,12 +474,16 @@ impl TrustStore {
         if !self.revocations.has_room_for(&delta.entries) {
             return Err(RevocationError::Full(self.revocations.len()));
         }
-        self.revocations.mark_applied(issuer, delta.sequence);
-        Ok(delta
+        let marked = self.revocations.mark_applied(issuer, delta.sequence);
+        let merged = delta
             .entries
             .iter()
             .filter(|r| self.revocations.insert(**r))
-            .count())
+            .count();
+        if marked || merged > 0 {
+            self.changed();
+        }
+        Ok(merged)
     }
 
     /// The merged revocations.
@@ -328,7 +540,16 @@ impl TrustStore {
             }));
         }
         let kid = verified.kid();
-        self.authorities.insert(kid, verified);
+        if self.authorities.get(&kid).is_none_or(|a| a.bytes != bytes) {
+            self.authorities.insert(
+                kid,
+                Authority {
+                    verified,
+                    bytes: bytes.to_vec(),
+                },
+            );
+            self.changed();
+        }
         Ok(kid)
     }
 
@@ -344,7 +565,13 @@ impl TrustStore {
         let issuer = unverified.issuer();
         let key = match (self.anchors.get(&issuer), self.authorities.get(&issuer)) {
             (Some(key), _) => key,
-            (None, Some(authority)) => {
+            (
+                None,
+                Some(Authority {
+                    verified: authority,
+                    ..
+                }),
+            ) => {
                 self.check_current(authority, now).map_err(|reason| {
                     CredentialError::IssuerInvalid {
                         issuer,
@@ -383,7 +610,11 @@ impl TrustStore {
     ) -> Result<(), CredentialError> {
         let issuer = credential.issuer;
         if !self.anchors.contains_key(&issuer) {
-            let Some(authority) = self.authorities.get(&issuer) else {
+            let Some(Authority {
+                verified: authority,
+                ..
+            }) = self.authorities.get(&issuer)
+            else {
                 return Err(CredentialError::UnknownIssuer(issuer));
             };
             self.check_current(authority, now).map_err(|reason| {
@@ -490,12 +721,17 @@ pub struct DangerousTrustStore<'a> {
 }
 
 impl DangerousTrustStore<'_> {
-    /// Trusts `key` as a credential issuer without a signed package.
+    /// Trusts `key` as a credential issuer without a signed package, until the next package
+    /// replaces the anchors. Not part of a [`snapshot`](TrustStore::snapshot).
     pub fn add_anchor(&mut self, key: PublicKey) {
-        self.store.anchors.insert(key.short_id(), key);
+        let id = key.short_id();
+        if self.store.anchors.insert(id, key).is_none() {
+            self.store.dangerous_anchors.insert(id);
+        }
     }
 
-    /// Trusts `key` as an attestation verifier without a signed package.
+    /// Trusts `key` as an attestation verifier without a signed package, until the next
+    /// package replaces the verifiers. Not part of a [`snapshot`](TrustStore::snapshot).
     pub fn add_verifier(&mut self, key: PublicKey) {
         self.store.verifiers.insert(key.short_id(), key);
     }

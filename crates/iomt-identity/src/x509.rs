@@ -273,11 +273,8 @@ pub struct CertificateIdentity {
 impl CertificateIdentity {
     /// Reads the subject key, the single `iomt://` URI SAN and the CMW extension.
     pub fn parse(der: &[u8]) -> Result<Self, CredentialError> {
-        let bad = |_| CredentialError::Certificate("malformed certificate".into());
-        let tbs = der::tbs(der).map_err(bad)?;
-        let key = tbs
-            .key
-            .ok_or_else(|| CredentialError::Certificate("unsupported key".into()))?;
+        let tbs = der::tbs(der)?;
+        let key = tbs.key.ok_or(CredentialError::UnsupportedKey)?;
         let mut uris = tbs.uris.iter().filter_map(|u| parse_device_uri(u));
         let (Some((mission, device)), None) = (uris.next(), uris.next()) else {
             return Err(CredentialError::NoDeviceUri);
@@ -474,4 +471,13 @@ mod der {
 /// The subject key of a DER SubjectPublicKeyInfo (Ed25519 or P-256).
 pub fn public_key_from_spki(spki: &[u8]) -> Option<PublicKey> {
     der::spki(untrusted::Input::from(spki)).ok().flatten()
+}
+
+/// The subject key (if Ed25519 or P-256) and the serial (if it fits 64 bits) of a certificate,
+/// for naming it in revocations: as a [`RevocationTarget`](crate::RevocationTarget), a
+/// certificate is its issuer's key id and its serial.
+#[cfg(feature = "rustls")]
+pub(crate) fn key_and_serial(der: &[u8]) -> Result<(Option<PublicKey>, Option<u64>), DecodeError> {
+    let tbs = der::tbs(der)?;
+    Ok((tbs.key, tbs.serial))
 }

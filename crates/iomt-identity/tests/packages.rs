@@ -185,7 +185,9 @@ fn bad_revocation_table() {
             revocation_capacity: 1,
             ..TrustConfig::default()
         },
-    );
+        TrustStart::FirstBoot,
+    )
+    .unwrap();
     let two = RevocationDelta {
         sequence: 2,
         entries: vec![
@@ -221,4 +223,61 @@ fn a_delta_is_small_enough_to_flood() {
     };
     let bytes = one.sign(&m.authority).unwrap();
     assert!(bytes.len() <= 128, "{} bytes", bytes.len());
+}
+
+/// The revision tells a runtime when to persist: it moves with every change a snapshot
+/// carries, and only then.
+#[test]
+fn revision_moves_with_every_persisted_change() {
+    let m = Mission1::new();
+    let mut store =
+        TrustStore::new(m.authority.public_key(), mission(), TrustStart::FirstBoot).unwrap();
+    let mut last = store.revision();
+    let mut moved = |store: &TrustStore, expected: bool, what: &str| {
+        assert_eq!(store.revision() != last, expected, "{what}");
+        assert!(
+            store.revision() >= last,
+            "{what}: the revision never goes back"
+        );
+        last = store.revision();
+    };
+    moved(&store, false, "first boot");
+
+    store.apply_package(&m.package).unwrap();
+    moved(&store, true, "package installed");
+    store.apply_package(&m.package).unwrap();
+    moved(&store, false, "same package again");
+    store
+        .apply_package(&package(&m, 0).sign(&m.authority).unwrap())
+        .unwrap_err();
+    moved(&store, false, "refused package");
+
+    store.install_policy(m.policy.clone()).unwrap();
+    moved(&store, true, "policy installed");
+    store.install_policy(m.policy.clone()).unwrap();
+    moved(&store, false, "same policy again");
+
+    let delta = RevocationDelta {
+        sequence: 1,
+        entries: vec![entry(1, RevocationReason::DeviceLost, T0)],
+    }
+    .sign(&m.authority)
+    .unwrap();
+    store.apply_revocation(&delta).unwrap();
+    moved(&store, true, "delta applied");
+    store.apply_revocation(&delta).unwrap();
+    moved(&store, false, "same delta again");
+
+    let sub = m.device(Algorithm::Ed25519);
+    let credential = m
+        .credential_for(&sub.public_key(), Roles::EMPTY.with(Role::Authority), 5)
+        .sign(&m.authority)
+        .unwrap();
+    store.add_authority(&credential, at(T0)).unwrap();
+    moved(&store, true, "authority accepted");
+    store.add_authority(&credential, at(T0)).unwrap();
+    moved(&store, false, "same authority again");
+
+    store.dangerous().add_verifier(sub.public_key());
+    moved(&store, false, "dangerous additions are not persisted");
 }

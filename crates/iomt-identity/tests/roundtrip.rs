@@ -104,7 +104,7 @@ proptest! {
         let decoded = UnverifiedCredential::decode(&bytes).unwrap();
         prop_assert_eq!(decoded.claims(), &c);
         prop_assert_eq!(decoded.issuer(), issuer.public_key().short_id());
-        let store = TrustStore::new(issuer.public_key(), c.mission.clone());
+        let store = TrustStore::new(issuer.public_key(), c.mission.clone(), TrustStart::FirstBoot).unwrap();
         prop_assert!(store.verify_credential(&bytes, c.not_before).is_ok());
     }
 
@@ -230,6 +230,67 @@ proptest! {
         prop_assert_eq!(Policy::decode(&policy.encode()).unwrap(), policy);
     }
 
+    /// Persisted trust state: the snapshot of a store built through the public API decodes to
+    /// itself, re-encodes to the same bytes, and restores into a store with the same state.
+    #[test]
+    fn snapshot_round_trip(
+        authority in key(),
+        mission in mission(),
+        installed in any::<bool>(),
+        with_policy in any::<bool>(),
+        sequence in 1u64..1_000_000,
+        package_revocations in proptest::collection::vec(revocation(), 0..6),
+        deltas in proptest::collection::vec((any::<u64>(), proptest::collection::vec(revocation(), 0..6)), 0..5),
+        intermediates in proptest::collection::vec(key(), 0..3),
+    ) {
+        let policy = Policy::default();
+        let now = Timestamp::from_millis(T0).unwrap();
+        let mut store = TrustStore::new(authority.public_key(), mission.clone(), TrustStart::FirstBoot).unwrap();
+        if installed {
+            let package = TrustPackage {
+                sequence,
+                verifiers: vec![authority.public_key()],
+                revocations: package_revocations,
+                policy_digest: policy.digest(),
+                ..TrustPackage::default()
+            };
+            store.apply_package(&package.sign(&authority).unwrap()).unwrap();
+            if with_policy {
+                store.install_policy(policy).unwrap();
+            }
+        }
+        for (sequence, entries) in deltas {
+            let delta = RevocationDelta { sequence, entries }.sign(&authority).unwrap();
+            store.apply_revocation(&delta).unwrap();
+        }
+        for (serial, key) in (0u64..).zip(&intermediates) {
+            let credential = Credential {
+                subject: key.public_key(),
+                mission: mission.clone(),
+                roles: Roles::EMPTY.with(Role::Authority),
+                not_before: now,
+                not_after: Timestamp::from_millis(T0 + DAY).unwrap(),
+                serial,
+            };
+            store.add_authority(&credential.sign(&authority).unwrap(), now).unwrap();
+        }
+
+        let snapshot = store.snapshot();
+        let bytes = snapshot.encode();
+        let decoded = TrustSnapshot::decode(&bytes, &TrustConfig::default()).unwrap();
+        prop_assert_eq!(&decoded, &snapshot);
+        prop_assert_eq!(decoded.encode(), bytes);
+        prop_assert_eq!(decoded.package_sequence(), store.package_sequence());
+        prop_assert_eq!(decoded.revision(), store.revision());
+
+        let restored = TrustStore::new(authority.public_key(), mission, TrustStart::Restore(decoded)).unwrap();
+        prop_assert_eq!(restored.snapshot(), snapshot);
+        prop_assert_eq!(restored.revision(), store.revision());
+        prop_assert_eq!(restored.package_sequence(), store.package_sequence());
+        prop_assert_eq!(restored.revocations(), store.revocations());
+        prop_assert_eq!(restored.policy(), store.policy());
+    }
+
     #[test]
     fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = UnverifiedCredential::decode(&bytes);
@@ -240,6 +301,7 @@ proptest! {
         let _ = Policy::decode(&bytes);
         let _ = iomt_identity::cose::Sign1::parse(&bytes);
         let _ = CertificateIdentity::parse(&bytes);
+        let _ = TrustSnapshot::decode(&bytes, &TrustConfig::default());
     }
 }
 

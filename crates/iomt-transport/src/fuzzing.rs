@@ -392,7 +392,12 @@ fn identity_fixture() -> &'static IdentityFixture {
         }
         .sign(&authority)
         .expect("package");
-        let mut store = TrustStore::new(authority.public_key(), mission.clone());
+        let mut store = TrustStore::new(
+            authority.public_key(),
+            mission.clone(),
+            iomt_identity::TrustStart::FirstBoot,
+        )
+        .expect("first boot");
         store.apply_package(&package).expect("package applies");
         let trust = Arc::new(RwLock::new(store));
         let issue = |subject: &SoftwareKey| {

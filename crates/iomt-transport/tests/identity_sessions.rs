@@ -426,7 +426,12 @@ fn other_mission_is_refused() {
     .sign(&*f.authority)
     .unwrap();
     // The device's own store is for its mission (no package: the verifier added by hand).
-    let mut store = iomt_identity::TrustStore::new(f.authority.public_key(), other);
+    let mut store = iomt_identity::TrustStore::new(
+        f.authority.public_key(),
+        other,
+        iomt_identity::TrustStart::FirstBoot,
+    )
+    .unwrap();
     store.dangerous().add_verifier(f.verifier_key.public_key());
     let c = IdentityCredentials::new(
         Arc::new(std::sync::RwLock::new(store)),

@@ -88,7 +88,8 @@ impl Mission1 {
         }
         .sign(&authority)
         .unwrap();
-        let mut trust = TrustStore::new(authority.public_key(), mission());
+        let mut trust =
+            TrustStore::new(authority.public_key(), mission(), TrustStart::FirstBoot).unwrap();
         trust.apply_package(&package).unwrap();
         trust.install_policy(policy.clone()).unwrap();
         Self {

@@ -48,7 +48,12 @@ fn mission() -> Mission1 {
     }
     .sign(&authority)
     .unwrap();
-    let mut trust = TrustStore::new(authority.public_key(), Mission::new("op-test").unwrap());
+    let mut trust = TrustStore::new(
+        authority.public_key(),
+        Mission::new("op-test").unwrap(),
+        iomt_identity::TrustStart::FirstBoot,
+    )
+    .unwrap();
     trust.apply_package(&package).unwrap();
     Mission1 {
         authority,

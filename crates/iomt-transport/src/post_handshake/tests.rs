@@ -239,7 +239,12 @@ fn mission() -> Mission1 {
     }
     .sign(&authority)
     .unwrap();
-    let mut trust = TrustStore::new(authority.public_key(), Mission::new("op-test").unwrap());
+    let mut trust = TrustStore::new(
+        authority.public_key(),
+        Mission::new("op-test").unwrap(),
+        iomt_identity::TrustStart::FirstBoot,
+    )
+    .unwrap();
     trust.apply_package(&package).unwrap();
     let device = SoftwareKey::generate(Algorithm::EcdsaP256, &rng).unwrap();
     let result = AttestationResult {

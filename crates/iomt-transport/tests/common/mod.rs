@@ -101,7 +101,8 @@ impl Fixture {
         }
         .sign(&*authority)
         .unwrap();
-        let mut trust = TrustStore::new(authority.public_key(), mission());
+        let mut trust =
+            TrustStore::new(authority.public_key(), mission(), TrustStart::FirstBoot).unwrap();
         trust.apply_package(&package).unwrap();
         trust.install_policy(policy).unwrap();
         Self {
