@@ -112,7 +112,8 @@ pub struct Header {
     pub lifetime: Duration,
     /// The originator.
     pub source: ShortId,
-    /// Unique per source (with the source: the duplicate-cache key).
+    /// Drawn at random for each datagram; with the source and a digest of the content, the
+    /// duplicate-cache key of a flood.
     pub message_id: u32,
 }
 
@@ -143,6 +144,81 @@ pub enum DatagramError {
     /// Encoding: a datagram too long for the 16-bit body length.
     #[error("datagram too long to encode")]
     TooLong,
+}
+
+impl Header {
+    /// Bytes this header takes.
+    pub fn len(&self) -> usize {
+        match self.target {
+            Target::Unicast(_) => 25,
+            Target::Flood => 17,
+        }
+    }
+
+    /// Never empty; present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Parses the header and returns it with the payload.
+    pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8]), DatagramError> {
+        let [vf, hop_limit, prec, l0, l1, rest @ ..] = bytes else {
+            return Err(DatagramError::Truncated);
+        };
+        if vf & 0xf0 != VERSION || vf & 0x0e != 0 {
+            return Err(DatagramError::Version(*vf));
+        }
+        if prec & 0xfc != 0 {
+            return Err(DatagramError::Reserved);
+        }
+        let (source, rest) = take8(rest)?;
+        let (target, rest) = if vf & FLOOD != 0 {
+            (Target::Flood, rest)
+        } else {
+            let (dst, rest) = take8(rest)?;
+            (Target::Unicast(dst), rest)
+        };
+        let Some((id, payload)) = rest.split_first_chunk::<4>() else {
+            return Err(DatagramError::Truncated);
+        };
+        let lifetime = u64::from(u16::from_be_bytes([*l0, *l1])) * LIFETIME_UNIT_MS;
+        Ok((
+            Self {
+                target,
+                hop_limit: *hop_limit,
+                precedence: Precedence::from_code(*prec),
+                lifetime: Duration::from_millis(lifetime),
+                source,
+                message_id: u32::from_be_bytes(*id),
+            },
+            payload,
+        ))
+    }
+
+    /// Writes the header (lifetime rounded down to 100 ms, capped at 6553.5 s).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let flags = match self.target {
+            Target::Unicast(_) => 0,
+            Target::Flood => FLOOD,
+        };
+        out.extend_from_slice(&[VERSION | flags, self.hop_limit, self.precedence.code()]);
+        out.extend_from_slice(&lifetime_units(self.lifetime).to_be_bytes());
+        out.extend_from_slice(self.source.as_bytes());
+        if let Target::Unicast(dst) = self.target {
+            out.extend_from_slice(dst.as_bytes());
+        }
+        out.extend_from_slice(&self.message_id.to_be_bytes());
+    }
+
+    /// Rewrites the hop limit and lifetime of an encoded header in place.
+    pub(crate) fn restamp(bytes: &mut [u8], hop_limit: u8, lifetime: Duration) {
+        if let Some(h) = bytes.get_mut(1) {
+            *h = hop_limit;
+        }
+        if let Some(l) = bytes.get_mut(3..5) {
+            l.copy_from_slice(&lifetime_units(lifetime).to_be_bytes());
+        }
+    }
 }
 
 /// A packet received on the data channel, checked whole: a bare datagram, or an
@@ -281,6 +357,17 @@ pub fn write_authenticated<'k>(
     Ok(())
 }
 
+fn lifetime_units(d: Duration) -> u16 {
+    u16::try_from(d.as_millis() / u128::from(LIFETIME_UNIT_MS)).unwrap_or(u16::MAX)
+}
+
+fn take8(bytes: &[u8]) -> Result<(ShortId, &[u8]), DatagramError> {
+    let Some((id, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(DatagramError::Truncated);
+    };
+    Ok((ShortId::from_bytes(*id), rest))
+}
+
 /// The packet header, the PC TLV and the datagram: what the MACs cover.
 fn write_body(
     out: &mut Vec<u8>,
@@ -296,92 +383,6 @@ fn write_body(
     out.extend_from_slice(index);
     out.extend_from_slice(datagram);
     Ok(())
-}
-
-impl Header {
-    /// Bytes this header takes.
-    pub fn len(&self) -> usize {
-        match self.target {
-            Target::Unicast(_) => 25,
-            Target::Flood => 17,
-        }
-    }
-
-    /// Never empty; present for API symmetry with `len`.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Parses the header and returns it with the payload.
-    pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8]), DatagramError> {
-        let [vf, hop_limit, prec, l0, l1, rest @ ..] = bytes else {
-            return Err(DatagramError::Truncated);
-        };
-        if vf & 0xf0 != VERSION || vf & 0x0e != 0 {
-            return Err(DatagramError::Version(*vf));
-        }
-        if prec & 0xfc != 0 {
-            return Err(DatagramError::Reserved);
-        }
-        let (source, rest) = take8(rest)?;
-        let (target, rest) = if vf & FLOOD != 0 {
-            (Target::Flood, rest)
-        } else {
-            let (dst, rest) = take8(rest)?;
-            (Target::Unicast(dst), rest)
-        };
-        let Some((id, payload)) = rest.split_first_chunk::<4>() else {
-            return Err(DatagramError::Truncated);
-        };
-        let lifetime = u64::from(u16::from_be_bytes([*l0, *l1])) * LIFETIME_UNIT_MS;
-        Ok((
-            Self {
-                target,
-                hop_limit: *hop_limit,
-                precedence: Precedence::from_code(*prec),
-                lifetime: Duration::from_millis(lifetime),
-                source,
-                message_id: u32::from_be_bytes(*id),
-            },
-            payload,
-        ))
-    }
-
-    /// Writes the header (lifetime rounded down to 100 ms, capped at 6553.5 s).
-    pub fn write(&self, out: &mut Vec<u8>) {
-        let flags = match self.target {
-            Target::Unicast(_) => 0,
-            Target::Flood => FLOOD,
-        };
-        out.extend_from_slice(&[VERSION | flags, self.hop_limit, self.precedence.code()]);
-        out.extend_from_slice(&lifetime_units(self.lifetime).to_be_bytes());
-        out.extend_from_slice(self.source.as_bytes());
-        if let Target::Unicast(dst) = self.target {
-            out.extend_from_slice(dst.as_bytes());
-        }
-        out.extend_from_slice(&self.message_id.to_be_bytes());
-    }
-
-    /// Rewrites the hop limit and lifetime of an encoded header in place.
-    pub(crate) fn restamp(bytes: &mut [u8], hop_limit: u8, lifetime: Duration) {
-        if let Some(h) = bytes.get_mut(1) {
-            *h = hop_limit;
-        }
-        if let Some(l) = bytes.get_mut(3..5) {
-            l.copy_from_slice(&lifetime_units(lifetime).to_be_bytes());
-        }
-    }
-}
-
-fn lifetime_units(d: Duration) -> u16 {
-    u16::try_from(d.as_millis() / u128::from(LIFETIME_UNIT_MS)).unwrap_or(u16::MAX)
-}
-
-fn take8(bytes: &[u8]) -> Result<(ShortId, &[u8]), DatagramError> {
-    let Some((id, rest)) = bytes.split_first_chunk::<8>() else {
-        return Err(DatagramError::Truncated);
-    };
-    Ok((ShortId::from_bytes(*id), rest))
 }
 
 #[cfg(test)]
