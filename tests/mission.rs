@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 mod mission;
 
+use iomt::mesh::datagram::data_overhead;
 use iomt::mesh::{Header, Target};
 use iomt::schema::{Precedence, ShortId};
 use iomt::transport::{MAX_OVERHEAD, Refusal};
@@ -61,14 +62,16 @@ fn claims_hold(o: &mission::Outcome) {
     assert!(o.hops.values().any(|(_, most)| *most >= 3), "{:?}", o.hops);
 
     // Reports got through at every precedence used, at the loss the mesh has to live with,
-    // and the post's picture holds every field device.
+    // and the post's picture holds every field device. Sent once per hop at 10 % loss over two
+    // or three hops, about 0.77 arrive on average; the 56 Priority reports of a run spread
+    // that by 0.06, so the floor sits four of those below, where no seed crosses it by chance.
     for p in [
         Precedence::Routine,
         Precedence::Priority,
         Precedence::Immediate,
     ] {
         let ratio = o.metrics.delivery_ratio(Some(p)).unwrap_or(0.0);
-        assert!(ratio > 0.6, "{p:?} delivered {ratio:.2}");
+        assert!(ratio > 0.55, "{p:?} delivered {ratio:.2}");
     }
     let pictured: Vec<usize> = (o.picture.iter())
         .filter(|(_, c)| c.position.is_some())
@@ -84,8 +87,8 @@ fn claims_hold(o: &mission::Outcome) {
     let (_, flash_delivered) = o.metrics.delivery(Some(Precedence::Flash));
     assert!(flash_delivered >= 2, "the alert and an answer");
 
-    // A position report costs its frame, at most the record layer's overhead, and the
-    // unicast mesh header.
+    // A position report costs its frame, at most the record layer's overhead, the unicast
+    // mesh header, and the authenticated data packet around it (one MAC: the mission's key).
     let (frame, air) = o.on_air.expect("a position report was measured");
     assert!(air.record - frame <= MAX_OVERHEAD);
     let header = Header {
@@ -96,7 +99,7 @@ fn claims_hold(o: &mission::Outcome) {
         source: ShortId::from_u64(0),
         message_id: 0,
     };
-    assert_eq!(air.packet - air.record, header.len());
+    assert_eq!(air.packet - air.record, header.len() + data_overhead(1));
 
     // The compromised soldier: quarantined on contraindicated evidence, refused by the post
     // on attestation, then revoked, the revocation merged everywhere, and refused by every

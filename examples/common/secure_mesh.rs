@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iomt::mesh::{self, Header, Router, Target};
+use iomt::mesh::{self, DataPacket, Router, Target};
 use iomt::schema::{DeviceId, Instant, Precedence, ShortId};
 use iomt::transport::{
     CloseReason, Endpoint, Event, IdentityCredentials, OpenError, SendError, SessionId, Transmit,
@@ -244,8 +244,8 @@ impl SecureMesh {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<iomt_sim::Transmit> {
         let t = router_transmit(&mut self.router, now, &mut self.buf)?;
         if let Probe::Sealed(record) = &self.probe
-            && let Ok((_, payload)) = Header::parse(&t.data)
-            && payload == record.as_slice()
+            && let Ok(packet) = DataPacket::parse(&t.data)
+            && packet.payload == record.as_slice()
         {
             self.probe = Probe::Measured(OnAir {
                 record: record.len(),

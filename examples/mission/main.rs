@@ -546,7 +546,7 @@ fn summary(o: &Outcome) {
         let (record, header) = (air.record - frame, air.packet - air.record);
         println!(
             "on air      one position report: {frame} B frame + {record} B record overhead + \
-             {header} B mesh header = {} B",
+             {header} B mesh header and MAC = {} B",
             air.packet
         );
     }

@@ -25,8 +25,9 @@ pub struct Limits {
     /// Datagrams queued per next hop. When full, the oldest datagram of the lowest precedence
     /// below the newcomer's is shed; if there is none, the newcomer is refused.
     pub queue_per_next_hop: usize,
-    /// Flooded datagrams remembered for duplicate suppression. When full, the oldest is
-    /// forgotten.
+    /// Flooded datagrams remembered for duplicate suppression, each by source, message id
+    /// and a digest of its content. When full, the oldest is forgotten; entries also expire
+    /// after [`RouterConfig::duplicate_ttl`].
     pub duplicate_cache: usize,
 }
 

@@ -3,13 +3,56 @@
 //! A node rebroadcasts a flooded datagram once, after a random delay; if it hears the same
 //! datagram `redundancy` times before then, neighbours have covered the area and it stays
 //! quiet (the counter-based scheme of MPL/Trickle, RFC 7731).
+//!
+//! A flooded datagram is known by its source, its message id and a digest of everything in it
+//! that no relay changes, so a datagram seen before under the same source and id but with other
+//! content (a guessed id sent ahead of the real one, or a captured id with a forged payload) is
+//! a different datagram: it can neither suppress nor count towards suppressing the real one.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use iomt_schema::{Instant, ShortId};
+use ring::digest;
+
+use crate::datagram::Header;
 
 /// Key of a flooded datagram.
-pub(crate) type FloodKey = (ShortId, u32);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FloodKey {
+    source: ShortId,
+    message_id: u32,
+    /// SHA-256, truncated to 128 bits (a second preimage still costs 2^128), of the datagram
+    /// as its originator encoded it with the hop limit and lifetime zeroed: version and
+    /// flags, precedence, source, message id and payload. The hop limit and lifetime are left
+    /// out because every relay rewrites them.
+    content: [u8; 16],
+}
+
+impl FloodKey {
+    /// The key of a flooded datagram.
+    pub(crate) fn of(header: &Header, payload: &[u8]) -> Self {
+        let invariant = Header {
+            hop_limit: 0,
+            lifetime: core::time::Duration::ZERO,
+            ..*header
+        };
+        let mut encoded = Vec::with_capacity(invariant.len());
+        invariant.write(&mut encoded);
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&encoded);
+        ctx.update(payload);
+        let mut content = [0u8; 16];
+        let full = ctx.finish();
+        if let Some(head) = full.as_ref().get(..16) {
+            content.copy_from_slice(head);
+        }
+        Self {
+            source: header.source,
+            message_id: header.message_id,
+            content,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
@@ -64,7 +107,7 @@ impl DuplicateCache {
         self.seen.get(key).map_or(0, |s| s.heard)
     }
 
-    #[cfg(test)]
+    /// Entries held.
     pub(crate) fn len(&self) -> usize {
         self.seen.len()
     }
@@ -86,14 +129,51 @@ impl DuplicateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datagram::Target;
     use core::time::Duration;
+    use iomt_schema::Precedence;
+
+    fn header(message_id: u32) -> Header {
+        Header {
+            target: Target::Flood,
+            hop_limit: 9,
+            precedence: Precedence::Flash,
+            lifetime: Duration::from_secs(30),
+            source: ShortId::from_u64(1),
+            message_id,
+        }
+    }
+
+    #[test]
+    fn key_covers_what_relays_keep_and_only_that() {
+        let h = header(7);
+        let k = FloodKey::of(&h, b"revocation delta");
+        let relayed = Header {
+            hop_limit: 3,
+            lifetime: Duration::from_secs(12),
+            ..h
+        };
+        assert_eq!(FloodKey::of(&relayed, b"revocation delta"), k);
+        assert_ne!(FloodKey::of(&h, b"revocation delt4"), k, "payload");
+        let routine = Header {
+            precedence: Precedence::Routine,
+            ..h
+        };
+        assert_ne!(FloodKey::of(&routine, b"revocation delta"), k, "precedence");
+        let other = Header {
+            source: ShortId::from_u64(2),
+            ..h
+        };
+        assert_ne!(FloodKey::of(&other, b"revocation delta"), k, "source");
+        assert_ne!(FloodKey::of(&header(8), b"revocation delta"), k, "id");
+    }
 
     #[test]
     fn bounded_and_expiring() {
         let mut c = DuplicateCache::default();
         let t = Instant::ZERO;
         let ttl = Duration::from_secs(10);
-        let k = |i| (ShortId::from_u64(1), i);
+        let k = |i| FloodKey::of(&header(i), b"x");
         assert!(c.first_sighting(k(1), t, ttl, 2));
         assert!(!c.first_sighting(k(1), t, ttl, 2));
         assert_eq!(c.heard(&k(1)), 2);

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use iomt_schema::{Instant, ShortId};
 
 use crate::config::{InterfaceConfig, Limits, RouterConfig};
+use crate::datagram::{DataPacket, write_authenticated};
+use crate::mac::MacKey;
 use crate::router::{BABEL_MULTICAST, Channel, IfaceId, Router};
 use crate::wire::{Ae, Packet, Tlv, encode_packet};
 
@@ -21,6 +23,33 @@ pub fn packet(data: &[u8]) {
         let again = p.encode().expect("an accepted packet re-encodes");
         assert_eq!(again, data, "accepted packet must re-encode identically");
     }
+}
+
+/// Parses `data` as a data-channel packet (bare datagram or authenticated data packet); an
+/// accepted packet must re-encode to exactly `data`, and its datagram, wrapped again under
+/// another key, must parse back to the same header and payload.
+pub fn data_packet(data: &[u8]) {
+    let Ok(p) = DataPacket::parse(data) else {
+        return;
+    };
+    let again = p.encode().expect("an accepted data packet re-encodes");
+    assert_eq!(
+        again, data,
+        "accepted data packet must re-encode identically"
+    );
+    let (pc, index) = p.auth.map_or((0, [0; 8]), |a| (a.pc, *a.index));
+    let key = MacKey::hmac_sha256(&[0x5a; 64]);
+    let (src, dst) = (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1), BABEL_MULTICAST);
+    let mut wrapped = Vec::new();
+    write_authenticated(&mut wrapped, p.datagram, (pc, &index), [&key], src, dst)
+        .expect("an accepted datagram fits a data packet");
+    let q = DataPacket::parse(&wrapped).expect("a wrapped datagram parses");
+    assert_eq!((q.header, q.payload), (p.header, p.payload));
+    let auth = q.auth.expect("wrapped");
+    assert!(
+        auth.macs()
+            .all(|m| key.verify(src, dst, auth.authenticated, m))
+    );
 }
 
 /// Drives one router with an operation sequence read from `data`: raw packets from four

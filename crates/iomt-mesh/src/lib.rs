@@ -14,7 +14,14 @@
 //! On top of the routes it forwards application datagrams behind a compact [mesh
 //! header](datagram): unicast along the route table, or flooded with a bounded duplicate cache
 //! and counter-based suppression, through per-next-hop precedence queues (Flash first, Routine
-//! shed first, expired datagrams dropped).
+//! shed first, expired datagrams dropped). With keys, datagrams are authenticated hop by hop
+//! under the same keys, packet counters and replay state as the Babel packets, in an
+//! [authenticated data packet](datagram#authenticated-data-packets) (52 bytes per hop with one
+//! key): a node without the keys can neither inject nor replay datagrams, so it cannot make
+//! queued traffic be shed either, and what it tries is counted in [`Stats::data_auth`]. Message ids are drawn from the `SecureRandom` and the
+//! duplicate cache knows a flooded datagram by a digest of its content as well, so guessed or
+//! captured ids cannot suppress a real flood. Without keys none of this holds: anyone on the
+//! link can forge and replay datagrams and routes, which is for closed test networks only.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -29,6 +36,10 @@
 //! let (lla, llb) = ("fe80::a".parse()?, "fe80::b".parse()?);
 //! let ia = a.add_interface(Instant::ZERO, InterfaceConfig::wired(lla))?;
 //! let ib = b.add_interface(Instant::ZERO, InterfaceConfig::wired(llb))?;
+//! // A shared link key: routing packets and datagrams are authenticated hop by hop.
+//! let key = MacKey::hmac_sha256(&[0x5a; 64]);
+//! a.set_interface_keys(ia, vec![key.clone()]);
+//! b.set_interface_keys(ib, vec![key]);
 //!
 //! // A two-node "network": whatever one sends, the other receives. Routes are selected once
 //! // the start-up hold-down is over (2.5 Hello intervals, every neighbour acknowledged).
@@ -68,6 +79,8 @@
 //! RFC 8966 requires of an implementation that does not support it). It does not compute RTT
 //! (timestamp sub-TLVs are skipped) and ignores unicast Hellos for link quality. Datagram
 //! payloads are opaque: end-to-end authentication and encryption belong to `iomt-transport`.
+//! MACs authenticate the previous hop, not the origin: any holder of a link key can still
+//! claim another source for a datagram or announce a route it does not have.
 //! Packets with a malformed TLV are dropped whole (RFC 8966 asks only that the TLV be
 //! ignored), so a malformed packet never changes state. Neighbours are created when their
 //! first valid (and, with keys, authenticated) packet arrives, up to [`Limits::neighbours`],
@@ -94,11 +107,11 @@ pub mod wire;
 pub mod fuzzing;
 
 pub use config::{InterfaceConfig, Limits, RouterConfig};
-pub use datagram::{DatagramError, Header, Target};
+pub use datagram::{DataAuth, DataPacket, DatagramError, Header, Target};
 pub use mac::{BABEL_PORT, MacKey};
 pub use neighbour::{INFINITY, LinkKind};
 pub use prefix::{MESH_PREFIX, Prefix, address_of, address_of_device, short_id_of};
 pub use router::{
-    BABEL_MULTICAST, Channel, ConfigError, DATA_MULTICAST, Delivery, Event, IfaceId, InputError,
-    NeighbourInfo, RouteInfo, Router, SendError, Stats, Transmit,
+    AuthDrops, BABEL_MULTICAST, Channel, ConfigError, DATA_MULTICAST, Delivery, Event, IfaceId,
+    InputError, NeighbourInfo, RouteInfo, Router, SendError, Stats, Transmit,
 };

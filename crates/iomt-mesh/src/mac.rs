@@ -7,6 +7,14 @@
 //! that neighbour under the same index (tracked apart for multicast and unicast, as babeld
 //! does), and learns a new index only through a challenge (a random nonce the neighbour must
 //! echo in an authenticated packet within 30 s).
+//!
+//! [Authenticated data packets](crate::datagram#authenticated-data-packets) use the same keys,
+//! pseudo-header, counters and indices. A sender has one counter per interface for both
+//! channels; a receiver tracks the data channel's counters apart from the routing channel's
+//! (again multicast and unicast apart), because the driver reads the two channels from two
+//! sockets and may interleave them out of order. Keeping them apart opens no replay across
+//! channels: a data packet's first byte differs from a Babel packet's, so a MAC over one never
+//! verifies as the other.
 
 use core::fmt;
 use core::net::Ipv6Addr;
@@ -53,11 +61,24 @@ impl MacKey {
 
     /// Whether `mac` is this key's MAC of the packet, compared in constant time.
     pub fn verify(&self, src: Ipv6Addr, dst: Ipv6Addr, authenticated: &[u8], mac: &[u8]) -> bool {
-        let mut msg = Vec::with_capacity(36 + authenticated.len());
-        msg.extend_from_slice(&pseudo_header(src, dst));
-        msg.extend_from_slice(authenticated);
-        hmac::verify(&self.key, &msg, mac).is_ok()
+        verify_any(core::slice::from_ref(self), src, dst, authenticated, [mac])
     }
+}
+
+/// Whether any of `macs` is the MAC of the packet under any of `keys`. The pseudo-header and
+/// packet are assembled once, however many MACs and keys there are.
+pub(crate) fn verify_any<'m>(
+    keys: &[MacKey],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    authenticated: &[u8],
+    macs: impl IntoIterator<Item = &'m [u8]>,
+) -> bool {
+    let mut msg = Vec::with_capacity(36 + authenticated.len());
+    msg.extend_from_slice(&pseudo_header(src, dst));
+    msg.extend_from_slice(authenticated);
+    macs.into_iter()
+        .any(|mac| keys.iter().any(|k| hmac::verify(&k.key, &msg, mac).is_ok()))
 }
 
 impl fmt::Debug for MacKey {
@@ -83,6 +104,9 @@ pub(crate) struct ReplayState {
     pub(crate) index: Option<Vec<u8>>,
     pub(crate) pc_multicast: u32,
     pub(crate) pc_unicast: u32,
+    /// The last counters accepted on the data channel.
+    pub(crate) data_multicast: u32,
+    pub(crate) data_unicast: u32,
     pub(crate) nonce: Option<([u8; NONCE_LEN], Instant)>,
     pub(crate) next_request: Instant,
     pub(crate) next_reply: Instant,
@@ -119,8 +143,13 @@ impl ReplayState {
         if answered {
             self.nonce = None;
             self.index = Some(index.to_vec());
+            // Whatever the neighbour sent under the new index before this reply is older than
+            // it: refused on both channels, so nobody can hold such a packet back and play it
+            // later.
             self.pc_multicast = pc;
             self.pc_unicast = pc;
+            self.data_multicast = pc;
+            self.data_unicast = pc;
             return Freshness::Fresh;
         }
         if self.index.as_deref() != Some(index) {
@@ -130,6 +159,24 @@ impl ReplayState {
             &mut self.pc_multicast
         } else {
             &mut self.pc_unicast
+        };
+        if pc <= *last {
+            return Freshness::Replayed;
+        }
+        *last = pc;
+        Freshness::Fresh
+    }
+
+    /// Checks the counter of an authenticated data packet and, if fresh, records it. Data
+    /// packets never answer a challenge: an index is learnt on the routing channel only.
+    pub(crate) fn check_data(&mut self, pc: u32, index: &[u8], multicast: bool) -> Freshness {
+        if self.index.as_deref() != Some(index) {
+            return Freshness::Unverified;
+        }
+        let last = if multicast {
+            &mut self.data_multicast
+        } else {
+            &mut self.data_unicast
         };
         if pc <= *last {
             return Freshness::Replayed;
@@ -205,5 +252,31 @@ mod tests {
             s.check(now, Some((9, b"iy")), None, true),
             Freshness::Unverified
         );
+    }
+
+    #[test]
+    fn data_counters_apart_from_routing() {
+        let now = Instant::ZERO;
+        let mut s = ReplayState::default();
+        assert_eq!(s.check_data(1, b"ix", true), Freshness::Unverified);
+        s.nonce = Some(([1; NONCE_LEN], now + CHALLENGE_TIMEOUT));
+        assert_eq!(
+            s.check(now, Some((10, b"ix")), Some(&[1; NONCE_LEN]), false),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            s.check_data(9, b"ix", true),
+            Freshness::Replayed,
+            "sent before the challenge reply"
+        );
+        assert_eq!(s.check_data(12, b"ix", true), Freshness::Fresh);
+        assert_eq!(
+            s.check(now, Some((11, b"ix")), None, true),
+            Freshness::Fresh,
+            "a routing packet overtaken by a datagram is still fresh"
+        );
+        assert_eq!(s.check_data(12, b"ix", true), Freshness::Replayed);
+        assert_eq!(s.check_data(11, b"ix", false), Freshness::Fresh);
+        assert_eq!(s.check_data(13, b"iy", true), Freshness::Unverified);
     }
 }

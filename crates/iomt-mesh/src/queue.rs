@@ -38,6 +38,11 @@ impl PrecedenceQueue {
         self.len == 0
     }
 
+    /// Datagrams queued, all lanes together.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Queues `item` within `capacity`, shedding the oldest datagram of the lowest precedence
     /// below its own if full.
     pub(crate) fn push(&mut self, item: Queued, capacity: usize) -> Admit {

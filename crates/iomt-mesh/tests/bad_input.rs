@@ -239,6 +239,33 @@ fn bad_input_table() {
             vec![0x10, 4, 0],
             Err(InputError::Datagram(DatagramError::Truncated)),
         ),
+        (
+            "data packet version 2",
+            Channel::Data,
+            PEER,
+            vec![0xda, 2, 0, 0],
+            Err(InputError::Datagram(DatagramError::PacketVersion(2))),
+        ),
+        (
+            "data packet without a counter",
+            Channel::Data,
+            PEER,
+            vec![0xda, 1, 0, 4, 0x11, 1, 0, 0],
+            Err(InputError::Datagram(DatagramError::Counter)),
+        ),
+        (
+            "data packet with padding in the trailer",
+            Channel::Data,
+            PEER,
+            [
+                &[0xda, 1, 0, 31, 17, 12, 0, 0, 0, 1][..],
+                &[0; 8],
+                &[0x11, 1, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1],
+                &[1, 0],
+            ]
+            .concat(),
+            Err(InputError::Datagram(DatagramError::Trailer)),
+        ),
         // Ignored as RFC 8966 says, so accepted but without effect.
         (
             "unknown mandatory sub-TLV",

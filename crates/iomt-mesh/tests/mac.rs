@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iomt_mesh::*;
-use iomt_schema::{Instant, ShortId};
+use iomt_schema::{Instant, Precedence, ShortId};
 
 struct Pair {
     a: Router,
@@ -202,6 +202,32 @@ fn per_neighbour_keys() {
         .unwrap();
     let parsed = iomt_mesh::wire::Packet::parse(&multicast.1).unwrap();
     assert_eq!(parsed.trailer.len(), 2, "one MAC per key");
+    // Datagrams go under the same keys: unicast under the pairwise key, floods under both.
+    let lifetime = Duration::from_secs(30);
+    let b_id = Target::Unicast(ShortId::from_u64(0xb));
+    p.a.send(p.now, b_id, Precedence::Flash, lifetime, b"pairwise")
+        .unwrap();
+    p.a.send(p.now, Target::Flood, Precedence::Flash, lifetime, b"to all")
+        .unwrap();
+    let sent = p.from_a.len();
+    assert!(p.step().iter().all(Result::is_ok));
+    let mut got: Vec<Vec<u8>> = std::iter::from_fn(|| p.b.poll_event())
+        .filter_map(|e| match e {
+            Event::Delivered(d) => Some(d.payload),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, [b"pairwise".to_vec(), b"to all".to_vec()]);
+    let macs: Vec<(Ipv6Addr, usize)> = p.from_a[sent..]
+        .iter()
+        .filter_map(|(dst, bytes)| {
+            let auth = DataPacket::parse(bytes).ok()?.auth?;
+            Some((*dst, auth.macs().count()))
+        })
+        .collect();
+    assert_eq!(macs.len(), 2);
+    assert!(macs.contains(&(LLB, 1)) && macs.contains(&(DATA_MULTICAST, 2)));
     // Removing the pairwise key: a signs with the group key only, which b cannot verify.
     p.a.set_neighbour_keys(IfaceId(0), LLB, vec![]).unwrap();
     let later = p.run(10);

@@ -1,4 +1,5 @@
-//! Application datagrams: delivery, unicast forwarding, flooding, queues and pacing.
+//! Application datagrams: authentication, delivery, unicast forwarding, flooding, queues and
+//! pacing.
 
 use super::*;
 
@@ -7,28 +8,64 @@ impl Router {
         &mut self,
         now: Instant,
         iface: IfaceId,
+        from: Ipv6Addr,
+        to: Ipv6Addr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if self.ifaces.get(usize::from(iface.0)).is_none() {
+        let Some(ifc) = self.ifaces.get(usize::from(iface.0)) else {
             return Err(InputError::UnknownInterface(iface));
+        };
+        let packet = DataPacket::parse(data)?;
+        let key = (iface, from);
+        // As for Babel packets: a neighbour's own keys, when set, replace the interface's.
+        let keys = self
+            .neighbour_keys
+            .get(&key)
+            .map_or(ifc.keys.as_slice(), Vec::as_slice);
+        if !keys.is_empty() {
+            let Some(auth) = packet.auth else {
+                return Err(InputError::MissingMac);
+            };
+            if auth.macs().next().is_none() {
+                return Err(InputError::MissingMac);
+            }
+            if !verify_any(keys, from, to, auth.authenticated, auth.macs()) {
+                return Err(InputError::BadMac);
+            }
+            // Only now, authenticated, may the datagram move the replay state. Neighbours,
+            // indices and challenges belong to the routing channel: a datagram from a sender
+            // that is not a neighbour with a verified index is dropped, and changes nothing.
+            let Some(n) = self.neighbours.get_mut(&key) else {
+                return Err(InputError::Unverified);
+            };
+            match n.replay.check_data(auth.pc, auth.index, to.is_multicast()) {
+                Freshness::Fresh => {}
+                Freshness::Replayed => return Err(InputError::Replay),
+                Freshness::Unverified => return Err(InputError::Unverified),
+            }
         }
-        let (header, payload) = Header::parse(data)?;
+        self.forward(now, packet.header, packet.payload, packet.datagram);
+        Ok(())
+    }
+
+    /// Delivers, floods or forwards a datagram that passed authentication.
+    fn forward(&mut self, now: Instant, header: Header, payload: &[u8], datagram: &[u8]) {
         match header.target {
             Target::Flood => {
                 if header.source == self.cfg.router_id {
-                    return Ok(());
+                    return;
                 }
-                let key = (header.source, header.message_id);
+                let key = FloodKey::of(&header, payload);
                 let (ttl, cap) = (self.cfg.duplicate_ttl, self.cfg.limits.duplicate_cache);
                 if !self.duplicates.first_sighting(key, now, ttl, cap) {
                     self.stats.duplicates += 1;
-                    return Ok(());
+                    return;
                 }
                 self.deliver(header, payload);
                 if header.hop_limit <= 1 || header.lifetime.is_zero() {
-                    return Ok(());
+                    return;
                 }
-                let mut bytes = data.to_vec();
+                let mut bytes = datagram.to_vec();
                 Header::restamp(&mut bytes, header.hop_limit - 1, header.lifetime);
                 let delay = self.jitter_up_to(self.cfg.flood_jitter);
                 self.flood_seq += 1;
@@ -46,22 +83,21 @@ impl Router {
             Target::Unicast(dest) => {
                 if header.hop_limit <= 1 {
                     self.stats.hop_limit_exceeded += 1;
-                    return Ok(());
+                    return;
                 }
                 if header.lifetime.is_zero() {
                     self.stats.expired += 1;
-                    return Ok(());
+                    return;
                 }
                 let Some(hop) = self.next_hop(dest) else {
                     self.stats.no_route += 1;
-                    return Ok(());
+                    return;
                 };
-                let mut bytes = data.to_vec();
+                let mut bytes = datagram.to_vec();
                 Header::restamp(&mut bytes, header.hop_limit - 1, header.lifetime);
                 self.enqueue(hop, bytes, header.precedence, now + header.lifetime);
             }
         }
-        Ok(())
     }
 
     pub(super) fn deliver(&mut self, header: Header, payload: &[u8]) {
@@ -77,15 +113,27 @@ impl Router {
         }));
     }
 
-    pub(super) fn check_size(&self, iface: IfaceId, len: usize) -> Result<(), SendError> {
+    /// Whether a datagram of `len` bytes fits in a packet to `hop`, with the authenticated
+    /// data packet around it on a keyed interface.
+    pub(super) fn check_size(&self, hop: NeighKey, len: usize) -> Result<(), SendError> {
         let max = self
             .ifaces
-            .get(usize::from(iface.0))
+            .get(usize::from(hop.0.0))
             .map_or(0, |i| i.cfg.max_packet);
+        let len = len + self.wrapping(hop);
         if len > max {
             return Err(SendError::TooLarge { len, max });
         }
         Ok(())
+    }
+
+    /// Bytes the authenticated data packet adds around a datagram sent to `hop` (none without
+    /// keys).
+    fn wrapping(&self, (iface, dst): NeighKey) -> usize {
+        match self.signing_keys(iface, dst).len() {
+            0 => 0,
+            macs => crate::datagram::data_overhead(macs),
+        }
     }
 
     pub(super) fn enqueue(
@@ -154,9 +202,12 @@ impl Router {
         }
     }
 
-    fn sendable(&self, iface: IfaceId, len: usize) -> bool {
-        self.ifaces.get(usize::from(iface.0)).is_some_and(|i| {
-            i.cfg.data_rate.is_none() || i.tokens >= u64::try_from(len).unwrap_or(u64::MAX)
+    /// Whether the head of the queue to `hop`, `len` bytes before wrapping, is within the
+    /// interface's pacing budget.
+    fn sendable(&self, hop: NeighKey, len: usize) -> bool {
+        self.ifaces.get(usize::from(hop.0.0)).is_some_and(|i| {
+            i.cfg.data_rate.is_none()
+                || i.tokens >= u64::try_from(len + self.wrapping(hop)).unwrap_or(u64::MAX)
         })
     }
 
@@ -167,10 +218,7 @@ impl Router {
                 .queues
                 .iter()
                 .filter(|(_, q)| !q.is_empty())
-                .filter(|((iface, _), q)| {
-                    let head = q.head_len().unwrap_or(0);
-                    self.sendable(*iface, head)
-                })
+                .filter(|(hop, q)| self.sendable(**hop, q.head_len().unwrap_or(0)))
                 .max_by_key(|(k, q)| (q.head_precedence(), core::cmp::Reverse(**k)))
                 .map(|(k, _)| *k)?;
             let q = self.queues.get_mut(&choice)?;
@@ -184,15 +232,19 @@ impl Router {
             let mut bytes = item.bytes;
             let hop = bytes.get(1).copied().unwrap_or(0);
             Header::restamp(&mut bytes, hop, remaining);
+            if !self.wrap(choice, &bytes, buf) {
+                // No index could be drawn: the datagram cannot be authenticated, so it is
+                // dropped rather than sent bare.
+                continue;
+            }
             if let Some(i) = self.ifaces.get_mut(usize::from(choice.0.0))
                 && i.cfg.data_rate.is_some()
             {
                 i.tokens = i
                     .tokens
-                    .saturating_sub(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+                    .saturating_sub(u64::try_from(buf.len()).unwrap_or(u64::MAX));
             }
             self.stats.forwarded += 1;
-            buf.extend_from_slice(&bytes);
             return Some(Transmit {
                 iface: choice.0,
                 channel: Channel::Data,
@@ -201,14 +253,38 @@ impl Router {
         }
     }
 
+    /// Writes the packet that carries `datagram` to `hop` into `buf`: the bare datagram
+    /// without keys, else an authenticated data packet under the interface's next packet
+    /// counter. False if the counter's index could not be drawn.
+    fn wrap(&mut self, hop: NeighKey, datagram: &[u8], buf: &mut Vec<u8>) -> bool {
+        let (iface, dst) = hop;
+        if self.signing_keys(iface, dst).is_empty() {
+            buf.extend_from_slice(datagram);
+            return true;
+        }
+        let Some(src) = self
+            .ifaces
+            .get(usize::from(iface.0))
+            .map(|i| i.cfg.link_local)
+        else {
+            return false;
+        };
+        let Some((pc, index)) = self.next_counter(iface) else {
+            return false;
+        };
+        let keys = self.signing_keys(iface, dst);
+        crate::datagram::write_authenticated(buf, datagram, (pc, &index), keys, src, dst).is_ok()
+    }
+
     pub(super) fn pacing_deadline(&self) -> Option<Instant> {
         self.queues
             .iter()
             .filter(|(_, q)| !q.is_empty())
-            .filter_map(|((iface, _), q)| {
-                let i = self.ifaces.get(usize::from(iface.0))?;
+            .filter_map(|(hop, q)| {
+                let i = self.ifaces.get(usize::from(hop.0.0))?;
                 let rate = i.cfg.data_rate?.max(1);
-                let need = u64::try_from(q.head_len()?).ok()?.saturating_sub(i.tokens);
+                let len = q.head_len()? + self.wrapping(*hop);
+                let need = u64::try_from(len).ok()?.saturating_sub(i.tokens);
                 let nanos = u128::from(need) * 1_000_000_000 / u128::from(rate) + 1;
                 Some(i.refilled + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)))
             })

@@ -30,18 +30,10 @@ impl Router {
                 Tlv::Mac(m) => Some(*m),
                 _ => None,
             });
-            let mut any = false;
-            let mut ok = false;
-            for mac in macs {
-                any = true;
-                ok |= keys
-                    .iter()
-                    .any(|k| k.verify(from, to, packet.authenticated, mac));
-            }
-            if !any {
+            if macs.clone().next().is_none() {
                 return Err(InputError::MissingMac);
             }
-            if !ok {
+            if !verify_any(keys, from, to, packet.authenticated, macs) {
                 return Err(InputError::BadMac);
             }
             self.neighbour_entry(now, key)?;

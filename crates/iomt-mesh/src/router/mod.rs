@@ -15,9 +15,11 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use ring::rand::SecureRandom;
 
 use crate::config::{InterfaceConfig, RouterConfig};
-use crate::datagram::{DatagramError, Header, Target};
+use crate::datagram::{DataPacket, DatagramError, Header, Target};
 use crate::flood::{DuplicateCache, FloodKey};
-use crate::mac::{CHALLENGE_RATE, CHALLENGE_TIMEOUT, Freshness, INDEX_LEN, MacKey, NONCE_LEN};
+use crate::mac::{
+    CHALLENGE_RATE, CHALLENGE_TIMEOUT, Freshness, INDEX_LEN, MacKey, NONCE_LEN, verify_any,
+};
 use crate::neighbour::{INFINITY, LinkKind, Neighbour, Probe, rxcost};
 use crate::prefix::Prefix;
 use crate::queue::{Admit, PrecedenceQueue, Queued};
@@ -128,6 +130,29 @@ pub struct NeighbourInfo {
     pub cost: u16,
 }
 
+/// Packets of one channel dropped by RFC 8967 authentication, by reason; each also returned
+/// an error. A dropped datagram changed nothing; a dropped Babel packet changed nothing
+/// either, except that one under an unverified index created its sender's neighbour entry and
+/// started a challenge, as RFC 8967 asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuthDrops {
+    /// No MAC (for data: a bare datagram) where keys require one.
+    pub missing_mac: u64,
+    /// No MAC verified under the keys for the sender.
+    pub bad_mac: u64,
+    /// A packet counter not newer than the last one accepted: a replay.
+    pub replayed: u64,
+    /// An index not yet verified by a challenge.
+    pub unverified: u64,
+}
+
+impl AuthDrops {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.missing_mac + self.bad_mac + self.replayed + self.unverified
+    }
+}
+
 /// Counters of what the router did with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -135,6 +160,11 @@ pub struct Stats {
     pub packets_accepted: u64,
     /// Babel packets or datagrams rejected (each also returned an error).
     pub packets_rejected: u64,
+    /// Babel packets dropped by authentication (also counted in `packets_rejected`).
+    pub routing_auth: AuthDrops,
+    /// Data packets dropped by authentication (also counted in `packets_rejected`): on a keyed
+    /// link, forged or replayed datagrams show up here.
+    pub data_auth: AuthDrops,
     /// TLVs ignored (unknown type or encoding, unknown mandatory sub-TLV, missing router-id,
     /// table full).
     pub tlvs_ignored: u64,
@@ -183,8 +213,10 @@ pub enum InputError {
     /// The packet counter is not newer than the last one accepted (replay).
     #[error("replayed packet counter")]
     Replay,
-    /// The neighbour's index is unknown: a challenge was sent (state: the challenge nonce).
-    #[error("unverified index: neighbour challenged")]
+    /// The neighbour's index is unknown: for a Babel packet, a challenge was sent (state: the
+    /// challenge nonce). A datagram gets this, and changes nothing, when its sender is not a
+    /// neighbour with an index verified on the routing channel.
+    #[error("packet counter index not verified by a challenge")]
     Unverified,
     /// The neighbour table is full (resource limit).
     #[error("neighbour table full")]
@@ -201,7 +233,8 @@ pub enum SendError {
     /// The datagram does not fit in the interface's packet size.
     #[error("datagram of {len} bytes exceeds {max}")]
     TooLarge {
-        /// Header and payload.
+        /// Header, payload and, on a keyed interface, the authenticated data packet around
+        /// them.
         len: usize,
         /// The limit.
         max: usize,
@@ -209,6 +242,9 @@ pub enum SendError {
     /// The queue is full of more urgent datagrams.
     #[error("queue full")]
     QueueFull,
+    /// The random generator failed to draw a message id (local fault).
+    #[error("random generator failed")]
+    Random,
 }
 
 /// A configuration the router cannot use (local misuse).
@@ -350,7 +386,6 @@ pub struct Router {
     duplicates: DuplicateCache,
     floods: BTreeMap<(Instant, u64), PendingFlood>,
     flood_seq: u64,
-    next_message: u32,
     housekeeping: Instant,
     /// While set, no route learned from a neighbour is selected (see `startup`).
     startup: Option<startup::Startup>,
@@ -379,8 +414,8 @@ fn is_link_local(a: Ipv6Addr) -> bool {
 
 impl Router {
     /// A router with no interfaces yet. `jitter_seed` seeds the generator behind timer jitter
-    /// and the initial sequence number; `random` supplies RFC 8967 indices and challenge
-    /// nonces (used only once MAC keys are set).
+    /// and the initial sequence number; `random` supplies datagram message ids, and RFC 8967
+    /// indices and challenge nonces (once MAC keys are set).
     pub fn new(
         cfg: RouterConfig,
         now: Instant,
@@ -391,7 +426,6 @@ impl Router {
         let seqno = cfg
             .initial_seqno
             .unwrap_or_else(|| u16::try_from(jitter.next_u32() >> 16).unwrap_or(0));
-        let next_message = jitter.next_u32();
         Self {
             own: Prefix::of(cfg.router_id),
             cfg,
@@ -408,7 +442,6 @@ impl Router {
             duplicates: DuplicateCache::default(),
             floods: BTreeMap::new(),
             flood_seq: 0,
-            next_message,
             housekeeping: now + HOUSEKEEPING,
             startup: None,
             jitter,
@@ -464,7 +497,10 @@ impl Router {
     }
 
     /// Sets the MAC keys of an interface (RFC 8967): every packet sent carries one MAC per
-    /// key, and packets received must verify under one of them. An empty list turns MACs off.
+    /// key, and packets received must verify under one of them, datagrams included (each one
+    /// travels in an [authenticated data packet](crate::datagram#authenticated-data-packets)).
+    /// An empty list turns MACs off, which leaves the link open to forged and replayed
+    /// traffic: for closed test networks only.
     pub fn set_interface_keys(&mut self, iface: IfaceId, keys: Vec<MacKey>) {
         if let Some(i) = self.ifaces.get_mut(usize::from(iface.0)) {
             i.keys = keys;
@@ -474,8 +510,8 @@ impl Router {
     /// Sets the MAC keys for one neighbour (from a transport session, say): its packets must
     /// verify under one of them instead of the interface's keys, unicast packets to it carry
     /// MACs under them, and multicast packets on the interface carry one MAC per key of every
-    /// such neighbour as well as the interface's. An empty list removes them. At most
-    /// `limits.neighbours` neighbours can have keys.
+    /// such neighbour as well as the interface's. The same holds for datagrams. An empty list
+    /// removes them. At most `limits.neighbours` neighbours can have keys.
     pub fn set_neighbour_keys(
         &mut self,
         iface: IfaceId,
@@ -569,8 +605,22 @@ impl Router {
         self.sources.len()
     }
 
+    /// Number of flooded datagrams in the duplicate cache (at most `limits.duplicate_cache`).
+    pub fn cached_floods(&self) -> usize {
+        self.duplicates.len()
+    }
+
+    /// Number of datagrams waiting in the per-next-hop queues (at most
+    /// `limits.queue_per_next_hop` for each neighbour and each interface's multicast group).
+    pub fn queued(&self) -> usize {
+        self.queues.values().map(PrecedenceQueue::len).sum()
+    }
+
     /// Handles a packet received on `iface` from `from` (a link-local address) sent to `to`
-    /// (the multicast group or our address; it is part of the MAC pseudo-header).
+    /// (the multicast group or our address; both are part of the MAC pseudo-header, on either
+    /// channel). With keys for the sender, a packet that fails authentication is dropped and
+    /// counted in [`Stats::routing_auth`] or [`Stats::data_auth`]; what it may still have
+    /// changed is described at [`AuthDrops`].
     pub fn handle_input(
         &mut self,
         now: Instant,
@@ -582,17 +632,29 @@ impl Router {
     ) -> Result<(), InputError> {
         let result = match channel {
             Channel::Routing => self.handle_babel(now, iface, from, to, data),
-            Channel::Data => self.handle_datagram(now, iface, data),
+            Channel::Data => self.handle_datagram(now, iface, from, to, data),
         };
-        match &result {
-            Ok(()) => self.stats.packets_accepted += u64::from(channel == Channel::Routing),
-            Err(_) => self.stats.packets_rejected += 1,
+        let Err(e) = &result else {
+            self.stats.packets_accepted += u64::from(channel == Channel::Routing);
+            return result;
+        };
+        self.stats.packets_rejected += 1;
+        let drops = match channel {
+            Channel::Routing => &mut self.stats.routing_auth,
+            Channel::Data => &mut self.stats.data_auth,
+        };
+        match e {
+            InputError::MissingMac => drops.missing_mac += 1,
+            InputError::BadMac => drops.bad_mac += 1,
+            InputError::Replay => drops.replayed += 1,
+            InputError::Unverified => drops.unverified += 1,
+            _ => {}
         }
         result
     }
 
     /// Sends an application datagram with the given precedence and lifetime; returns its
-    /// message id.
+    /// message id, drawn from the router's `SecureRandom` so that nobody can predict it.
     pub fn send(
         &mut self,
         now: Instant,
@@ -601,8 +663,9 @@ impl Router {
         lifetime: Duration,
         payload: &[u8],
     ) -> Result<u32, SendError> {
-        let message_id = self.next_message;
-        self.next_message = self.next_message.wrapping_add(1);
+        let mut id = [0u8; 4];
+        self.random.fill(&mut id).map_err(|_| SendError::Random)?;
+        let message_id = u32::from_be_bytes(id);
         let header = Header {
             target,
             hop_limit: self.cfg.hop_limit,
@@ -625,19 +688,19 @@ impl Router {
                     self.stats.no_route += 1;
                     return Err(SendError::NoRoute(dest));
                 };
-                self.check_size(hop.0, bytes.len())?;
+                self.check_size(hop, bytes.len())?;
                 match self.enqueue(hop, bytes, precedence, deadline) {
                     Admit::Refused(_) => Err(SendError::QueueFull),
                     _ => Ok(message_id),
                 }
             }
             Target::Flood => {
-                let key = (self.cfg.router_id, message_id);
+                let key = FloodKey::of(&header, payload);
                 let (ttl, cap) = (self.cfg.duplicate_ttl, self.cfg.limits.duplicate_cache);
                 self.duplicates.first_sighting(key, now, ttl, cap);
                 for i in 0..self.ifaces.len() {
                     let id = IfaceId(u16::try_from(i).unwrap_or(u16::MAX));
-                    self.check_size(id, bytes.len())?;
+                    self.check_size((id, DATA_MULTICAST), bytes.len())?;
                     self.enqueue((id, DATA_MULTICAST), bytes.clone(), precedence, deadline);
                 }
                 Ok(message_id)

@@ -99,7 +99,7 @@ impl Router {
 
     /// The keys a packet from us to `dst` on `id` is signed with: a neighbour's own keys for
     /// unicast to it, else the interface's; multicast adds every keyed neighbour's.
-    fn signing_keys(&self, id: IfaceId, dst: Ipv6Addr) -> Vec<MacKey> {
+    pub(super) fn signing_keys(&self, id: IfaceId, dst: Ipv6Addr) -> Vec<&MacKey> {
         let Some(i) = self.ifaces.get(usize::from(id.0)) else {
             return Vec::new();
         };
@@ -108,40 +108,46 @@ impl Router {
                 .neighbour_keys
                 .get(&(id, dst))
                 .unwrap_or(&i.keys)
-                .clone();
+                .iter()
+                .collect();
         }
-        let mut keys = i.keys.clone();
+        let mut keys: Vec<&MacKey> = i.keys.iter().collect();
         keys.extend(
             self.neighbour_keys
                 .range((id, Ipv6Addr::UNSPECIFIED)..=(id, Ipv6Addr::from(u128::MAX)))
-                .flat_map(|(_, k)| k.iter().cloned()),
+                .flat_map(|(_, k)| k.iter()),
         );
         keys
     }
 
-    /// Adds the header, PC and MACs, and queues the packet.
-    fn seal(&mut self, id: IfaceId, dst: Ipv6Addr, body: Vec<Vec<u8>>) {
-        let keys = self.signing_keys(id, dst);
-        let Some(i) = self.ifaces.get_mut(usize::from(id.0)) else {
-            return;
-        };
-        let mut bytes = vec![crate::wire::MAGIC, crate::wire::VERSION, 0, 0];
-        if !keys.is_empty() {
-            if i.index.is_none() || i.pc == u32::MAX {
+    /// The interface's next packet counter and its index, shared by Babel and data packets.
+    /// A fresh index (and counter 0) is drawn first if there is none yet or the counter has
+    /// run out, so a counter never wraps under one index. `None` if the generator failed.
+    pub(super) fn next_counter(&mut self, id: IfaceId) -> Option<(u32, [u8; INDEX_LEN])> {
+        let i = self.ifaces.get_mut(usize::from(id.0))?;
+        let index = match i.index {
+            Some(index) if i.pc != u32::MAX => index,
+            _ => {
                 let mut index = [0u8; INDEX_LEN];
-                if self.random.fill(&mut index).is_err() {
-                    return;
-                }
+                self.random.fill(&mut index).ok()?;
                 i.index = Some(index);
                 i.pc = 0;
+                index
             }
-            let index = i.index.unwrap_or_default();
-            let pc = Tlv::Pc {
-                pc: i.pc,
-                index: &index,
+        };
+        let pc = i.pc;
+        i.pc += 1;
+        Some((pc, index))
+    }
+
+    /// Adds the header, PC and MACs, and queues the packet.
+    fn seal(&mut self, id: IfaceId, dst: Ipv6Addr, body: Vec<Vec<u8>>) {
+        let mut bytes = vec![crate::wire::MAGIC, crate::wire::VERSION, 0, 0];
+        if !self.signing_keys(id, dst).is_empty() {
+            let Some((pc, index)) = self.next_counter(id) else {
+                return;
             };
-            i.pc += 1;
-            if pc.encode(&mut bytes).is_err() {
+            if (Tlv::Pc { pc, index: &index }).encode(&mut bytes).is_err() {
                 return;
             }
         }
@@ -152,8 +158,13 @@ impl Router {
         if let Some(l) = bytes.get_mut(2..4) {
             l.copy_from_slice(&len.to_be_bytes());
         }
+        let Some(i) = self.ifaces.get(usize::from(id.0)) else {
+            return;
+        };
         let src = i.cfg.link_local;
-        let macs: Vec<[u8; 32]> = keys.iter().map(|k| k.sign(src, dst, &bytes)).collect();
+        let macs: Vec<[u8; 32]> = (self.signing_keys(id, dst).iter())
+            .map(|k| k.sign(src, dst, &bytes))
+            .collect();
         for mac in &macs {
             if Tlv::Mac(mac).encode(&mut bytes).is_err() {
                 return;
