@@ -362,7 +362,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         rng,
         Instant::ZERO,
         Suites::new(vec![suite.id()]).unwrap(),
-        ConnId::new(&[1]).unwrap(),
+        ConnId::new(&[1, 0, 0, 1]).unwrap(),
         Vec::new(),
     )
     .unwrap();
@@ -372,7 +372,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         Instant::ZERO,
         &m1,
         suite,
-        ConnId::new(&[2]).unwrap(),
+        ConnId::new(&[2, 0, 0, 2]).unwrap(),
         &pair.responder,
     )
     .unwrap();
