@@ -44,7 +44,10 @@
 //!   [`CloseReason::Superseded`].
 //! - Answers to copies (a duplicate message_1 or message_3 answered with the same message_2
 //!   or message_4): at most `max_retransmits` per session, sent to the address the session
-//!   was opened with, never to the copy's.
+//!   was opened with, never to the copy's. A copy of a message_1 whose address no cookie
+//!   has proved yet is answered with a retry to that address instead, so spoofed copies
+//!   draw nothing larger than themselves; only the first message_2 of at most
+//!   `cookie_threshold` unproved handshakes is ever larger than what asked for it.
 //! - Datagrams answering a peer (duplicates, error messages, retries): dropped when
 //!   `max_transmits` datagrams are already queued.
 //! - Received data: a record is refused (and left for the peer to retransmit at its layer)
@@ -421,6 +424,8 @@ struct Session<A> {
     retransmits: u32,
     /// Copies of a peer's message answered again.
     answers: u32,
+    /// Whether the initiator proved it receives at `peer` (it returned our cookie).
+    validated: bool,
 }
 
 /// Many EDHOC sessions over one datagram channel; `A` is the peer address type.
@@ -565,6 +570,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             rto: self.config.initial_rto,
             retransmits: 0,
             answers: 0,
+            validated: false,
         });
         self.transmits.push_back((peer, datagram));
         Ok(id)
@@ -673,6 +679,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             rto: self.config.initial_rto,
             retransmits: 0,
             answers: 0,
+            validated: incoming.validated,
         });
         self.by_message_1.insert(message_1_hash, id);
         self.by_initiator
@@ -790,7 +797,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         })?;
         let hash = RingBackend.sha256(&[message]);
         if let Some(id) = self.by_message_1.get(&hash).copied() {
-            self.answer_copy(id, MessageKind::Message1);
+            self.answer_message_1_copy(now, id, m1.c_i, cookie);
             return Err(InputError::Duplicate(MessageKind::Message1));
         }
         let validated = cookie.is_some_and(|c| self.cookie_is_valid(now, &from, m1.c_i, c));
@@ -823,6 +830,37 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 }
                 Err(InputError::Handshake(error))
             }
+        }
+    }
+
+    /// A copy of the message_1 a pending handshake answered: message_2 again once the
+    /// initiator proved it receives at the handshake's address (with the cookie of this copy or
+    /// of an earlier message_1), else a retry to that address. Copies of a spoofed message_1
+    /// then draw nothing larger than themselves toward an address nobody proved.
+    fn answer_message_1_copy(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        c_i: ConnId,
+        cookie: Option<&[u8; COOKIE_LEN]>,
+    ) {
+        let Some(peer) = self
+            .sessions
+            .get(&id)
+            .filter(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
+            .map(|s| s.peer.clone())
+        else {
+            return;
+        };
+        let proven = cookie.is_some_and(|c| self.cookie_is_valid(now, &peer, c_i, c));
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        s.validated |= proven;
+        if s.validated {
+            self.answer_copy(id, MessageKind::Message1);
+        } else if let Some(cookie) = self.cookie(now, &peer, c_i, 0) {
+            self.reply((peer, datagram::frame(Kind::Retry, Some(c_i), &cookie)));
         }
     }
 

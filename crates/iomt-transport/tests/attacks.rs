@@ -476,11 +476,12 @@ impl Credentials for Impostor {
     }
 }
 
-/// Spoofed duplicates of a genuine message_1 used to draw its message_2 again every time.
-/// Now a pending handshake answers at most `max_retransmits` copies, always to the address
-/// it was opened with.
+/// Spoofed copies of a genuine message_1 used to draw its message_2 (about seven times its
+/// size) again every time, toward whatever address they claimed. Now a copy is answered only
+/// toward the address the handshake was opened with: with a retry while no cookie has proved
+/// that address, with message_2 (at most `max_retransmits` times) once one has.
 #[test]
-fn replayed_message_1s_draw_a_bounded_number_of_answers() {
+fn replayed_message_1s_draw_nothing_larger_than_themselves() {
     let f = Fixture::new();
     let (soldier, post) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -494,22 +495,31 @@ fn replayed_message_1s_draw_a_bounded_number_of_answers() {
     let (_, m1) = outbox(&mut s, now).remove(0);
     deliver(&mut p, now, SOLDIER, &m1);
     outbox(&mut p, now);
-    let mut answers = Vec::new();
-    for _ in 0..100 {
+    let copy = |p: &mut Endpoint<u8>, datagram: &[u8]| {
         assert_eq!(
-            p.handle_input(now, VICTIM, &m1),
+            p.handle_input(now, VICTIM, datagram),
             Err(InputError::Duplicate(iomt_transport::MessageKind::Message1))
         );
-        answers.extend(outbox(&mut p, now));
+        outbox(p, now)
+    };
+    let answers: Vec<_> = (0..100).flat_map(|_| copy(&mut p, &m1)).collect();
+    assert_eq!(answers.len(), 100);
+    for (to, answer) in &answers {
+        assert_eq!(*to, SOLDIER, "never to the copy's address");
+        assert_eq!(answer[0], 0x06, "a retry, not message_2");
+        assert!(answer.len() < m1.len());
     }
+
+    // The genuine soldier follows one retry: its cookie proves the address, and copies of its
+    // message_1 are answered with message_2, a bounded number of times.
+    s.handle_input(now, POST, &answers[0].1).unwrap();
+    let (_, with_cookie) = outbox(&mut s, now).remove(0);
+    let answers: Vec<_> = (0..100).flat_map(|_| copy(&mut p, &with_cookie)).collect();
     assert_eq!(
         answers.len(),
         EndpointConfig::default().max_retransmits as usize
     );
-    assert!(
-        answers.iter().all(|(to, _)| *to == SOLDIER),
-        "never to the copy's address"
-    );
+    assert!(answers.iter().all(|(to, d)| *to == SOLDIER && d[0] == 0x02));
 }
 
 /// A seeded simulation: a soldier and the post talk over a lossy link while an attacker on
