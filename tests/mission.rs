@@ -115,11 +115,14 @@ fn claims_hold(o: &mission::Outcome) {
         others
     );
     assert_eq!(o.revoked_in_store.len(), devices);
+    // The rejoin and one try per device end without a session: refused, or unanswered where
+    // every copy of the refusal was lost on the air (each device's refusal is counted above).
     assert_eq!(
-        o.refused,
+        o.refused + o.unanswered,
         1 + others.len(),
         "the rejoin and one try per device"
     );
+    assert!(o.refused >= others.len() - 1, "most refusals are heard");
     assert!(
         o.reattested >= 2 * (devices - 1),
         "affirming rounds before the compromise"

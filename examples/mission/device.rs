@@ -59,6 +59,8 @@ pub enum Note {
     },
     /// Our handshake was refused.
     Refused,
+    /// Our handshake with another device got no answer (its refusal, if any, was lost).
+    Unanswered,
     /// We refused a handshake from the device at this mesh address.
     RefusedPeer {
         peer: ShortId,

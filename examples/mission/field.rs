@@ -248,6 +248,7 @@ impl Field {
                     _ if peer == self.post.short() && self.session.is_none() => {
                         self.connect(io, now)
                     }
+                    CloseReason::TimedOut => io.notes.push_back(Note::Unanswered),
                     _ => {}
                 }
             }

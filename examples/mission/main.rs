@@ -135,6 +135,8 @@ pub(crate) struct Outcome {
     /// Handshakes completed, and refused, as their initiators saw them.
     pub(crate) handshakes: usize,
     pub(crate) refused: usize,
+    /// Handshakes with another device that timed out (a refusal lost on the air).
+    pub(crate) unanswered: usize,
     /// EDHOC datagrams every endpoint sent, retransmissions and error messages included.
     pub(crate) handshake_traffic: Counter,
     /// Babel traffic per device.
@@ -206,6 +208,7 @@ impl Observer<Device> for Watch {
             }
             // The refusing side says why; the refused side only counts.
             Note::Refused => self.o.refused += 1,
+            Note::Unanswered => self.o.unanswered += 1,
             Note::RefusedPeer { peer, why } => {
                 if roster.index(peer) == Some(COMPROMISED) {
                     if self.o.revocation.is_some() {
@@ -520,9 +523,13 @@ fn summary(o: &Outcome) {
         o.sessions.len()
     );
     println!(
-        "handshakes  {} completed, {} refused: {} EDHOC datagrams, {} bytes on the mesh \
-         (retransmissions and error messages included)",
-        o.handshakes, o.refused, o.handshake_traffic.packets, o.handshake_traffic.bytes
+        "handshakes  {} completed, {} refused, {} unanswered: {} EDHOC datagrams, {} bytes on \
+         the mesh (retransmissions and error messages included)",
+        o.handshakes,
+        o.refused,
+        o.unanswered,
+        o.handshake_traffic.packets,
+        o.handshake_traffic.bytes
     );
     println!("traffic     precedence   sent  delivered  ratio   p50       p99");
     let m = &o.metrics;

@@ -70,12 +70,18 @@
 //! charging its retry budget: on a radio link they are indistinguishable from corruption or
 //! injection (RFC 9528 would end the session). The initiator's ephemeral key survives a forged
 //! message_2, so the genuine one still completes the handshake. EDHOC error messages are not
-//! authenticated either, so they are hints: they never end a handshake by themselves. The
-//! last one is kept and reported as the reason if the handshake then times out; code 2 (wrong
-//! cipher suite) makes the initiator retry once with a suite the responder named, and code 3
-//! in answer to message_3 makes it retry once with its credential by value. Connection
-//! identifiers are 4 random bytes, so none of this can be aimed at a session by someone who
-//! does not see its traffic.
+//! authenticated either, so they are hints: they never end a handshake, and the initiator
+//! keeps its retransmission schedule, since an error injected by someone who heard message_1
+//! must not silence the genuine responder. The last one is kept and reported as the reason if
+//! the handshake then times out. Code 2 (wrong cipher suite) makes the initiator retry once
+//! with a suite the responder named, and code 3 in answer to message_3 makes it retry once
+//! with its credential by value. A responder only notes them. The price: a genuine refusal
+//! reaches the application when the retransmissions run out (about 47 s with the default
+//! schedule), not at once. Records that fail
+//! to authenticate never end a session either: the record layer counts them against the key
+//! they were tried with and, past `forgeries_before_update`, asks the peer for its next key
+//! on the next record this side sends. Connection identifiers are 4 random bytes, so none of
+//! this can be aimed at a session by someone who does not see its traffic.
 //!
 //! # Credential references
 //!

@@ -340,30 +340,6 @@ impl IdentityCredentials {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The peer's credential as it names it: decoded from the value (no trust decision yet),
-    /// or read from the cache of credentials verified before. Changes nothing.
-    fn resolve(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
-        if let Some(cwt) = peer.by_value {
-            let unverified = UnverifiedCredential::decode(cwt).map_err(|_| Refusal::Credential)?;
-            return Ok(PeerCredential {
-                cred: cwt.to_vec(),
-                key: peer_key(&unverified.claims().subject),
-            });
-        }
-        let kid = peer
-            .id_cred
-            .kid_value()
-            .and_then(|k| <[u8; 8]>::try_from(k).ok())
-            .map(ShortId::from_bytes)
-            .ok_or(Refusal::UnknownCredential)?;
-        let cache = self.lock_cache();
-        let entry = cache.entries.get(&kid).ok_or(Refusal::UnknownCredential)?;
-        Ok(PeerCredential {
-            cred: entry.cwt.clone(),
-            key: peer_key(entry.credential.public_key()),
-        })
-    }
-
     /// The trust decision about a peer that proved it holds the key of `cwt`: verified in
     /// full when it came by value (and cached: the credential stands on its own, so the
     /// peer's next attempt may name it by reference even if its attestation fails), checked
@@ -427,10 +403,29 @@ impl Credentials for IdentityCredentials {
             .map(|(_, c)| Arc::clone(c))
     }
 
-    /// The credential by value (decoded, not yet trusted) or from the cache of verified
-    /// credentials; see the [module](self) documentation.
+    /// The peer's credential as it names it: decoded from the value (no trust decision yet),
+    /// or read from the cache of credentials verified before. Changes nothing; see the
+    /// [module](self) documentation.
     fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
-        self.resolve(peer)
+        if let Some(cwt) = peer.by_value {
+            let unverified = UnverifiedCredential::decode(cwt).map_err(|_| Refusal::Credential)?;
+            return Ok(PeerCredential {
+                cred: cwt.to_vec(),
+                key: peer_key(&unverified.claims().subject),
+            });
+        }
+        let kid = peer
+            .id_cred
+            .kid_value()
+            .and_then(|k| <[u8; 8]>::try_from(k).ok())
+            .map(ShortId::from_bytes)
+            .ok_or(Refusal::UnknownCredential)?;
+        let cache = self.lock_cache();
+        let entry = cache.entries.get(&kid).ok_or(Refusal::UnknownCredential)?;
+        Ok(PeerCredential {
+            cred: entry.cwt.clone(),
+            key: peer_key(entry.credential.public_key()),
+        })
     }
 
     /// Verifies the credential (in full, or again from the cache), then the attestation
