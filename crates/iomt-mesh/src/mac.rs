@@ -152,38 +152,36 @@ impl ReplayState {
             self.data_unicast = pc;
             return Freshness::Fresh;
         }
-        if self.index.as_deref() != Some(index) {
-            return Freshness::Unverified;
-        }
         let last = if multicast {
             &mut self.pc_multicast
         } else {
             &mut self.pc_unicast
         };
-        if pc <= *last {
-            return Freshness::Replayed;
-        }
-        *last = pc;
-        Freshness::Fresh
+        advance(self.index.as_deref() == Some(index), last, pc)
     }
 
     /// Checks the counter of an authenticated data packet and, if fresh, records it. Data
     /// packets never answer a challenge: an index is learnt on the routing channel only.
     pub(crate) fn check_data(&mut self, pc: u32, index: &[u8], multicast: bool) -> Freshness {
-        if self.index.as_deref() != Some(index) {
-            return Freshness::Unverified;
-        }
         let last = if multicast {
             &mut self.data_multicast
         } else {
             &mut self.data_unicast
         };
-        if pc <= *last {
-            return Freshness::Replayed;
-        }
-        *last = pc;
-        Freshness::Fresh
+        advance(self.index.as_deref() == Some(index), last, pc)
     }
+}
+
+/// A counter under a known index is fresh if it is newer than `last`, which it then becomes.
+fn advance(known_index: bool, last: &mut u32, pc: u32) -> Freshness {
+    if !known_index {
+        return Freshness::Unverified;
+    }
+    if pc <= *last {
+        return Freshness::Replayed;
+    }
+    *last = pc;
+    Freshness::Fresh
 }
 
 #[cfg(test)]

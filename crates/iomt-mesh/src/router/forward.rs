@@ -17,11 +17,7 @@ impl Router {
         };
         let packet = DataPacket::parse(data)?;
         let key = (iface, from);
-        // As for Babel packets: a neighbour's own keys, when set, replace the interface's.
-        let keys = self
-            .neighbour_keys
-            .get(&key)
-            .map_or(ifc.keys.as_slice(), Vec::as_slice);
+        let keys = self.verifying_keys(ifc, key);
         if !keys.is_empty() {
             let Some(auth) = packet.auth else {
                 return Err(InputError::MissingMac);

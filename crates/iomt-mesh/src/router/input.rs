@@ -20,11 +20,7 @@ impl Router {
         }
         let packet = Packet::parse(data)?;
         let key = (iface, from);
-        // A neighbour's own keys, when set, replace the interface's for its packets.
-        let keys = self
-            .neighbour_keys
-            .get(&key)
-            .map_or(ifc.keys.as_slice(), Vec::as_slice);
+        let keys = self.verifying_keys(ifc, key);
         if !keys.is_empty() {
             let macs = packet.trailer.iter().filter_map(|t| match t {
                 Tlv::Mac(m) => Some(*m),

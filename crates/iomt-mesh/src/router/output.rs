@@ -97,6 +97,14 @@ impl Router {
         }
     }
 
+    /// The keys a packet from the neighbour `key` on `ifc` must carry a MAC under (routing or
+    /// data alike): the neighbour's own keys when set, else the interface's.
+    pub(super) fn verifying_keys<'a>(&'a self, ifc: &'a Iface, key: NeighKey) -> &'a [MacKey] {
+        self.neighbour_keys
+            .get(&key)
+            .map_or(ifc.keys.as_slice(), Vec::as_slice)
+    }
+
     /// The keys a packet from us to `dst` on `id` is signed with: a neighbour's own keys for
     /// unicast to it, else the interface's; multicast adds every keyed neighbour's.
     pub(super) fn signing_keys(&self, id: IfaceId, dst: Ipv6Addr) -> Vec<&MacKey> {
