@@ -93,7 +93,7 @@ pub fn router(data: &[u8]) {
                 };
                 let _ = r.handle_input(now, iface, channel, from, BABEL_MULTICAST, raw);
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 let bytes = synthetic(*arg, op >> 3 & 7, rest);
                 let _ = r.handle_input(now, iface, Channel::Routing, from, BABEL_MULTICAST, &bytes);
             }
