@@ -1,98 +1,4 @@
-//! The sans-IO endpoint: many EDHOC sessions and their record layers over one datagram
-//! channel, with retransmission, duplicate handling and bounded state.
-//!
-//! # Driving it
-//!
-//! Feed every received datagram to [`Endpoint::handle_input`] and call
-//! [`Endpoint::handle_timeout`] when [`Endpoint::poll_timeout`] is reached. After any call,
-//! drain in this order: [`Endpoint::poll_event`] until `None` (so data and state changes are
-//! seen before anything else happens), then [`Endpoint::poll_transmit`] until `None`, then
-//! re-read [`Endpoint::poll_timeout`].
-//!
-//! # Who the peer is
-//!
-//! [`Endpoint::connect`] names the device it wants: a message_2 signed by any other key,
-//! however valid its credential, is refused before message_3 is sent, and the initiator keeps
-//! waiting for the genuine one. [`Event::Connected`] and every [`Event::Received`] carry the
-//! peer's verified [`DeviceId`]; the address a datagram came from proves nothing, so an
-//! application keys its sessions on the `DeviceId`, never on the address.
-//!
-//! # New peers
-//!
-//! A message_1 from a peer without a session is returned from `handle_input` as an
-//! [`Incoming`] before any per-peer state exists; the application calls [`Endpoint::accept`]
-//! or [`Endpoint::refuse`] (or drops it). Checks that need no state (method, cipher suite,
-//! critical EAD_1) are answered with an EDHOC error message right away.
-//!
-//! Once `cookie_threshold` handshakes are pending, a message_1 must come back with a cookie
-//! before it surfaces: the responder answers it with a retry datagram carrying an HMAC over
-//! the sender's address, C_I and a time epoch, under a key only this endpoint holds. The
-//! retry is stateless, costs no signature and is smaller than the message_1 it answers, so a
-//! flood of spoofed message_1s costs a MAC each and draws nothing larger toward the spoofed
-//! address; only an initiator that receives at its address gets further.
-//!
-//! # Bounds and eviction
-//!
-//! - Sessions: at most `max_sessions`; [`Endpoint::connect`] and [`Endpoint::accept`] fail
-//!   beyond it. Failed and timed-out sessions are removed.
-//! - Half-open responder handshakes: at most `max_pending`, and at most
-//!   `max_pending_per_peer` from one address. Accepting one more evicts that address's oldest
-//!   pending handshake, or else the oldest pending handshake of all (reported as
-//!   [`CloseReason::Evicted`]). A pending handshake leaves when it completes, fails, or
-//!   `handshake_timeout` after it was accepted; or when another handshake from the same
-//!   address and C_I completes (the initiator restarted), reported as
-//!   [`CloseReason::Superseded`].
-//! - Answers to copies (a duplicate message_1 or message_3 answered with the same message_2
-//!   or message_4): at most `max_retransmits` per session, sent to the address the session
-//!   was opened with, never to the copy's. A copy of a message_1 whose address no cookie
-//!   has proved yet is answered with a retry to that address instead, so spoofed copies
-//!   draw nothing larger than themselves; only the first message_2 of at most
-//!   `cookie_threshold` unproved handshakes is ever larger than what asked for it.
-//! - Datagrams answering a peer (duplicates, error messages, retries): dropped when
-//!   `max_transmits` datagrams are already queued.
-//! - Received data: a record is refused (and left for the peer to retransmit at its layer)
-//!   when `max_events` events are queued. Buffers handed back with [`Endpoint::recycle`]
-//!   carry the next records' plaintext (at most `max_recycled` are kept), so a receiver that
-//!   recycles allocates nothing per record.
-//!
-//! # Determinism
-//!
-//! Every table is ordered (`BTreeMap`), so the same inputs, times and random bytes give the
-//! same outputs in the same order; nothing depends on a hash seed.
-//!
-//! # Loss, forgery and error messages
-//!
-//! Only the initiator retransmits (message_1, then message_3) with exponential backoff; the
-//! responder answers a duplicate message_1 or message_3 with the same message_2 or message_4.
-//! message_4 (or any record from the responder) stops message_3's retransmissions.
-//!
-//! Bytes that fail to parse or authenticate are dropped without changing the session or
-//! charging its retry budget: on a radio link they are indistinguishable from corruption or
-//! injection (RFC 9528 would end the session). The initiator's ephemeral key survives a forged
-//! message_2, so the genuine one still completes the handshake. EDHOC error messages are not
-//! authenticated either, so they are hints: they never end a handshake, and the initiator
-//! keeps its retransmission schedule, since an error injected by someone who heard message_1
-//! must not silence the genuine responder. The last one is kept and reported as the reason if
-//! the handshake then times out. Code 2 (wrong cipher suite) makes the initiator retry once
-//! with a suite the responder named, and code 3 in answer to message_3 makes it retry once
-//! with its credential by value. A responder only notes them. The price: a genuine refusal
-//! reaches the application when the retransmissions run out (about 47 s with the default
-//! schedule), not at once. Records that fail
-//! to authenticate never end a session either: the record layer counts them against the key
-//! they were tried with and, past `forgeries_before_update`, asks the peer for its next key
-//! on the next record this side sends. Connection identifiers are 4 random bytes, so none of
-//! this can be aimed at a session by someone who does not see its traffic.
-//!
-//! # Credential references
-//!
-//! Each side names its credential by reference (`kid`) unless `credential_by_value` is set.
-//! A responder that cannot resolve the initiator's reference refuses message_3 with EDHOC
-//! error code 3, and the initiator restarts with its credential by value. An initiator that
-//! cannot resolve the responder's reference answers message_2 with code 3 and restarts with
-//! [`EAD_CREDENTIAL_REQUEST`] in EAD_1, and the responder then sends its credential by value;
-//! the request travels in message_1, which both signatures cover. A responder that ended a
-//! handshake with an error message sends it again for a copy of the message_3 that caused it,
-//! in case the first was lost.
+//! The sans-IO endpoint: see [`Endpoint`].
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -434,7 +340,103 @@ struct Session<A> {
     validated: bool,
 }
 
-/// Many EDHOC sessions over one datagram channel; `A` is the peer address type.
+/// The sans-IO endpoint: many EDHOC sessions and their record layers over one datagram
+/// channel, with retransmission, duplicate handling and bounded state.
+///
+/// # Driving it
+///
+/// Feed every received datagram to [`Endpoint::handle_input`] and call
+/// [`Endpoint::handle_timeout`] when [`Endpoint::poll_timeout`] is reached. After any call,
+/// drain in this order: [`Endpoint::poll_event`] until `None` (so data and state changes are
+/// seen before anything else happens), then [`Endpoint::poll_transmit`] until `None`, then
+/// re-read [`Endpoint::poll_timeout`].
+///
+/// # Who the peer is
+///
+/// [`Endpoint::connect`] names the device it wants: a message_2 signed by any other key,
+/// however valid its credential, is refused before message_3 is sent, and the initiator keeps
+/// waiting for the genuine one. [`Event::Connected`] and every [`Event::Received`] carry the
+/// peer's verified [`DeviceId`]; the address a datagram came from proves nothing, so an
+/// application keys its sessions on the `DeviceId`, never on the address.
+///
+/// # New peers
+///
+/// A message_1 from a peer without a session is returned from `handle_input` as an
+/// [`Incoming`] before any per-peer state exists; the application calls [`Endpoint::accept`]
+/// or [`Endpoint::refuse`] (or drops it). Checks that need no state (method, cipher suite,
+/// critical EAD_1) are answered with an EDHOC error message right away.
+///
+/// Once `cookie_threshold` handshakes are pending, a message_1 must come back with a cookie
+/// before it surfaces: the responder answers it with a retry datagram carrying an HMAC over
+/// the sender's address, C_I and a time epoch, under a key only this endpoint holds. The
+/// retry is stateless, costs no signature and is smaller than the message_1 it answers, so a
+/// flood of spoofed message_1s costs a MAC each and draws nothing larger toward the spoofed
+/// address; only an initiator that receives at its address gets further.
+///
+/// # Bounds and eviction
+///
+/// - Sessions: at most `max_sessions`; [`Endpoint::connect`] and [`Endpoint::accept`] fail
+///   beyond it. Failed and timed-out sessions are removed.
+/// - Half-open responder handshakes: at most `max_pending`, and at most
+///   `max_pending_per_peer` from one address. Accepting one more evicts that address's oldest
+///   pending handshake, or else the oldest pending handshake of all (reported as
+///   [`CloseReason::Evicted`]). A pending handshake leaves when it completes, fails, or
+///   `handshake_timeout` after it was accepted; or when another handshake from the same
+///   address and C_I completes (the initiator restarted), reported as
+///   [`CloseReason::Superseded`].
+/// - Answers to copies (a duplicate message_1 or message_3 answered with the same message_2
+///   or message_4): at most `max_retransmits` per session, sent to the address the session
+///   was opened with, never to the copy's. A copy of a message_1 whose address no cookie
+///   has proved yet is answered with a retry to that address instead, so spoofed copies
+///   draw nothing larger than themselves; only the first message_2 of at most
+///   `cookie_threshold` unproved handshakes is ever larger than what asked for it.
+/// - Datagrams answering a peer (duplicates, error messages, retries): dropped when
+///   `max_transmits` datagrams are already queued.
+/// - Received data: a record is refused (and left for the peer to retransmit at its layer)
+///   when `max_events` events are queued. Buffers handed back with [`Endpoint::recycle`]
+///   carry the next records' plaintext (at most `max_recycled` are kept), so a receiver that
+///   recycles allocates nothing per record.
+///
+/// # Determinism
+///
+/// Every table is ordered (`BTreeMap`), so the same inputs, times and random bytes give the
+/// same outputs in the same order; nothing depends on a hash seed.
+///
+/// # Loss, forgery and error messages
+///
+/// Only the initiator retransmits (message_1, then message_3) with exponential backoff; the
+/// responder answers a duplicate message_1 or message_3 with the same message_2 or message_4.
+/// message_4 (or any record from the responder) stops message_3's retransmissions.
+///
+/// Bytes that fail to parse or authenticate are dropped without changing the session or
+/// charging its retry budget: on a radio link they are indistinguishable from corruption or
+/// injection (RFC 9528 would end the session). The initiator's ephemeral key survives a forged
+/// message_2, so the genuine one still completes the handshake. EDHOC error messages are not
+/// authenticated either, so they are hints: they never end a handshake, and the initiator
+/// keeps its retransmission schedule, since an error injected by someone who heard message_1
+/// must not silence the genuine responder. The last one is kept and reported as the reason if
+/// the handshake then times out. Code 2 (wrong cipher suite) makes the initiator retry once
+/// with a suite the responder named, and code 3 in answer to message_3 makes it retry once
+/// with its credential by value. A responder only notes them. The price: a genuine refusal
+/// reaches the application when the retransmissions run out (about 47 s with the default
+/// schedule), not at once. Records that fail
+/// to authenticate never end a session either: the record layer counts them against the key
+/// they were tried with and, past `forgeries_before_update`, asks the peer for its next key
+/// on the next record this side sends. Connection identifiers are 4 random bytes, so none of
+/// this can be aimed at a session by someone who does not see its traffic.
+///
+/// # Credential references
+///
+/// Each side names its credential by reference (`kid`) unless `credential_by_value` is set.
+/// A responder that cannot resolve the initiator's reference refuses message_3 with EDHOC
+/// error code 3, and the initiator restarts with its credential by value. An initiator that
+/// cannot resolve the responder's reference answers message_2 with code 3 and restarts with
+/// [`EAD_CREDENTIAL_REQUEST`] in EAD_1, and the responder then sends its credential by value;
+/// the request travels in message_1, which both signatures cover. A responder that ended a
+/// handshake with an error message sends it again for a copy of the message_3 that caused it,
+/// in case the first was lost.
+///
+/// `A` is the peer address type.
 pub struct Endpoint<A> {
     config: EndpointConfig,
     creds: Arc<dyn Credentials>,
@@ -535,7 +537,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     }
 
     /// Starts a handshake as initiator with the device `expected`, reached at `peer`. Only
-    /// that device completes it: see [Who the peer is](self#who-the-peer-is).
+    /// that device completes it: see [Who the peer is](Endpoint#who-the-peer-is).
     pub fn connect(
         &mut self,
         now: Instant,
