@@ -56,6 +56,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # The sans-IO contract
+//!
+//! How every state machine of the workspace is driven (inputs, the one drain order of its
+//! outputs, its guarantees) is written once, in [`contract`].
+//!
 //! # What it does not do
 //!
 //! No cryptography (signatures and AEAD belong to `iomt-identity` and `iomt-transport`), no
@@ -85,6 +90,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod contract;
 mod callsign;
 mod classification;
 pub mod envelope;
