@@ -17,6 +17,7 @@ use iomt::mesh::{self, DataPacket, Router, Target};
 use iomt::schema::{DeviceId, Instant, Precedence, ShortId};
 use iomt::transport::{
     CloseReason, Endpoint, Event, IdentityCredentials, OpenError, SendError, SessionId, Transmit,
+    TransmitKind,
 };
 use iomt_sim::{Counter, NodeId, Received};
 
@@ -267,14 +268,16 @@ impl SecureMesh {
     fn flush(&mut self, now: Instant, precedence: Precedence) {
         let mut buf = Vec::new();
         while let Some(Transmit {
-            destination, len, ..
+            destination,
+            len,
+            kind,
+            ..
         }) = self.endpoint.poll_transmit(now, &mut buf)
         {
             let Some(datagram) = buf.get(..len) else {
                 continue;
             };
-            // A record's first byte has its high bit set; a handshake datagram's never does.
-            let record = datagram.first().is_some_and(|b| b & 0x80 != 0);
+            let record = kind == TransmitKind::Record;
             let counter = if record {
                 &mut self.sent.records
             } else {

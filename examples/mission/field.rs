@@ -314,7 +314,7 @@ impl Field {
         };
         let _ = attester.handle_input(wall, data);
         let mut answer = Vec::new();
-        if attester.poll_transmit(&mut answer) {
+        if attester.poll_transmit(&mut answer).is_some() {
             let _ = io.stack.send(now, session, CONTROL, &answer);
         }
         self.attestation = Some(attester);

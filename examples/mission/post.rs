@@ -213,7 +213,7 @@ impl Post {
             return;
         };
         let mut request = Vec::new();
-        if verifier.poll_transmit(&mut request) {
+        if verifier.poll_transmit(&mut request).is_some() {
             let _ = io.stack.send(now, session, CONTROL, &request);
         }
         let next = now + RETRY;
@@ -234,7 +234,7 @@ impl Post {
         };
         let outcome = check.verifier.handle_input(wall, data);
         let mut verdict = Vec::new();
-        if check.verifier.poll_transmit(&mut verdict) {
+        if check.verifier.poll_transmit(&mut verdict).is_some() {
             let _ = io.stack.send(now, session, CONTROL, &verdict);
         }
         match outcome {

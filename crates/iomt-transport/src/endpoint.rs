@@ -1,28 +1,29 @@
-//! The sans-IO endpoint: see [`Endpoint`].
+//! The sans-IO endpoint: see [`Endpoint`]. The endpoint holds the tables, admission and
+//! bounds; each session's handshake, retransmission and record layer live in [`session`].
 
-use alloc::boxed::Box;
+mod cookie;
+mod session;
+
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::hash::{Hash, Hasher};
+use core::hash::Hash;
 use core::time::Duration;
 
 use iomt_schema::{DeviceId, Instant};
-use ring::hmac;
 use ring::rand::SecureRandom;
 
+use self::cookie::CookieJar;
+use self::session::{AfterTimeout, Io, Session, usable_suites};
 use crate::conn_id::ConnId;
-use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
+use crate::credential::{Credentials, Role};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, COOKIE_LEN, Datagram, DatagramError, Kind};
 use crate::ead::EadItem;
 use crate::error::{HandshakeError, MessageKind};
-use crate::handshake::{
-    Completed, Initiator, InitiatorAwaitingMessage4, PeerInfo, Responder, check_message_1,
-};
+use crate::handshake::{PeerInfo, check_message_1};
 use crate::message::{ErrorMessage, Message1, Suites};
-use crate::record::{CONN_ID_LEN, RecordConfig, RecordError, RecordLayer, RecordStats};
-use crate::schedule::SessionSecret;
+use crate::record::{CONN_ID_LEN, MAX_OVERHEAD, RecordConfig, RecordError, RecordStats};
 use crate::suite::CipherSuite;
 
 /// EAD label an initiator puts in EAD_1 when it could not resolve the responder's credential
@@ -108,6 +109,34 @@ pub struct Transmit<A> {
     pub destination: A,
     /// Its length in the buffer.
     pub len: usize,
+    /// What it carries, so that a driver picks how to carry it without reading it.
+    pub kind: TransmitKind,
+}
+
+/// What a [`Transmit`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransmitKind {
+    /// A handshake message, an EDHOC error message or a retry: this endpoint's own control
+    /// traffic.
+    Handshake,
+    /// A record sealed from data the application sent.
+    Record,
+}
+
+/// Why an initiator starts its handshake again (the session and its handle stay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Retry {
+    /// This side could not resolve the responder's credential reference (first contact): the
+    /// new message_1 asks for the credential by value.
+    PeerCredentialByValue,
+    /// The responder could not resolve ours (EDHOC error code 3, first contact): the new
+    /// message_3 carries it by value.
+    CredentialByValue,
+    /// The responder does not run the selected cipher suite (EDHOC error code 2): the new
+    /// message_1 selects one it named.
+    CipherSuite,
 }
 
 /// Why a session ended.
@@ -130,6 +159,11 @@ pub enum CloseReason {
     /// A pending handshake was evicted to make room for a newer one (the oldest goes first).
     #[error("evicted by a newer pending handshake")]
     Evicted,
+    /// Not a failure: the initiator named a credential this side does not hold (first
+    /// contact), was asked for it by value (EDHOC error code 3), and will send it in a new
+    /// handshake.
+    #[error("first contact: the initiator was asked for its credential by value and retries")]
+    ByValueRequested,
 }
 
 /// Something the application should know.
@@ -150,6 +184,14 @@ pub enum Event<A> {
         suite: CipherSuite,
         /// What the handshake established about the peer.
         info: PeerInfo,
+    },
+    /// The initiator starts its handshake again, for `reason` (the ordinary first contact
+    /// among them); the session handle stays valid.
+    Retrying {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: Retry,
     },
     /// A record arrived.
     Received {
@@ -270,86 +312,18 @@ pub enum SendError {
     Record(RecordError),
 }
 
-enum State {
-    InitiatorWaitM2 {
-        handshake: Initiator<RingBackend>,
-        /// message_1 as sent (with the cookie, once a retry gave one).
-        datagram: Vec<u8>,
-    },
-    InitiatorWaitM4 {
-        handshake: Box<InitiatorAwaitingMessage4>,
-        record: RecordLayer,
-        datagram: Vec<u8>,
-    },
-    ResponderWaitM3 {
-        handshake: Responder,
-        datagram: Vec<u8>,
-    },
-    Established {
-        record: RecordLayer,
-        secret: SessionSecret,
-        /// The responder's message_4, sent again for a duplicate message_3.
-        reply: Option<Vec<u8>>,
-    },
-    Failed {
-        /// The error message this side ended the handshake with, sent again for a copy of
-        /// the message that caused it (the first may have been lost).
-        reply: Option<Vec<u8>>,
-    },
-}
-
-/// How the initiator runs its current attempt; changed by what it learns on the way.
-#[derive(Clone)]
-struct Attempt {
-    suites: Suites,
-    renegotiated: bool,
-    /// Our credential by value in message_3.
-    by_value: bool,
-    /// Ask the responder for its credential by value ([`EAD_CREDENTIAL_REQUEST`]).
-    request_value: bool,
-    /// The cookie of the responder's last retry.
-    cookie: Option<[u8; COOKIE_LEN]>,
-    /// Retries followed in this attempt.
-    retries: u32,
-}
-
-struct Session<A> {
-    peer: A,
-    /// The initiator's attempt (`None` for a responder).
-    attempt: Option<Attempt>,
-    role: Role,
-    /// The expected device (initiator) until the handshake verifies the peer, then the
-    /// verified one.
-    device: Option<DeviceId>,
-    local_id: ConnId,
-    peer_id: Option<ConnId>,
-    message_1_hash: Option<[u8; 32]>,
-    /// Hash of the peer's message this side completed its step with (message_2 or
-    /// message_3), to recognise copies.
-    processed_hash: Option<[u8; 32]>,
-    state: State,
-    /// The last non-fatal handshake error or error message, reported if the handshake then
-    /// times out.
-    last_error: Option<HandshakeError>,
-    timer: Option<Instant>,
-    rto: Duration,
-    retransmits: u32,
-    /// Copies of a peer's message answered again.
-    answers: u32,
-    /// Whether the initiator proved it receives at `peer` (it returned our cookie).
-    validated: bool,
-}
-
 /// The sans-IO endpoint: many EDHOC sessions and their record layers over one datagram
 /// channel, with retransmission, duplicate handling and bounded state.
 ///
 /// # Driving it
 ///
-/// Feed every received datagram to [`Endpoint::handle_input`] and call
-/// [`Endpoint::handle_timeout`] when [`Endpoint::poll_timeout`] is reached. After any call,
-/// drain in this order: [`Endpoint::poll_event`] until `None` (so data and state changes are
-/// seen before anything else happens), then [`Endpoint::poll_transmit`] until `None`, then
-/// re-read [`Endpoint::poll_timeout`].
+/// As every state machine of the workspace ([`iomt_schema::contract`]): feed every received
+/// datagram to [`Endpoint::handle_input`] and call [`Endpoint::handle_timeout`] when
+/// [`Endpoint::poll_timeout`] is reached; after any call, drain [`Endpoint::poll_transmit`],
+/// then [`Endpoint::poll_event`] (again if handling an event called in), then read
+/// [`Endpoint::poll_timeout`]. [`Endpoint::send`] queues the data: the record is sealed
+/// straight into the caller's buffer by `poll_transmit`, once, and its [`Transmit::kind`]
+/// says it is a record.
 ///
 /// # Who the peer is
 ///
@@ -441,13 +415,13 @@ pub struct Endpoint<A> {
     config: EndpointConfig,
     creds: Arc<dyn Credentials>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
-    cookie_key: Option<hmac::Key>,
+    cookies: CookieJar,
     sessions: BTreeMap<SessionId, Session<A>>,
     by_local_id: BTreeMap<ConnId, SessionId>,
     by_message_1: BTreeMap<[u8; 32], SessionId>,
     /// Responder sessions by the initiator's address and C_I (several while one is pending).
     by_initiator: BTreeSet<(A, ConnId, SessionId)>,
-    transmits: VecDeque<(A, Vec<u8>)>,
+    out: Outbox<A>,
     events: VecDeque<Event<A>>,
     recycled: Vec<Vec<u8>>,
     next_session: u64,
@@ -457,23 +431,37 @@ impl<A> core::fmt::Debug for Endpoint<A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Endpoint")
             .field("sessions", &self.sessions.len())
-            .field("transmits", &self.transmits.len())
+            .field("transmits", &self.out.queue.len())
             .field("events", &self.events.len())
             .finish_non_exhaustive()
     }
 }
 
-/// Feeds an address's `Hash` into the cookie MAC: whatever the address type, the same
-/// address gives the same bytes within this process, which is all a cookie needs.
-struct MacHasher<'a>(&'a mut hmac::Context);
+/// Something queued to leave: a datagram built already (handshake traffic), or data to seal
+/// as a record when it leaves.
+enum Outgoing<A> {
+    Datagram { to: A, bytes: Vec<u8> },
+    Record { session: SessionId, data: Vec<u8> },
+}
 
-impl Hasher for MacHasher<'_> {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+/// The queue of what leaves, in order.
+struct Outbox<A> {
+    queue: VecDeque<Outgoing<A>>,
+    /// Most datagrams queued before answers to peers are dropped.
+    limit: usize,
+}
+
+impl<A> Outbox<A> {
+    /// Queues a datagram of our own making (a handshake step, a retransmission).
+    fn push(&mut self, to: A, bytes: Vec<u8>) {
+        self.queue.push_back(Outgoing::Datagram { to, bytes });
     }
 
-    fn finish(&self) -> u64 {
-        0
+    /// Queues an answer a peer's datagram asked for, unless `limit` datagrams are queued.
+    fn reply(&mut self, to: A, bytes: Vec<u8>) {
+        if self.queue.len() < self.limit {
+            self.push(to, bytes);
+        }
     }
 }
 
@@ -485,16 +473,20 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         creds: Arc<dyn Credentials>,
         rng: Arc<dyn SecureRandom + Send + Sync>,
     ) -> Self {
+        let limit = config.max_transmits;
         Self {
             config,
             creds,
             rng,
-            cookie_key: None,
+            cookies: CookieJar::default(),
             sessions: BTreeMap::new(),
             by_local_id: BTreeMap::new(),
             by_message_1: BTreeMap::new(),
             by_initiator: BTreeSet::new(),
-            transmits: VecDeque::new(),
+            out: Outbox {
+                queue: VecDeque::new(),
+                limit,
+            },
             events: VecDeque::new(),
             recycled: Vec::new(),
             next_session: 0,
@@ -508,32 +500,12 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
 
     /// Number of responder handshakes waiting for message_3.
     pub fn pending_count(&self) -> usize {
-        self.pending().count()
+        self.sessions.values().filter(|s| s.is_pending()).count()
     }
 
     /// The verified identity of an established session's peer.
     pub fn peer(&self, session: SessionId) -> Option<DeviceId> {
-        let s = self.sessions.get(&session)?;
-        match s.state {
-            State::InitiatorWaitM4 { .. } | State::Established { .. } => s.device,
-            _ => None,
-        }
-    }
-
-    fn pending(&self) -> impl Iterator<Item = (&SessionId, &Session<A>)> {
-        self.sessions
-            .iter()
-            .filter(|(_, s)| matches!(s.state, State::ResponderWaitM3 { .. }))
-    }
-
-    /// Our usable suites, in preference order.
-    fn usable_suites(&self) -> Vec<CipherSuite> {
-        self.config
-            .suites
-            .iter()
-            .copied()
-            .filter(|s| RingBackend.supports(*s) && self.creds.local(*s).is_some())
-            .collect()
+        self.sessions.get(&session)?.verified_peer()
     }
 
     /// Starts a handshake as initiator with the device `expected`, reached at `peer`. Only
@@ -547,74 +519,18 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if self.sessions.len() >= self.config.max_sessions {
             return Err(OpenError::TooManySessions);
         }
-        let first = *self.usable_suites().first().ok_or(OpenError::NoSuite)?;
-        let suites = Suites::new(alloc::vec![first.id()]).ok_or(OpenError::NoSuite)?;
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
-        let attempt = Attempt {
-            suites,
-            renegotiated: false,
-            by_value: self.config.credential_by_value,
-            request_value: false,
-            cookie: None,
-            retries: 0,
+        let id = SessionId(self.next_session);
+        let mut io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
         };
-        let handshake = self.start_initiator(now, &attempt, local_id, expected)?;
-        let datagram = datagram::frame_message_1(None, handshake.message_1());
-        let id = self.insert(Session {
-            peer: peer.clone(),
-            attempt: Some(attempt),
-            role: Role::Initiator,
-            device: Some(expected),
-            local_id,
-            peer_id: None,
-            message_1_hash: None,
-            processed_hash: None,
-            last_error: None,
-            state: State::InitiatorWaitM2 {
-                handshake,
-                datagram: datagram.clone(),
-            },
-            timer: Some(now.saturating_add(self.config.initial_rto)),
-            rto: self.config.initial_rto,
-            retransmits: 0,
-            answers: 0,
-            validated: false,
-        });
-        self.transmits.push_back((peer, datagram));
+        let session = Session::connect(id, now, peer, expected, local_id, &mut io)?;
+        self.insert(id, session);
         Ok(id)
-    }
-
-    fn start_initiator(
-        &self,
-        now: Instant,
-        attempt: &Attempt,
-        local_id: ConnId,
-        expected: DeviceId,
-    ) -> Result<Initiator<RingBackend>, OpenError> {
-        let mut ead_1 = self.creds.ead(&EadRequest {
-            slot: EadSlot::Message1,
-            now,
-            nonce: None,
-            peer_ead: &[],
-        });
-        if attempt.request_value {
-            ead_1.push(EadItem::new(EAD_CREDENTIAL_REQUEST, None));
-        }
-        let (handshake, _) = Initiator::start(
-            &RingBackend,
-            &*self.rng,
-            now,
-            attempt.suites.clone(),
-            local_id,
-            ead_1,
-        )
-        .map_err(OpenError::Handshake)?;
-        let handshake = handshake.expect_peer(expected);
-        Ok(if attempt.by_value {
-            handshake.send_credential_by_value()
-        } else {
-            handshake
-        })
     }
 
     /// Accepts a new initiator: answers with message_2.
@@ -627,15 +543,15 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if self.sessions.len() >= self.config.max_sessions {
             return Err(OpenError::TooManySessions);
         }
-        let from_peer: Vec<SessionId> = self
-            .pending()
+        let pending = || self.sessions.iter().filter(|(_, s)| s.is_pending());
+        let from_peer: Vec<SessionId> = pending()
             .filter(|(_, s)| s.peer == incoming.peer)
             .map(|(id, _)| *id)
             .collect();
         let evict = if from_peer.len() >= self.config.max_pending_per_peer {
             from_peer.first().copied()
-        } else if self.pending_count() >= self.config.max_pending {
-            self.pending().map(|(id, _)| *id).min()
+        } else if pending().count() >= self.config.max_pending {
+            pending().map(|(id, _)| *id).next()
         } else {
             None
         };
@@ -645,21 +561,26 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 .ead
                 .iter()
                 .any(|i| i.label == EAD_CREDENTIAL_REQUEST);
-        let respond = if by_value {
-            Responder::respond_by_value::<RingBackend>
-        } else {
-            Responder::respond::<RingBackend>
+        let id = SessionId(self.next_session);
+        let mut io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
         };
-        let (handshake, message_2) = respond(
-            &RingBackend,
-            &*self.rng,
+        let session = Session::accept(
+            id,
             now,
+            incoming.peer.clone(),
             &incoming.message_1,
             incoming.suite,
+            incoming.c_i,
+            by_value,
+            incoming.validated,
             local_id,
-            &*self.creds,
-        )
-        .map_err(OpenError::Handshake)?;
+            &mut io,
+        )?;
         if let Some(old) = evict {
             self.remove(old);
             self.events.push_back(Event::Closed {
@@ -667,60 +588,38 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 reason: CloseReason::Evicted,
             });
         }
-        let datagram = datagram::frame(Kind::Message2, Some(incoming.c_i), &message_2);
-        let message_1_hash = RingBackend.sha256(&[&incoming.message_1]);
-        let id = self.insert(Session {
-            peer: incoming.peer.clone(),
-            attempt: None,
-            role: Role::Responder,
-            device: None,
-            local_id,
-            peer_id: Some(incoming.c_i),
-            message_1_hash: Some(message_1_hash),
-            processed_hash: None,
-            last_error: None,
-            state: State::ResponderWaitM3 {
-                handshake,
-                datagram: datagram.clone(),
-            },
-            timer: Some(now.saturating_add(self.config.handshake_timeout)),
-            rto: self.config.initial_rto,
-            retransmits: 0,
-            answers: 0,
-            validated: incoming.validated,
-        });
-        self.by_message_1.insert(message_1_hash, id);
-        self.by_initiator
-            .insert((incoming.peer.clone(), incoming.c_i, id));
-        self.transmits.push_back((incoming.peer, datagram));
+        if let Some(hash) = session.message_1_hash {
+            self.by_message_1.insert(hash, id);
+        }
+        self.by_initiator.insert((incoming.peer, incoming.c_i, id));
+        self.insert(id, session);
         Ok(id)
     }
 
     /// Refuses a new initiator with an EDHOC error message (code 1).
     pub fn refuse(&mut self, incoming: Incoming<A>) {
         let error = ErrorMessage::Unspecified("refused".into());
-        self.reply_error(incoming.peer, incoming.c_i, &error);
+        self.out
+            .reply(incoming.peer, error_datagram(incoming.c_i, &error));
     }
 
-    /// Seals `data` as one record for `session`.
+    /// Queues `data` as one record for `session`; [`Endpoint::poll_transmit`] seals it into
+    /// the caller's buffer.
     pub fn send(&mut self, now: Instant, session: SessionId, data: &[u8]) -> Result<(), SendError> {
-        let Some(s) = self.sessions.get_mut(&session) else {
+        let _ = now;
+        let Some(s) = self.sessions.get(&session) else {
             return Err(SendError::UnknownSession);
         };
-        let State::Established { record, .. } = &mut s.state else {
+        if !s.is_established() {
             return Err(SendError::NotEstablished);
-        };
-        let mut out = Vec::with_capacity(data.len() + crate::record::MAX_OVERHEAD);
-        match record.seal(now, data, &mut out) {
-            Ok(()) => {
-                self.transmits.push_back((s.peer.clone(), out));
-                Ok(())
-            }
-            Err(e) => {
-                self.fail(now, session, CloseReason::Record(e));
-                Err(SendError::Record(e))
-            }
         }
+        let mut buffer = self.recycled.pop().unwrap_or_default();
+        buffer.extend_from_slice(data);
+        self.out.queue.push_back(Outgoing::Record {
+            session,
+            data: buffer,
+        });
+        Ok(())
     }
 
     /// EDHOC_Exporter for an established session (labels 32768 to 32771 are the record
@@ -735,7 +634,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get(&session) else {
             return Err(SendError::UnknownSession);
         };
-        let State::Established { secret, .. } = &s.state else {
+        let Some(secret) = s.secret() else {
             return Err(SendError::NotEstablished);
         };
         secret
@@ -746,12 +645,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     /// The record layer's counters of an established session (sealed and opened records,
     /// forgeries, current key phases).
     pub fn record_stats(&self, session: SessionId) -> Option<RecordStats> {
-        match &self.sessions.get(&session)?.state {
-            State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => {
-                Some(record.stats())
-            }
-            _ => None,
-        }
+        self.sessions.get(&session)?.record_stats()
     }
 
     /// Hands back the buffer of an [`Event::Received`] once its data is consumed: the next
@@ -779,15 +673,51 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if bytes.len() > self.config.max_datagram {
             return Err(DatagramError::TooLarge.into());
         }
-        match Datagram::parse(bytes)? {
-            Datagram::Message1 { cookie, message } => self.on_message_1(now, from, cookie, message),
-            Datagram::Message2(to, message) => self.on_message_2(now, to, message).map(|()| None),
-            Datagram::Message3(to, message) => self.on_message_3(now, to, message).map(|()| None),
-            Datagram::Message4(to, message) => self.on_message_4(now, to, message).map(|()| None),
-            Datagram::Error(to, message) => self.on_error(now, to, message).map(|()| None),
-            Datagram::Retry(to, cookie) => self.on_retry(to, cookie).map(|()| None),
-            Datagram::Record(header) => self.on_record(now, header.receiver, bytes).map(|()| None),
+        let datagram = Datagram::parse(bytes)?;
+        let to = match datagram {
+            Datagram::Message1 { cookie, message } => {
+                return self.on_message_1(now, from, cookie, message);
+            }
+            Datagram::Record(header) => return self.on_record(now, header.receiver, bytes),
+            Datagram::Message2(to, _)
+            | Datagram::Message3(to, _)
+            | Datagram::Message4(to, _)
+            | Datagram::Error(to, _)
+            | Datagram::Retry(to, _) => to,
+        };
+        let id = self.session_for(to)?;
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(InputError::UnknownSession);
+        };
+        let mut io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
+        };
+        match datagram {
+            Datagram::Message2(_, message) => s.on_message_2(now, message, &mut io)?,
+            Datagram::Message3(_, message) => {
+                if let Some(c_i) = s.on_message_3(now, message, &mut io)? {
+                    let initiator = s.peer.clone();
+                    self.supersede(&initiator, c_i, id);
+                }
+            }
+            Datagram::Message4(_, message) => s.on_message_4(now, message, &mut io)?,
+            Datagram::Error(_, message) => {
+                let error = ErrorMessage::decode(message).map_err(|error| {
+                    InputError::Handshake(HandshakeError::Malformed {
+                        message: MessageKind::Error,
+                        error,
+                    })
+                })?;
+                s.on_error(now, error, &mut io)?;
+            }
+            Datagram::Retry(_, cookie) => s.on_retry(cookie, &mut io)?,
+            Datagram::Message1 { .. } | Datagram::Record(_) => {}
         }
+        Ok(None)
     }
 
     fn on_message_1(
@@ -808,14 +738,21 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             self.answer_message_1_copy(now, id, m1.c_i, cookie);
             return Err(InputError::Duplicate(MessageKind::Message1));
         }
-        let validated = cookie.is_some_and(|c| self.cookie_is_valid(now, &from, m1.c_i, c));
+        let validated = cookie.is_some_and(|c| {
+            self.cookies.is_valid(
+                &*self.rng,
+                self.config.cookie_lifetime,
+                now,
+                &from,
+                m1.c_i,
+                c,
+            )
+        });
         if !validated && self.pending_count() >= self.config.cookie_threshold {
-            if let Some(cookie) = self.cookie(now, &from, m1.c_i, 0) {
-                self.reply((from, datagram::frame(Kind::Retry, Some(m1.c_i), &cookie)));
-            }
+            self.reply_retry(now, from, m1.c_i);
             return Err(InputError::AddressNotValidated);
         }
-        let supported = self.usable_suites();
+        let supported = usable_suites(&self.config, &*self.creds);
         match check_message_1(&m1, &supported, &*self.creds) {
             Ok(suite) => Ok(Some(Incoming {
                 peer: from,
@@ -834,7 +771,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                     other => other.reply(),
                 };
                 if let Some(reply) = reply {
-                    self.reply_error(from, m1.c_i, &reply);
+                    self.out.reply(from, error_datagram(m1.c_i, &reply));
                 }
                 Err(InputError::Handshake(error))
             }
@@ -852,129 +789,38 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         c_i: ConnId,
         cookie: Option<&[u8; COOKIE_LEN]>,
     ) {
-        let Some(peer) = self
-            .sessions
-            .get(&id)
-            .filter(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
-            .map(|s| s.peer.clone())
-        else {
+        let Some(s) = self.sessions.get_mut(&id).filter(|s| s.is_pending()) else {
             return;
         };
-        let proven = cookie.is_some_and(|c| self.cookie_is_valid(now, &peer, c_i, c));
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        s.validated |= proven;
-        if s.validated {
-            self.answer_copy(id, MessageKind::Message1);
-        } else if let Some(cookie) = self.cookie(now, &peer, c_i, 0) {
-            self.reply((peer, datagram::frame(Kind::Retry, Some(c_i), &cookie)));
+        let peer = s.peer.clone();
+        let proven = cookie.is_some_and(|c| {
+            self.cookies
+                .is_valid(&*self.rng, self.config.cookie_lifetime, now, &peer, c_i, c)
+        });
+        if proven {
+            s.mark_validated();
         }
-    }
-
-    /// Answers a copy of the message a responder session answered (message_1 with message_2
-    /// while it waits for message_3; message_3 with message_4 or the error that ended the
-    /// handshake), at most `max_retransmits` times, to the address the session runs with.
-    fn answer_copy(&mut self, id: SessionId, copy: MessageKind) {
-        let limit = self.config.max_retransmits;
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let datagram = match (&s.state, copy) {
-            (State::ResponderWaitM3 { datagram, .. }, MessageKind::Message1)
-            | (
-                State::Established {
-                    reply: Some(datagram),
-                    ..
-                }
-                | State::Failed {
-                    reply: Some(datagram),
-                },
-                MessageKind::Message3,
-            ) => datagram,
-            _ => return,
-        };
-        if s.answers >= limit {
+        if !s.is_validated() {
+            self.reply_retry(now, peer, c_i);
             return;
         }
-        s.answers += 1;
-        let again = (s.peer.clone(), datagram.clone());
-        self.reply(again);
-    }
-
-    /// The cookie for `peer` and `c_i` in the current epoch, or `back` epochs before it.
-    fn cookie(
-        &mut self,
-        now: Instant,
-        peer: &A,
-        c_i: ConnId,
-        back: u64,
-    ) -> Option<[u8; COOKIE_LEN]> {
-        if self.cookie_key.is_none() {
-            self.cookie_key = hmac::Key::generate(hmac::HMAC_SHA256, &*self.rng).ok();
-        }
-        let key = self.cookie_key.as_ref()?;
-        let lifetime = self.config.cookie_lifetime.as_millis().max(1);
-        let elapsed = now.saturating_duration_since(Instant::ZERO).as_millis();
-        let epoch = u64::try_from(elapsed / lifetime)
-            .unwrap_or(u64::MAX)
-            .checked_sub(back)?;
-        let mut ctx = hmac::Context::with_key(key);
-        ctx.update(&epoch.to_be_bytes());
-        ctx.update(c_i.as_bytes());
-        peer.hash(&mut MacHasher(&mut ctx));
-        let tag = ctx.sign();
-        let mut cookie = [0; COOKIE_LEN];
-        cookie.copy_from_slice(tag.as_ref().get(..COOKIE_LEN)?);
-        Some(cookie)
-    }
-
-    fn cookie_is_valid(
-        &mut self,
-        now: Instant,
-        peer: &A,
-        c_i: ConnId,
-        cookie: &[u8; COOKIE_LEN],
-    ) -> bool {
-        (0..2).any(|back| {
-            self.cookie(now, peer, c_i, back).is_some_and(|expected| {
-                // Compared without an early exit, so timing says nothing about the prefix.
-                expected
-                    .iter()
-                    .zip(cookie)
-                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                    == 0
-            })
-        })
-    }
-
-    /// A responder asked for its cookie: message_1 goes again with it, at once (a retry is
-    /// not a lost message and costs the retransmission budget nothing).
-    fn on_retry(&mut self, to: ConnId, cookie: &[u8; COOKIE_LEN]) -> Result<(), InputError> {
-        let id = self.session_for(to)?;
-        let limit = self.config.max_retransmits;
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
+        let mut io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
         };
-        let (
-            State::InitiatorWaitM2 {
-                handshake,
-                datagram,
-            },
-            Some(attempt),
-        ) = (&mut s.state, &mut s.attempt)
-        else {
-            return Err(InputError::Unexpected(MessageKind::Message1));
-        };
-        if attempt.retries >= limit {
-            return Err(InputError::Unexpected(MessageKind::Message1));
+        s.answer_copy(MessageKind::Message1, &mut io);
+    }
+
+    /// Answers `to`'s message_1 with a retry carrying its cookie.
+    fn reply_retry(&mut self, now: Instant, to: A, c_i: ConnId) {
+        let lifetime = self.config.cookie_lifetime;
+        if let Some(cookie) = self.cookies.cookie(&*self.rng, lifetime, now, &to, c_i, 0) {
+            let retry = datagram::frame(Kind::Retry, Some(c_i), &cookie);
+            self.out.reply(to, retry);
         }
-        attempt.retries += 1;
-        attempt.cookie = Some(*cookie);
-        *datagram = datagram::frame_message_1(Some(cookie), handshake.message_1());
-        let again = (s.peer.clone(), datagram.clone());
-        self.transmits.push_back(again);
-        Ok(())
     }
 
     fn session_for(&self, to: ConnId) -> Result<SessionId, InputError> {
@@ -984,336 +830,12 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             .ok_or(InputError::UnknownSession)
     }
 
-    fn on_message_2(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
-        let id = self.session_for(to)?;
-        let hash = RingBackend.sha256(&[message]);
-        let rng = Arc::clone(&self.rng);
-        let creds = Arc::clone(&self.creds);
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        if s.processed_hash == Some(hash) {
-            if let State::InitiatorWaitM4 { datagram, .. } = &s.state {
-                let again = (s.peer.clone(), datagram.clone());
-                self.reply(again);
-            }
-            return Err(InputError::Duplicate(MessageKind::Message2));
-        }
-        let handshake = match &s.state {
-            State::InitiatorWaitM2 { handshake, .. } => handshake,
-            State::Failed { .. } => return Err(InputError::Closed),
-            _ => return Err(InputError::Unexpected(MessageKind::Message2)),
-        };
-        let failure = match handshake.process_message_2(&RingBackend, &*rng, now, message, &*creds)
-        {
-            Ok((awaiting, message_3)) => {
-                let completed = awaiting.completed();
-                let record = RecordLayer::new(
-                    completed.suite,
-                    &completed.secret,
-                    Role::Initiator,
-                    completed.c_i,
-                    completed.c_r,
-                    self.config.record,
-                    now,
-                );
-                let record = match record {
-                    Ok(record) => record,
-                    Err(e) => {
-                        self.fail(now, id, CloseReason::Record(e));
-                        return Err(InputError::Record(e));
-                    }
-                };
-                let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
-                s.peer_id = Some(completed.c_r);
-                s.device = Some(completed.peer.device);
-                s.processed_hash = Some(hash);
-                s.rto = self.config.initial_rto;
-                s.retransmits = 0;
-                s.timer = Some(now.saturating_add(s.rto));
-                s.state = State::InitiatorWaitM4 {
-                    handshake: Box::new(awaiting),
-                    record,
-                    datagram: datagram.clone(),
-                };
-                self.transmits.push_back((s.peer.clone(), datagram));
-                return Ok(());
-            }
-            Err(failure) => failure,
-        };
-        let error = failure.error;
-        // Our verifier does not know the responder's reference: tell it (code 3), and start
-        // again asking for its credential by value, once.
-        if let (HandshakeError::Refused(Refusal::UnknownCredential), Some(c_r)) =
-            (&error, failure.c_r)
-        {
-            let peer = s.peer.clone();
-            let next = s
-                .attempt
-                .as_ref()
-                .filter(|a| !a.request_value)
-                .map(|a| Attempt {
-                    request_value: true,
-                    ..a.clone()
-                });
-            s.last_error = Some(error.clone());
-            self.reply_error(peer, c_r, &ErrorMessage::UnknownCredential);
-            if let Some(next) = next {
-                self.restart(now, id, next)?;
-            }
-            return Err(InputError::Handshake(error));
-        }
-        // Only an authenticated responder's refusal ends the handshake: anything else may
-        // be a forgery, and the genuine message_2 can still come (another device answering
-        // in the expected one's place included).
-        if error.is_fatal() && !matches!(error, HandshakeError::UnexpectedPeer { .. }) {
-            if let (Some(c_r), Some(reply)) = (failure.c_r, error.reply()) {
-                let peer = s.peer.clone();
-                self.reply_error(peer, c_r, &reply);
-            }
-            self.fail(now, id, CloseReason::Handshake(error.clone()));
-            return Err(InputError::Handshake(error));
-        }
-        s.last_error = Some(error.clone());
-        Err(InputError::Handshake(error))
-    }
-
-    fn on_message_3(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
-        let id = self.session_for(to)?;
-        let hash = RingBackend.sha256(&[message]);
-        let creds = Arc::clone(&self.creds);
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        if s.processed_hash == Some(hash) {
-            self.answer_copy(id, MessageKind::Message3);
-            return Err(InputError::Duplicate(MessageKind::Message3));
-        }
-        let result = match &s.state {
-            State::ResponderWaitM3 { handshake, .. } => {
-                handshake.process_message_3(&RingBackend, now, message, &*creds)
-            }
-            State::Failed { .. } => return Err(InputError::Closed),
-            _ => return Err(InputError::Unexpected(MessageKind::Message3)),
-        };
-        match result {
-            Ok((completed, message_4)) => {
-                let Completed {
-                    suite,
-                    c_i,
-                    c_r,
-                    peer,
-                    secret,
-                    ..
-                } = completed;
-                let record = RecordLayer::new(
-                    suite,
-                    &secret,
-                    Role::Responder,
-                    c_r,
-                    c_i,
-                    self.config.record,
-                    now,
-                );
-                let record = match record {
-                    Ok(record) => record,
-                    Err(e) => {
-                        self.fail(now, id, CloseReason::Record(e));
-                        return Err(InputError::Record(e));
-                    }
-                };
-                let datagram = datagram::frame(Kind::Message4, Some(c_i), &message_4);
-                let initiator = s.peer.clone();
-                s.device = Some(peer.device);
-                self.events.push_back(Event::Connected {
-                    session: id,
-                    address: s.peer.clone(),
-                    peer: peer.device,
-                    role: Role::Responder,
-                    suite,
-                    info: peer,
-                });
-                s.timer = None;
-                s.processed_hash = Some(hash);
-                s.answers = 0;
-                s.state = State::Established {
-                    record,
-                    secret,
-                    reply: Some(datagram.clone()),
-                };
-                self.transmits.push_back((s.peer.clone(), datagram));
-                self.supersede(&initiator, c_i, id);
-                Ok(())
-            }
-            Err(error) => {
-                if error.is_fatal() {
-                    let answer = s
-                        .peer_id
-                        .zip(error.reply())
-                        .map(|(c_i, reply)| error_datagram(c_i, &reply));
-                    if let Some(datagram) = &answer {
-                        s.processed_hash = Some(hash);
-                        let again = (s.peer.clone(), datagram.clone());
-                        self.reply(again);
-                    }
-                    self.fail_answering(now, id, CloseReason::Handshake(error.clone()), answer);
-                } else {
-                    s.last_error = Some(error.clone());
-                }
-                Err(InputError::Handshake(error))
-            }
-        }
-    }
-
-    fn on_message_4(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
-        let id = self.session_for(to)?;
-        let creds = Arc::clone(&self.creds);
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        let result = match &s.state {
-            State::InitiatorWaitM4 { handshake, .. } => {
-                handshake.process_message_4(&RingBackend, message, &*creds)
-            }
-            State::Established { .. } if s.role == Role::Initiator => {
-                return Err(InputError::Duplicate(MessageKind::Message4));
-            }
-            State::Failed { .. } => return Err(InputError::Closed),
-            _ => return Err(InputError::Unexpected(MessageKind::Message4)),
-        };
-        match result {
-            Ok(_ead_4) => {
-                let event = Self::confirm(id, s);
-                self.events.extend(event);
-                Ok(())
-            }
-            Err(error) => {
-                if error.is_fatal() {
-                    self.fail(now, id, CloseReason::Handshake(error.clone()));
-                }
-                Err(InputError::Handshake(error))
-            }
-        }
-    }
-
-    /// The initiator learned that the responder has the keys: stop sending message_3 and
-    /// report the session.
-    fn confirm(id: SessionId, s: &mut Session<A>) -> Option<Event<A>> {
-        let state = core::mem::replace(&mut s.state, State::Failed { reply: None });
-        let (state, event) = match state {
-            State::InitiatorWaitM4 {
-                handshake, record, ..
-            } => {
-                let completed = handshake.into_completed();
-                let event = Event::Connected {
-                    session: id,
-                    address: s.peer.clone(),
-                    peer: completed.peer.device,
-                    role: Role::Initiator,
-                    suite: completed.suite,
-                    info: completed.peer,
-                };
-                let state = State::Established {
-                    record,
-                    secret: completed.secret,
-                    reply: None,
-                };
-                (state, Some(event))
-            }
-            other => (other, None),
-        };
-        s.state = state;
-        s.timer = None;
-        event
-    }
-
-    /// An EDHOC error message: a hint, since nothing authenticates it. It is kept as the
-    /// reason to report should the handshake time out; codes 2 and 3 make the initiator
-    /// correct its attempt once.
-    fn on_error(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
-        let id = self.session_for(to)?;
-        let error = ErrorMessage::decode(message).map_err(|error| {
-            InputError::Handshake(HandshakeError::Malformed {
-                message: MessageKind::Error,
-                error,
-            })
-        })?;
-        let ours = self.usable_suites();
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        if matches!(s.state, State::Established { .. } | State::Failed { .. }) {
-            return Err(InputError::Unexpected(MessageKind::Error));
-        }
-        let next = s.attempt.as_ref().and_then(|attempt| {
-            let mut next = attempt.clone();
-            match (&s.state, &error) {
-                // Error code 2 answers message_1: try a suite the responder named, once.
-                (State::InitiatorWaitM2 { .. }, ErrorMessage::WrongSelectedSuite(theirs))
-                    if !attempt.renegotiated =>
-                {
-                    next.suites = renegotiate(&ours, &attempt.suites, theirs)?;
-                    next.renegotiated = true;
-                }
-                // Error code 3 answers message_3: our kid is unknown, send the credential by
-                // value, once.
-                (State::InitiatorWaitM4 { .. }, ErrorMessage::UnknownCredential)
-                    if !attempt.by_value =>
-                {
-                    next.by_value = true;
-                }
-                _ => return None,
-            }
-            Some(next)
-        });
-        s.last_error = Some(HandshakeError::PeerError(error));
-        match next {
-            Some(next) => self.restart(now, id, next),
-            None => Ok(()),
-        }
-    }
-
-    /// Starts the initiator's handshake again with a fresh ephemeral key and `next` attempt.
-    fn restart(&mut self, now: Instant, id: SessionId, next: Attempt) -> Result<(), InputError> {
-        let Some(s) = self.sessions.get(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        let Some(expected) = s.device else {
-            return Err(InputError::Unexpected(MessageKind::Error));
-        };
-        let next = Attempt {
-            cookie: None,
-            retries: 0,
-            ..next
-        };
-        let handshake = match self.start_initiator(now, &next, s.local_id, expected) {
-            Ok(handshake) => handshake,
-            Err(OpenError::Handshake(e)) => {
-                self.fail(now, id, CloseReason::Handshake(e.clone()));
-                return Err(InputError::Handshake(e));
-            }
-            Err(_) => {
-                self.fail(now, id, CloseReason::TimedOut);
-                return Err(InputError::Closed);
-            }
-        };
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
-        let datagram = datagram::frame_message_1(None, handshake.message_1());
-        s.attempt = Some(next);
-        s.peer_id = None;
-        s.processed_hash = None;
-        s.state = State::InitiatorWaitM2 {
-            handshake,
-            datagram: datagram.clone(),
-        };
-        s.timer = Some(now.saturating_add(s.rto));
-        self.transmits.push_back((s.peer.clone(), datagram));
-        Ok(())
-    }
-
-    fn on_record(&mut self, now: Instant, to: ConnId, bytes: &[u8]) -> Result<(), InputError> {
+    fn on_record(
+        &mut self,
+        now: Instant,
+        to: ConnId,
+        bytes: &[u8],
+    ) -> Result<Option<Incoming<A>>, InputError> {
         let id = self.session_for(to)?;
         if self.events.len() >= self.config.max_events {
             return Err(InputError::Backpressure);
@@ -1321,36 +843,27 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
         };
-        let (record, Some(peer)) = (
-            match &mut s.state {
-                State::InitiatorWaitM4 { record, .. } | State::Established { record, .. } => record,
-                State::Failed { .. } => return Err(InputError::Closed),
-                _ => return Err(InputError::NotEstablished),
-            },
-            s.device,
-        ) else {
-            return Err(InputError::NotEstablished);
-        };
         let mut buf = self.recycled.pop().unwrap_or_default();
         buf.extend_from_slice(bytes);
-        match record.open(now, &mut buf) {
-            Ok(range) => {
-                buf.truncate(range.end);
-                buf.drain(..range.start);
-                if matches!(s.state, State::InitiatorWaitM4 { .. }) {
-                    let event = Self::confirm(id, s);
-                    self.events.extend(event);
-                }
+        let mut io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
+        };
+        match s.on_record(now, &mut buf, &mut io) {
+            Ok(peer) => {
                 self.events.push_back(Event::Received {
                     session: id,
                     peer,
                     data: buf,
                 });
-                Ok(())
+                Ok(None)
             }
             Err(e) => {
                 self.recycle(buf);
-                Err(InputError::Record(e))
+                Err(e)
             }
         }
     }
@@ -1365,44 +878,18 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            self.timeout(now, id);
-        }
-    }
-
-    fn timeout(&mut self, now: Instant, id: SessionId) {
-        let max_retransmits = self.config.max_retransmits;
-        let max_rto = self.config.max_rto;
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        match &mut s.state {
-            State::Established { record, .. } => record.handle_timeout(now),
-            State::Failed { .. } => self.remove(id),
-            State::ResponderWaitM3 { .. } => {
-                let reason = s
-                    .last_error
-                    .take()
-                    .map_or(CloseReason::TimedOut, CloseReason::Handshake);
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            let mut io = Io {
+                config: &self.config,
+                creds: &*self.creds,
+                rng: &*self.rng,
+                out: &mut self.out,
+                events: &mut self.events,
+            };
+            if let AfterTimeout::Remove = s.handle_timeout(now, &mut io) {
                 self.remove(id);
-                self.events.push_back(Event::Closed {
-                    session: id,
-                    reason,
-                });
-            }
-            State::InitiatorWaitM2 { datagram, .. } | State::InitiatorWaitM4 { datagram, .. } => {
-                if s.retransmits >= max_retransmits {
-                    let reason = s
-                        .last_error
-                        .take()
-                        .map_or(CloseReason::TimedOut, CloseReason::Handshake);
-                    self.fail(now, id, reason);
-                    return;
-                }
-                s.retransmits += 1;
-                s.rto = (s.rto * 2).min(max_rto);
-                s.timer = Some(now.saturating_add(s.rto));
-                let again = (s.peer.clone(), datagram.clone());
-                self.transmits.push_back(again);
             }
         }
     }
@@ -1415,16 +902,47 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             .min()
     }
 
-    /// The next datagram to send, written into `buf` (cleared first).
+    /// The next datagram to send, written into `buf` (cleared first): a handshake datagram,
+    /// or a record sealed from queued data straight into `buf`.
     #[must_use]
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<Transmit<A>> {
-        let (destination, datagram) = self.transmits.pop_front()?;
-        buf.clear();
-        buf.extend_from_slice(&datagram);
-        Some(Transmit {
-            destination,
-            len: datagram.len(),
-        })
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit<A>> {
+        while let Some(outgoing) = self.out.queue.pop_front() {
+            buf.clear();
+            match outgoing {
+                Outgoing::Datagram { to, bytes } => {
+                    buf.extend_from_slice(&bytes);
+                    return Some(Transmit {
+                        destination: to,
+                        len: bytes.len(),
+                        kind: TransmitKind::Handshake,
+                    });
+                }
+                Outgoing::Record { session, data } => {
+                    let Some(s) = self.sessions.get_mut(&session) else {
+                        continue;
+                    };
+                    buf.reserve(data.len() + MAX_OVERHEAD);
+                    let mut io = Io {
+                        config: &self.config,
+                        creds: &*self.creds,
+                        rng: &*self.rng,
+                        out: &mut self.out,
+                        events: &mut self.events,
+                    };
+                    let sealed = s.seal(now, &data, buf, &mut io);
+                    let destination = s.peer.clone();
+                    self.recycle(data);
+                    if sealed.is_ok() {
+                        return Some(Transmit {
+                            destination,
+                            len: buf.len(),
+                            kind: TransmitKind::Record,
+                        });
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// The next event.
@@ -1432,54 +950,10 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         self.events.pop_front()
     }
 
-    fn reply(&mut self, transmit: (A, Vec<u8>)) {
-        if self.transmits.len() < self.config.max_transmits {
-            self.transmits.push_back(transmit);
-        }
-    }
-
-    fn reply_error(&mut self, peer: A, to: ConnId, error: &ErrorMessage) {
-        self.reply((peer, error_datagram(to, error)));
-    }
-
-    /// Ends a session with `reason`: reported once, then kept (answering nothing) until the
-    /// drain timeout so late datagrams meet [`InputError::Closed`].
-    fn fail(&mut self, now: Instant, id: SessionId, reason: CloseReason) {
-        self.fail_answering(now, id, reason, None);
-    }
-
-    /// As [`fail`](Self::fail), keeping the error message `reply` to send again for a copy
-    /// of the message that caused it.
-    fn fail_answering(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        reason: CloseReason,
-        reply: Option<Vec<u8>>,
-    ) {
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        if matches!(s.state, State::Failed { .. }) {
-            return;
-        }
-        s.state = State::Failed { reply };
-        s.timer = Some(now.saturating_add(self.config.drain_timeout));
-        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
-            self.by_initiator.remove(&(s.peer.clone(), peer_id, id));
-        }
-        self.events.push_back(Event::Closed {
-            session: id,
-            reason,
-        });
-    }
-
-    fn insert(&mut self, session: Session<A>) -> SessionId {
-        let id = SessionId(self.next_session);
+    fn insert(&mut self, id: SessionId, session: Session<A>) {
         self.next_session += 1;
         self.by_local_id.insert(session.local_id, id);
         self.sessions.insert(id, session);
-        id
     }
 
     fn remove(&mut self, id: SessionId) {
@@ -1504,13 +978,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             .by_initiator
             .range(from..=to)
             .map(|(_, _, id)| *id)
-            .filter(|id| {
-                *id != done
-                    && self
-                        .sessions
-                        .get(id)
-                        .is_some_and(|s| matches!(s.state, State::ResponderWaitM3 { .. }))
-            })
+            .filter(|id| *id != done && self.sessions.get(id).is_some_and(|s| s.is_pending()))
             .collect();
         for id in stale {
             self.remove(id);
@@ -1536,30 +1004,11 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     }
 }
 
-/// SUITES_I after an error code 2: our preferences up to the first one the responder
-/// supports, which becomes the selected (last) suite.
-fn renegotiate(ours: &[CipherSuite], tried: &Suites, theirs: &Suites) -> Option<Suites> {
-    let pick = ours
-        .iter()
-        .position(|s| theirs.ids().contains(&s.id()) && s.id() != tried.selected())?;
-    let ids = ours.get(..=pick)?.iter().map(|s| s.id()).collect();
-    Suites::new(ids)
-}
-
 /// An EDHOC error message framed for the receiver `to`.
 fn error_datagram(to: ConnId, error: &ErrorMessage) -> Vec<u8> {
     let mut message = Vec::new();
     error.encode(&mut message);
     datagram::frame(Kind::Error, Some(to), &message)
-}
-
-impl<A> Session<A> {
-    fn next_timeout(&self) -> Option<Instant> {
-        match &self.state {
-            State::Established { record, .. } => record.poll_timeout(),
-            _ => self.timer,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ pub use datagram::DatagramError;
 pub use ead::{EadItem, MAX_EAD_ITEMS};
 pub use endpoint::{
     CloseReason, EAD_CREDENTIAL_REQUEST, Endpoint, EndpointConfig, Event, Incoming, InputError,
-    OpenError, SendError, SessionId, Transmit,
+    OpenError, Retry, SendError, SessionId, Transmit, TransmitKind,
 };
 pub use error::{Fault, HandshakeError, MessageKind};
 pub use handshake::{

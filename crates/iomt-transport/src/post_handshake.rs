@@ -469,13 +469,16 @@ impl PostHandshakeVerifier {
         })
     }
 
-    /// Appends what is to be sent to `out`; false if nothing.
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
+    /// What is to be sent, written into `buf` (cleared first), as the workspace's contract
+    /// has it ([`iomt_schema::contract`]); its length, or `None` if nothing.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        buf.clear();
         if self.out.is_empty() {
-            return false;
+            return None;
         }
-        out.append(&mut self.out);
-        true
+        core::mem::swap(buf, &mut self.out);
+        Some(buf.len())
     }
 
     /// The outcome, once the exchange is over.
@@ -619,13 +622,16 @@ impl PostHandshakeAttester {
         })
     }
 
-    /// Appends what is to be sent to `out`; false if nothing.
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
+    /// What is to be sent, written into `buf` (cleared first), as the workspace's contract
+    /// has it ([`iomt_schema::contract`]); its length, or `None` if nothing.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        buf.clear();
         if self.out.is_empty() {
-            return false;
+            return None;
         }
-        out.append(&mut self.out);
-        true
+        core::mem::swap(buf, &mut self.out);
+        Some(buf.len())
     }
 
     /// Feeds application data received from the server at `now`. Done with `Ok` once the

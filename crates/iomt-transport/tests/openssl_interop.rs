@@ -516,7 +516,7 @@ fn openssl_client_and_rustls_server_with_post_handshake_attestation() {
     )
     .unwrap();
     let mut request = Vec::new();
-    assert!(attestation.poll_transmit(&mut request));
+    assert!(attestation.poll_transmit(&mut request).is_some());
     conn.writer().write_all(&request).unwrap();
     conn.complete_io(&mut tcp).unwrap();
 

@@ -258,7 +258,7 @@ fn attest(
     let (mut s_out, mut c_out) = (None, None);
     for _ in 0..10 {
         let mut out = Vec::new();
-        if server.poll_transmit(&mut out) {
+        if server.poll_transmit(&mut out).is_some() {
             pair.server.writer().write_all(&out).unwrap();
         }
         let mut ok = Ok(());
@@ -274,7 +274,7 @@ fn attest(
             }
         }
         let mut out = Vec::new();
-        if client.poll_transmit(&mut out) {
+        if client.poll_transmit(&mut out).is_some() {
             pair.client.writer().write_all(&out).unwrap();
         }
         let mut ok = Ok(());

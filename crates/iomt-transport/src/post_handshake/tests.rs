@@ -295,7 +295,7 @@ fn exchange(
     let (mut s_out, mut c_out) = (None, None);
     for _ in 0..100 {
         let mut bytes = Vec::new();
-        server.poll_transmit(&mut bytes);
+        let _ = server.poll_transmit(&mut bytes);
         for piece in bytes.chunks(chunk) {
             let mut offset = 0;
             while offset < piece.len() && c_out.is_none() {
@@ -311,7 +311,7 @@ fn exchange(
             }
         }
         let mut bytes = Vec::new();
-        client.poll_transmit(&mut bytes);
+        let _ = client.poll_transmit(&mut bytes);
         for piece in bytes.chunks(chunk) {
             let mut offset = 0;
             while offset < piece.len() && s_out.is_none() {
@@ -452,7 +452,7 @@ fn refusals_and_protocol_errors_are_sticky() {
         &SystemRandom::new(),
     )
     .unwrap();
-    server.poll_transmit(&mut Vec::new());
+    let _ = server.poll_transmit(&mut Vec::new());
     let mut attestation = Vec::new();
     BackhaulMessage::Attestation {
         result: &m.result,
@@ -475,13 +475,13 @@ fn refusals_and_protocol_errors_are_sticky() {
     )
     .unwrap();
     let mut out = Vec::new();
-    server.poll_transmit(&mut out);
+    let _ = server.poll_transmit(&mut out);
     assert_eq!(
         server.handle_input(at(T0), &out),
         Err(AttestError::Unexpected)
     );
     let mut verdict = Vec::new();
-    server.poll_transmit(&mut verdict);
+    let _ = server.poll_transmit(&mut verdict);
     assert_eq!(verdict, [0x03, 0x00, 0x01, 0x03]);
 
     // A client that gets a verdict before any request.
@@ -530,17 +530,17 @@ fn application_data_after_the_verdict_is_left_alone() {
     .unwrap();
     let mut client = PostHandshakeAttester::new(&binding, m.result.clone(), None).unwrap();
     let mut wire = Vec::new();
-    server.poll_transmit(&mut wire);
+    let _ = server.poll_transmit(&mut wire);
     let p = client.handle_input(at(T0), &wire).unwrap();
     assert_eq!((p.consumed, p.done), (wire.len(), None));
     let mut wire = Vec::new();
-    client.poll_transmit(&mut wire);
+    let _ = client.poll_transmit(&mut wire);
     wire.extend_from_slice(b"GET /picture");
     let p = server.handle_input(at(T0), &wire).unwrap();
     assert_eq!(p.consumed, wire.len() - b"GET /picture".len());
     assert!(p.done.is_some());
     let mut wire = Vec::new();
-    server.poll_transmit(&mut wire);
+    let _ = server.poll_transmit(&mut wire);
     wire.extend_from_slice(b"picture follows");
     let p = client.handle_input(at(T0), &wire).unwrap();
     assert_eq!(p.consumed, 4);
