@@ -17,7 +17,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use iomt_schema::Instant;
+use iomt_schema::{DeviceId, Instant};
 
 use crate::cbor::{self, CborError, Reader};
 use crate::conn_id::{read_short_bstr, write_short_bstr};
@@ -405,6 +405,16 @@ pub trait Credentials: Send + Sync {
         peer: &PeerCandidate<'_>,
         credential: &PeerCredential,
     ) -> Result<(), Refusal>;
+
+    /// Whether this side holds the credential of `device` already, so that a handshake with
+    /// it can name credentials by reference. An initiator that does not (first contact) asks
+    /// for the responder's credential by value and sends its own by value from the start,
+    /// which saves the round trip of an unresolved reference (EDHOC error code 3) each way.
+    /// The default says yes: references first.
+    fn knows_peer(&self, device: DeviceId) -> bool {
+        let _ = device;
+        true
+    }
 
     /// EAD items to send in `request.slot`.
     fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {

@@ -60,7 +60,7 @@ use iomt_identity::{
     CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer as DeviceSigner, Tier,
     TrustStore, UnverifiedCredential, VerifiedCredential, VerifiedResult,
 };
-use iomt_schema::{Instant, ShortId, Timestamp};
+use iomt_schema::{DeviceId, Instant, ShortId, Timestamp};
 use ring::rand::SecureRandom;
 
 use crate::cbor::CborError;
@@ -426,6 +426,11 @@ impl Credentials for IdentityCredentials {
             cred: entry.cwt.clone(),
             key: peer_key(entry.credential.public_key()),
         })
+    }
+
+    /// Whether the cache holds a credential verified earlier for `device`.
+    fn knows_peer(&self, device: DeviceId) -> bool {
+        self.lock_cache().entries.contains_key(&device.short())
     }
 
     /// Verifies the credential (in full, or again from the cache), then the attestation

@@ -6,6 +6,8 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use iomt_schema::DeviceId;
+
 use crate::cbor;
 use crate::credential::{
     Credentials, EadRequest, EadSlot, IdCred, LocalCredential, PeerCandidate, PeerCredential,
@@ -130,6 +132,12 @@ impl Credentials for StaticCredentials {
             .find(|(id, c)| id == peer.id_cred || peer.by_value == Some(c.cred.as_slice()))
             .map(|(_, c)| c.clone())
             .ok_or(Refusal::UnknownCredential)
+    }
+
+    fn knows_peer(&self, device: DeviceId) -> bool {
+        self.peers
+            .iter()
+            .any(|(_, c)| c.key.device_id() == Some(device))
     }
 
     /// Every peer in the table is admitted once it proved its key.

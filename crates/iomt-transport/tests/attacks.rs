@@ -377,9 +377,9 @@ fn a_code_3_from_a_victims_address_does_not_switch_replies_to_values() {
     };
     let before = victims_message_2(&mut p);
 
-    // The insider does not know the post's credential: its endpoint answers message_2 with
-    // code 3, addressed to the post's C_R.
-    let mut i = endpoint(Arc::new(f.credentials(&insider)));
+    // The insider's credentials claim to know the post but cannot resolve its reference: its
+    // endpoint answers message_2 with code 3, addressed to the post's C_R.
+    let mut i = endpoint(Arc::new(Forgetful(f.credentials(&insider))));
     i.connect(now, POST, device(&cp)).unwrap();
     let (_, m1) = outbox(&mut i, now).remove(0);
     deliver(&mut p, now, VICTIM, &m1);
@@ -391,6 +391,28 @@ fn a_code_3_from_a_victims_address_does_not_switch_replies_to_values() {
 
     let after = victims_message_2(&mut p);
     assert_eq!(after.len(), before.len(), "still by reference");
+}
+
+/// Credentials that say they hold every peer's credential, and resolve none: an initiator
+/// with them names credentials by reference and answers every message_2 with code 3.
+struct Forgetful(IdentityCredentials);
+
+impl Credentials for Forgetful {
+    fn local(&self, suite: iomt_transport::CipherSuite) -> Option<Arc<LocalCredential>> {
+        self.0.local(suite)
+    }
+
+    fn resolve_peer(&self, _: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
+        Err(Refusal::UnknownCredential)
+    }
+
+    fn admit_peer(&self, _: &PeerCandidate<'_>, _: &PeerCredential) -> Result<(), Refusal> {
+        Err(Refusal::Refused)
+    }
+
+    fn ead(&self, request: &EadRequest<'_>) -> Vec<EadItem> {
+        self.0.ead(request)
+    }
 }
 
 /// A forged message_2 carrying another device's credential by value, signed with the

@@ -141,11 +141,13 @@ impl<A: Clone> Session<A> {
     ) -> Result<Self, OpenError> {
         let first = *io.usable_suites().first().ok_or(OpenError::NoSuite)?;
         let suites = Suites::new(alloc::vec![first.id()]).ok_or(OpenError::NoSuite)?;
+        // First contact: neither side is likely to hold the other's credential.
+        let first_contact = !io.creds.knows_peer(expected);
         let attempt = Attempt {
             suites,
             renegotiated: false,
-            by_value: io.config.credential_by_value,
-            request_value: false,
+            by_value: io.config.credential_by_value || first_contact,
+            request_value: first_contact,
             retries: 0,
         };
         let handshake = start_initiator(now, &attempt, local_id, expected, io)?;

@@ -1323,14 +1323,18 @@ fn a_refused_message_3_is_answered_again_when_repeated() {
 
 #[test]
 fn connection_identifiers_are_four_random_bytes() {
-    let (creds, _) = credentials(&[CipherSuite::Suite4]);
+    let (creds, responder) = credentials(&[CipherSuite::Suite4]);
+    let known = responder
+        .local(CipherSuite::Suite4)
+        .and_then(|l| l.signer().public_key().device_id())
+        .unwrap();
     let mut ep = endpoint(config_with(&[CipherSuite::Suite4]), creds);
     let mut sizes = Vec::new();
     let mut ids = Vec::new();
     let mut buf = Vec::new();
     for peer in 0..16u8 {
-        ep.connect(Instant::ZERO, peer, DeviceId::from_bytes([peer; 16]))
-            .unwrap();
+        // A device the credentials know: no credential request in EAD_1.
+        ep.connect(Instant::ZERO, peer, known).unwrap();
         let t = ep.poll_transmit(Instant::ZERO, &mut buf).unwrap();
         // message_1 ends with C_I (there is no EAD_1 here): a 4-byte bstr.
         assert_eq!(buf[t.len - 5], 0x44);
