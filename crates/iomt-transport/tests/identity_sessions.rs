@@ -16,8 +16,8 @@ use iomt_identity::{
 use iomt_schema::{Instant, Timestamp};
 use iomt_transport::{
     CloseReason, Credentials, EAD_ATTESTATION_RESULT, EAD_EVIDENCE, EAD_EVIDENCE_REQUEST, EadItem,
-    EadRequest, EndpointConfig, ErrorMessage, Event, HandshakeError, IdentityCredentials,
-    LocalCredential, PeerCandidate, PeerCredential, Refusal,
+    EadRequest, EndpointConfig, ErrorMessage, HandshakeError, IdentityCredentials, LocalCredential,
+    PeerCandidate, PeerCredential, Refusal,
 };
 
 fn both_connected(link: &Link) -> bool {
