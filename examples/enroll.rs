@@ -9,6 +9,11 @@
 //! ```sh
 //! cargo run --example enroll
 //! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
+)]
 
 use std::error::Error;
 

@@ -51,16 +51,6 @@
 //! Without keys a router sends bare datagrams (the header and payload above, nothing around
 //! them) and accepts either form without checking any MAC, as it does Babel packets. Anyone
 //! on the link can then forge, replay or shed traffic: that is for closed test networks only.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )
-)]
 
 use core::net::Ipv6Addr;
 use core::time::Duration;

@@ -9,6 +9,13 @@
 //!
 //! Where it shows something, the same attack is also run against a network without keys,
 //! where it works (or, for (b), where the content digest alone still saves the real flood).
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! Malformed and hostile input through the router's public API: each gets its own typed
 //! error (or is ignored as the RFC asks), and the router's state is unchanged.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;

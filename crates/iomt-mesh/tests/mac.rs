@@ -1,4 +1,9 @@
 //! RFC 8967 between two routers: challenge handshake, then replay and forgery rejected.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;

@@ -1,5 +1,10 @@
 //! Deterministic simulations of `iomt-mesh` routers in `iomt-sim`, with the loop-freedom
 //! oracle checked after every event.
+#![allow(
+    clippy::unwrap_used,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 mod common;
 

@@ -75,24 +75,14 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )
-)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod contract;
 mod callsign;
 mod classification;
+pub mod contract;
 pub mod envelope;
 mod error;
 mod fragment;

@@ -1,4 +1,8 @@
 //! Schema evolution: what an older decoder does with a newer peer's frames, and the JSON form.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use iomt_schema::*;
 

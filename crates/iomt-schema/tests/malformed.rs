@@ -1,4 +1,9 @@
 //! Malformed input through the public API: each bad input maps to its own typed error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use core::time::Duration;
 

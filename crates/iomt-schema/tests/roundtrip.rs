@@ -1,5 +1,9 @@
 //! Properties: `decode(encode(x)) == x` for every message type (and JSON likewise), and
 //! `encode(decode(b)) == b` for every accepted input, including mutated encodings.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use iomt_schema::*;
 use proptest::prelude::*;

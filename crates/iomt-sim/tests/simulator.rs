@@ -1,4 +1,10 @@
 //! The simulator's behaviour through its public API: determinism, media, actions, scale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -94,16 +94,6 @@
 //! re-key a long session; the application does, with the verified peer it is given.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )
-)]
 
 extern crate alloc;
 

@@ -1,5 +1,11 @@
 //! Drives `iomt-mesh` routers inside `iomt-sim`, with the loop-freedom oracle.
 #![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
