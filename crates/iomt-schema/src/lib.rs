@@ -41,7 +41,7 @@
 //! let bytes = Frame::new(envelope, alert).to_vec()?;
 //!
 //! // A relay reads the envelope only.
-//! let view = FrameView::parse(&bytes, &Limits::DEFAULT)?;
+//! let view = FrameView::decode(&bytes)?;
 //! assert_eq!(view.envelope().precedence, Precedence::Flash);
 //!
 //! // The addressee decodes everything.
