@@ -230,8 +230,8 @@ impl Node for Device {
         self.pump(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        self.io.stack.poll_transmit(now)
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.io.stack.poll_transmit(now, buf)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

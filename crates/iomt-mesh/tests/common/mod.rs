@@ -44,14 +44,13 @@ pub fn at(secs: f64) -> Instant {
 pub struct MeshNode {
     pub router: Router,
     pub id: NodeId,
-    buf: Vec<u8>,
 }
 
 impl Node for MeshNode {
     type Event = Event;
 
     fn handle_input(&mut self, now: Instant, p: Received<'_>) {
-        let (channel, group) = match p.class {
+        let (channel, group) = match p.kind {
             Class::Control => (Channel::Routing, BABEL_MULTICAST),
             Class::Data => (Channel::Data, DATA_MULTICAST),
         };
@@ -74,8 +73,8 @@ impl Node for MeshNode {
         self.router.handle_timeout(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        let t = self.router.poll_transmit(now, &mut self.buf)?;
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let t = self.router.poll_transmit(now, buf)?;
         Some(Transmit {
             iface: iomt_sim::IfaceId(t.iface.0),
             destination: if t.destination.is_multicast() {
@@ -83,11 +82,11 @@ impl Node for MeshNode {
             } else {
                 Destination::Unicast(node_of(t.destination))
             },
-            class: match t.channel {
+            kind: match t.kind {
                 Channel::Routing => Class::Control,
                 Channel::Data => Class::Data,
             },
-            data: self.buf.clone(),
+            len: t.len,
         })
     }
 
@@ -119,7 +118,6 @@ pub fn factory(plan: Plan, tweak: fn(&mut RouterConfig, Boot)) -> impl FnMut(Boo
         MeshNode {
             router,
             id: boot.node,
-            buf: Vec::new(),
         }
     }
 }
