@@ -30,7 +30,7 @@
 //!   per-direction key updates before the AEAD limits, on a time budget or when the peer asks,
 //!   and integrity limits per key: records that fail to authenticate make the receiver ask for
 //!   a new key, never end the session.
-//! - [`tls`] (feature `rustls`): rustls 0.23 client and server configurations, TLS 1.3 only,
+//! - `tls` (feature `rustls`): rustls 0.23 client and server configurations, TLS 1.3 only,
 //!   mutual authentication through the `iomt-identity` verifiers and rotating short-lived
 //!   certificates.
 //! - [`post_handshake`]: attestation after the handshake, bound to the session by its
