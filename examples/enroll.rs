@@ -18,8 +18,8 @@
 use std::error::Error;
 
 use iomt::identity::*;
+use iomt::rand::SystemRandom;
 use iomt::schema::Timestamp;
-use ring::rand::SystemRandom;
 
 const MINUTE: u64 = 60_000;
 

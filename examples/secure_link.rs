@@ -26,9 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iomt::identity::*;
+use iomt::rand::SystemRandom;
 use iomt::schema::{Instant, Timestamp};
 use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId};
-use ring::rand::SystemRandom;
 
 use enrolment::{Hardware, MissionAuthority, Res};
 

@@ -20,7 +20,7 @@ pub struct MeshNode {
 
 impl MeshNode {
     pub fn new(id: NodeId, now: Instant, seed: u64, config: iomt::mesh::RouterConfig) -> Self {
-        let rng = Arc::new(ring::rand::SystemRandom::new());
+        let rng = Arc::new(iomt::rand::SystemRandom::new());
         Self {
             router: Router::new(config, now, seed, rng),
             id,
