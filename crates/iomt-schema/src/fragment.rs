@@ -360,7 +360,7 @@ pub enum ReassemblyError {
     /// in progress is more urgent.
     #[error(
         "no room for a frame of {total} bytes: reassembly holds at most {max_frames} frames and \
-         {max_bytes} bytes, and no frame in progress is less urgent"
+         {max_bytes} bytes, and evicts only frames no more urgent than the newcomer"
     )]
     Full {
         /// The frame's declared length.
