@@ -5,6 +5,12 @@
 //! Content: source id (u64), sequence (u32), timestamp (ms, u64), latitude and longitude (f64),
 //! altitude, heading, speed and horizontal accuracy (f32), an 8-character callsign and an
 //! affiliation. Ids: `codec/encode/*`, `codec/decode/*`, `codec/batch_decode_10k/*`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "bench set-up: a failed step stops the run where it happened"
+)]
 
 use std::hint::black_box;
 

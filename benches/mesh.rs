@@ -10,6 +10,12 @@
 //!
 //! There is no Rust Babel implementation to run beside it; babeld is C and is exercised for
 //! interoperability in the tests instead.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "bench set-up: a failed step stops the run where it happened"
+)]
 
 #[path = "../examples/common/mesh_node.rs"]
 mod mesh_node;

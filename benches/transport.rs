@@ -20,6 +20,11 @@
 //! Prints `handshake_bytes: iomt_kid=N iomt_by_value=N rustls_mutual=N` first: the bytes both
 //! sides put on the wire (EDHOC datagrams as the endpoint frames them, TLS records).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "bench set-up: a failed step stops the run where it happened"
+)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -9,12 +9,17 @@
 //! ```sh
 //! cargo run --example enroll
 //! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
+)]
 
 use std::error::Error;
 
 use iomt::identity::*;
+use iomt::rand::SystemRandom;
 use iomt::schema::Timestamp;
-use ring::rand::SystemRandom;
 
 const MINUTE: u64 = 60_000;
 

@@ -8,6 +8,12 @@
 //! ```sh
 //! cargo run --release --example mesh_sim
 //! ```
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
+)]
 
 #[path = "common/mesh_node.rs"]
 mod mesh_node;

@@ -2,6 +2,10 @@
 //! and bytes, then a LoRa-class split and reassembly.
 //!
 //! Run with `cargo run --release --example schema_tour`.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
+)]
 
 use iomt::schema::*;
 

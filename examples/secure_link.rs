@@ -13,6 +13,11 @@
 //! ```
 //!
 //! The link is seeded (`SEED` below): the same seed gives the same losses and timings.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
+)]
 
 #[path = "common/enrolment.rs"]
 mod enrolment;
@@ -21,9 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iomt::identity::*;
+use iomt::rand::SystemRandom;
 use iomt::schema::{Instant, Timestamp};
 use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId};
-use ring::rand::SystemRandom;
 
 use enrolment::{Hardware, MissionAuthority, Res};
 

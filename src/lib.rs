@@ -10,6 +10,9 @@
 //!   attestation (`iomt-transport`; the TLS part with the `rustls` feature).
 //! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
 //!   forwarding, flooding and precedence queues (`iomt-mesh`).
+//! - [`rand`]: `ring`'s randomness, which the state machines and key generation take
+//!   (`Arc<dyn rand::SecureRandom + Send + Sync>`, `&rand::SystemRandom`), so that an
+//!   application needs no `ring` dependency of its own to match the version.
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -25,3 +28,4 @@ pub use iomt_identity as identity;
 pub use iomt_mesh as mesh;
 pub use iomt_schema as schema;
 pub use iomt_transport as transport;
+pub use ring::rand;

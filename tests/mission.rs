@@ -1,4 +1,9 @@
 //! The mission example's claims, checked on its own run (`examples/mission`).
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 #[path = "../examples/mission/main.rs"]
 #[allow(dead_code)]

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use iomt::identity::*;
+use iomt::rand::SystemRandom;
 use iomt::schema::{Instant, Timestamp};
 use iomt::transport::{IdentityCredentials, WallClock};
-use ring::rand::SystemRandom;
 
 pub type Res<T> = Result<T, Box<dyn Error>>;
 

@@ -16,16 +16,14 @@ pub fn short(n: NodeId) -> ShortId {
 pub struct MeshNode {
     pub router: Router,
     pub id: NodeId,
-    buf: Vec<u8>,
 }
 
 impl MeshNode {
     pub fn new(id: NodeId, now: Instant, seed: u64, config: iomt::mesh::RouterConfig) -> Self {
-        let random = Arc::new(ring::rand::SystemRandom::new());
+        let rng = Arc::new(iomt::rand::SystemRandom::new());
         Self {
-            router: Router::new(config, now, seed, random),
+            router: Router::new(config, now, seed, rng),
             id,
-            buf: Vec::new(),
         }
     }
 }
@@ -41,8 +39,8 @@ impl Node for MeshNode {
         self.router.handle_timeout(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        router_transmit(&mut self.router, now, &mut self.buf)
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        router_transmit(&mut self.router, now, buf)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

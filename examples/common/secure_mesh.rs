@@ -87,7 +87,6 @@ pub struct SecureMesh {
     claimed: BTreeMap<SessionId, ShortId>,
     last: (u8, Precedence),
     probe: Probe,
-    buf: Vec<u8>,
 }
 
 impl SecureMesh {
@@ -110,7 +109,6 @@ impl SecureMesh {
             claimed: BTreeMap::new(),
             last: (0, Precedence::Routine),
             probe: Probe::Idle,
-            buf: Vec::new(),
         }
     }
 
@@ -242,15 +240,15 @@ impl SecureMesh {
         self.flush(now, CONTROL);
     }
 
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<iomt_sim::Transmit> {
-        let t = router_transmit(&mut self.router, now, &mut self.buf)?;
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<iomt_sim::Transmit> {
+        let t = router_transmit(&mut self.router, now, buf)?;
         if let Probe::Sealed(record) = &self.probe
-            && let Ok(packet) = DataPacket::parse(&t.data)
+            && let Ok(packet) = DataPacket::parse(buf.get(..t.len).unwrap_or_default())
             && packet.payload == record.as_slice()
         {
             self.probe = Probe::Measured(OnAir {
                 record: record.len(),
-                packet: t.data.len(),
+                packet: t.len,
             });
         }
         Some(t)

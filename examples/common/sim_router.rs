@@ -22,7 +22,7 @@ pub fn node_of(ll: Ipv6Addr) -> NodeId {
 /// Hands a packet the simulator delivered to node `me` to its router: Babel on the control
 /// class, datagrams on the data class, as two UDP ports would separate them.
 pub fn router_input(router: &mut Router, me: NodeId, now: Instant, p: Received<'_>) {
-    let (channel, group) = match p.class {
+    let (channel, group) = match p.kind {
         Class::Control => (Channel::Routing, BABEL_MULTICAST),
         Class::Data => (Channel::Data, DATA_MULTICAST),
     };
@@ -48,10 +48,10 @@ pub fn router_transmit(router: &mut Router, now: Instant, buf: &mut Vec<u8>) -> 
         } else {
             Destination::Unicast(node_of(t.destination))
         },
-        class: match t.channel {
+        kind: match t.kind {
             Channel::Routing => Class::Control,
             Channel::Data => Class::Data,
         },
-        data: buf.clone(),
+        len: t.len,
     })
 }

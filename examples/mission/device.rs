@@ -8,6 +8,7 @@ use iomt::identity::{
     AppraisalConfig, Role as Credit, Roles, Signer as _, SoftwareKey, TrustStore,
 };
 use iomt::mesh::{InterfaceConfig, MacKey, Router, RouterConfig};
+use iomt::rand::SystemRandom;
 use iomt::schema::{
     Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Message, MessageRef,
     Position, Precedence, ShortId, Timestamp,
@@ -16,7 +17,6 @@ use iomt::transport::{
     BackhaulPolicy, CloseReason, Endpoint, EndpointConfig, HandshakeError, SessionId,
 };
 use iomt_sim::{Node, NodeId, Point, Received, Transmit};
-use ring::rand::SystemRandom;
 
 use super::enrolment::{MissionAuthority, Res};
 use super::field::Field;
@@ -230,8 +230,8 @@ impl Node for Device {
         self.pump(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        self.io.stack.poll_transmit(now)
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.io.stack.poll_transmit(now, buf)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

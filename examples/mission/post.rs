@@ -15,7 +15,7 @@ use iomt::transport::{
     SessionId,
 };
 
-use ring::rand::SystemRandom;
+use iomt::rand::SystemRandom;
 
 use super::device::{Io, Note, Roster, key};
 use super::secure_mesh::CONTROL;

@@ -1,5 +1,5 @@
 //! Compact credentials and their X.509 twins: issuing, verifying, and every way to fail.
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::as_conversions)]
 
 mod common;
 

@@ -97,7 +97,8 @@ impl RouterConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceConfig {
     /// Our link-local address on the link (the source of our packets and the MAC
-    /// pseudo-header).
+    /// pseudo-header), or `::1` for a router on the loopback interface (see
+    /// [the crate docs](crate#on-one-machine)).
     pub link_local: Ipv6Addr,
     /// How link cost is estimated.
     pub kind: LinkKind,

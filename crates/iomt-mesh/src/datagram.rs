@@ -51,17 +51,8 @@
 //! Without keys a router sends bare datagrams (the header and payload above, nothing around
 //! them) and accepts either form without checking any MAC, as it does Babel packets. Anyone
 //! on the link can then forge, replay or shed traffic: that is for closed test networks only.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )
-)]
 
+use alloc::vec::Vec;
 use core::net::Ipv6Addr;
 use core::time::Duration;
 
@@ -74,6 +65,8 @@ use crate::wire::kind;
 pub const DATA_MAGIC: u8 = 0xda;
 /// The authenticated data packet version this implements.
 pub const DATA_VERSION: u8 = 1;
+/// The longest lifetime a datagram carries (65,535 steps of 100 ms); longer ones are capped.
+pub const MAX_LIFETIME: Duration = Duration::from_millis(6_553_500);
 
 /// The PC TLV: type, length, 4-byte counter and 8-byte index (the type of the index in
 /// `DataAuth` ties this to `INDEX_LEN`).
@@ -387,6 +380,8 @@ fn write_body(
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec;
+
     use super::*;
 
     #[test]

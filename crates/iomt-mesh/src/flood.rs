@@ -9,7 +9,8 @@
 //! content (a guessed id sent ahead of the real one, or a captured id with a forged payload) is
 //! a different datagram: it can neither suppress nor count towards suppressing the real one.
 
-use std::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 
 use iomt_schema::{Instant, ShortId};
 use ring::digest;

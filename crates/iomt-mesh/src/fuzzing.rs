@@ -5,9 +5,11 @@
     reason = "fuzz hooks report failures by panicking"
 )]
 
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
 use core::net::Ipv6Addr;
 use core::time::Duration;
-use std::sync::Arc;
 
 use iomt_schema::{Instant, ShortId};
 
@@ -67,9 +69,9 @@ pub fn router(data: &[u8]) {
     };
     let mut cfg = RouterConfig::new(ShortId::from_u64(1));
     cfg.limits = limits;
-    let random = Arc::new(ring::rand::SystemRandom::new());
+    let rng = Arc::new(ring::rand::SystemRandom::new());
     let mut now = Instant::ZERO;
-    let mut r = Router::new(cfg, now, 7, random);
+    let mut r = Router::new(cfg, now, 7, rng);
     for i in 0..2u16 {
         let ll = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x100 + i);
         let c = InterfaceConfig::wired(ll).with_hello_interval(Duration::from_secs(1));

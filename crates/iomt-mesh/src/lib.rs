@@ -29,10 +29,10 @@
 //! use iomt_mesh::*;
 //! use iomt_schema::{Instant, Precedence, ShortId};
 //!
-//! let random = Arc::new(ring::rand::SystemRandom::new());
+//! let rng = Arc::new(rand::SystemRandom::new());
 //! let (a_id, b_id) = (ShortId::from_u64(0xa), ShortId::from_u64(0xb));
-//! let mut a = Router::new(RouterConfig::new(a_id), Instant::ZERO, 1, random.clone());
-//! let mut b = Router::new(RouterConfig::new(b_id), Instant::ZERO, 2, random);
+//! let mut a = Router::new(RouterConfig::new(a_id), Instant::ZERO, 1, rng.clone());
+//! let mut b = Router::new(RouterConfig::new(b_id), Instant::ZERO, 2, rng);
 //! let (lla, llb) = ("fe80::a".parse()?, "fe80::b".parse()?);
 //! let ia = a.add_interface(Instant::ZERO, InterfaceConfig::wired(lla))?;
 //! let ib = b.add_interface(Instant::ZERO, InterfaceConfig::wired(llb))?;
@@ -47,7 +47,7 @@
 //!     let mut buf = Vec::new();
 //!     tx.handle_timeout(now);
 //!     while let Some(t) = tx.poll_transmit(now, &mut buf) {
-//!         let _ = rx.handle_input(now, at, t.channel, from, t.destination, &buf);
+//!         let _ = rx.handle_input(now, at, t.kind, from, t.destination, &buf[..t.len]);
 //!     }
 //! }
 //! let mut now = Instant::ZERO;
@@ -62,7 +62,7 @@
 //! a.send(now, Target::Unicast(b_id), Precedence::Flash, Duration::from_secs(30), b"contact")?;
 //! let mut buf = Vec::new();
 //! let t = a.poll_transmit(now, &mut buf).unwrap();
-//! b.handle_input(now, ib, t.channel, lla, t.destination, &buf)?;
+//! b.handle_input(now, ib, t.kind, lla, t.destination, &buf[..t.len])?;
 //! let delivered = std::iter::from_fn(|| b.poll_event()).find_map(|e| match e {
 //!     Event::Delivered(d) => Some(d),
 //!     _ => None,
@@ -82,16 +82,40 @@
 //! MACs authenticate the previous hop, not the origin: any holder of a link key can still
 //! claim another source for a datagram or announce a route it does not have.
 //! Packets with a malformed TLV are dropped whole (RFC 8966 asks only that the TLV be
-//! ignored), so a malformed packet never changes state. Neighbours are created when their
-//! first valid (and, with keys, authenticated) packet arrives, up to [`Limits::neighbours`],
-//! rather than surfacing for the application to accept: admission is the MAC keys' job.
+//! ignored), so a malformed packet never changes state. A neighbour is created by its first
+//! valid (and, with keys, authenticated) packet that carries a Hello, an IHU or a challenge
+//! request, up to [`Limits::neighbours`], rather than surfacing for the application to
+//! accept: admission is the MAC keys' job.
 //! A restarted router has lost its feasibility distances; it withdraws everything it may have
 //! announced and selects nothing until its neighbours acknowledge (see
 //! [`Router::add_interface`]), but a neighbour it cannot hear that misses every withdrawal can
 //! still hold a stale route through it until that route expires, so a transient loop after a
 //! restart is not excluded (the hop limit bounds it).
+//!
+//! # On one machine
+//!
+//! Babel packets must come from a link-local address, and on the loopback interface every
+//! router is `::1`. An interface whose own address is `::1`
+//! (`InterfaceConfig::wired(Ipv6Addr::LOCALHOST)`) takes Babel packets from `::1` as well, so
+//! two routers driven over loopback UDP sockets on two ports peer, MACs included, without
+//! network namespaces or root: the driver hands each one's packets, multicast included, to the
+//! other's port. Only two, since they share one address: a third would be the same neighbour
+//! to them. Every other interface still refuses `::1`. For more routers on one machine use
+//! network namespaces joined by veth pairs (as `tests/babeld_interop.rs` does against babeld,
+//! as root) or the deterministic simulator `iomt-sim` (as `tests/simulation.rs` does).
+//!
+//! # Features
+//!
+//! - `std` (default): `std::error::Error` through `iomt-schema` and `thiserror`. Without it
+//!   the crate is `no_std` + `alloc` on targets with atomic pointers (the `rng` is an `Arc`).
+//!
+//! The [`rand`] module re-exports `ring::rand`, whose [`SecureRandom`](rand::SecureRandom) is
+//! the router's `rng`, so a driver needs no `ring` dependency of its own to make one.
 
+#![no_std]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
 
 mod config;
 pub mod datagram;
@@ -105,6 +129,10 @@ pub mod wire;
 
 #[cfg(fuzzing)]
 pub mod fuzzing;
+
+/// `ring`'s randomness: [`Router::new`] takes an `Arc<dyn rand::SecureRandom + Send + Sync>`
+/// (in production a [`rand::SystemRandom`]).
+pub use ring::rand;
 
 pub use config::{InterfaceConfig, Limits, RouterConfig};
 pub use datagram::{DataAuth, DataPacket, DatagramError, Header, Target};

@@ -16,6 +16,7 @@
 //! channels: a data packet's first byte differs from a Babel packet's, so a MAC over one never
 //! verifies as the other.
 
+use alloc::vec::Vec;
 use core::fmt;
 use core::net::Ipv6Addr;
 use core::time::Duration;
@@ -186,6 +187,8 @@ fn advance(known_index: bool, last: &mut u32, pc: u32) -> Freshness {
 
 #[cfg(test)]
 mod tests {
+    use alloc::format;
+
     use super::*;
 
     /// RFC 4231 test case 2 through the same HMAC the MAC uses (key "Jefe").

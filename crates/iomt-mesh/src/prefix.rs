@@ -127,6 +127,8 @@ impl fmt::Debug for Prefix {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     #[test]

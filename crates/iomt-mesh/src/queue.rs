@@ -1,7 +1,8 @@
 //! Per-next-hop precedence queues: Flash served first, Routine shed first, expired datagrams
 //! dropped rather than sent.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use iomt_schema::{Instant, Precedence};
 
@@ -109,6 +110,8 @@ impl PrecedenceQueue {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec;
+
     use super::*;
     use core::time::Duration;
 

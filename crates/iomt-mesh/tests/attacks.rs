@@ -9,6 +9,13 @@
 //!
 //! Where it shows something, the same attack is also run against a network without keys,
 //! where it works (or, for (b), where the content digest alone still saves the real flood).
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 mod common;
 
@@ -472,7 +479,7 @@ fn replayed_data_packets_are_dropped_by_the_counter() {
     let mut buf = Vec::new();
     let mut captured = Vec::new();
     while let Some(t) = a.poll_transmit(now, &mut buf) {
-        if t.channel == Channel::Data {
+        if t.kind == Channel::Data {
             captured.push((t.destination, buf.clone()));
         }
     }
@@ -565,10 +572,10 @@ struct Outsider {
     every: Duration,
     captured: VecDeque<(Instant, NodeId, Class, Vec<u8>)>,
     heard_floods: VecDeque<(NodeId, Header)>,
-    out: VecDeque<Transmit>,
+    /// Spoofed packets waiting to go out: kind and bytes.
+    out: VecDeque<(Class, Vec<u8>)>,
     forged: u64,
     attacks: u64,
-    buf: Vec<u8>,
 }
 
 const CAPTURE_BOUND: usize = 256;
@@ -584,12 +591,7 @@ impl Outsider {
         let mut data = vec![SPOOF];
         data.extend_from_slice(&claimed.0.to_be_bytes());
         data.extend_from_slice(bytes);
-        self.out.push_back(Transmit {
-            iface: iomt_sim::IfaceId(0),
-            destination: Destination::Broadcast,
-            class,
-            data,
-        });
+        self.out.push_back((class, data));
         self.attacks += 1;
     }
 
@@ -692,7 +694,7 @@ impl Node for Station {
                 let _ = o.router.handle_input(
                     now,
                     IfaceId(0),
-                    match p.class {
+                    match p.kind {
                         Class::Control => Channel::Routing,
                         Class::Data => Channel::Data,
                     },
@@ -703,8 +705,7 @@ impl Node for Station {
                 if o.captured.len() == CAPTURE_BOUND {
                     o.captured.pop_front();
                 }
-                o.captured
-                    .push_back((now, p.from, p.class, p.data.to_vec()));
+                o.captured.push_back((now, p.from, p.kind, p.data.to_vec()));
                 if let Ok(d) = DataPacket::parse(p.data)
                     && d.header.target == Target::Flood
                 {
@@ -733,23 +734,28 @@ impl Node for Station {
         }
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        match self {
-            Station::Honest(m) => m.poll_transmit(now),
-            Station::Outsider(o) if o.active => o.out.pop_front().or_else(|| {
-                let t = o.router.poll_transmit(now, &mut o.buf)?;
-                Some(Transmit {
-                    iface: iomt_sim::IfaceId(0),
-                    destination: Destination::Broadcast,
-                    class: match t.channel {
-                        Channel::Routing => Class::Control,
-                        Channel::Data => Class::Data,
-                    },
-                    data: o.buf.clone(),
-                })
-            }),
-            Station::Outsider(_) => None,
-        }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let o = match self {
+            Station::Honest(m) => return m.poll_transmit(now, buf),
+            Station::Outsider(o) if o.active => o,
+            Station::Outsider(_) => return None,
+        };
+        let kind = if let Some((kind, data)) = o.out.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&data);
+            kind
+        } else {
+            match o.router.poll_transmit(now, buf)?.kind {
+                Channel::Routing => Class::Control,
+                Channel::Data => Class::Data,
+            }
+        };
+        Some(Transmit {
+            iface: iomt_sim::IfaceId(0),
+            destination: Destination::Broadcast,
+            kind,
+            len: buf.len(),
+        })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -810,7 +816,6 @@ fn battlefield(seed: u64, active: bool, loss: Loss) -> Simulator<Station> {
                 out: VecDeque::new(),
                 forged: 0,
                 attacks: 0,
-                buf: Vec::new(),
             });
         }
         let mut m = honest(boot);

@@ -6,6 +6,12 @@
     clippy::disallowed_methods,
     reason = "the harness is a real-time driver: it reads the clock, opens sockets, spawns a reader thread"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};

@@ -1,5 +1,9 @@
 //! Malformed and hostile input through the router's public API: each gets its own typed
 //! error (or is ignored as the RFC asks), and the router's state is unchanged.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;
@@ -233,6 +237,13 @@ fn bad_input_table() {
             Err(InputError::NotLinkLocal("2001:db8::1".parse().unwrap())),
         ),
         (
+            "loopback source on an interface that is not loopback",
+            Channel::Routing,
+            Ipv6Addr::LOCALHOST,
+            packet(&[rid, update(64, 0, none)]),
+            Err(InputError::NotLinkLocal(Ipv6Addr::LOCALHOST)),
+        ),
+        (
             "truncated datagram",
             Channel::Data,
             PEER,
@@ -408,6 +419,120 @@ fn bounded_neighbour_table() {
         assert_eq!(result.is_ok(), n <= 2, "neighbour {n}");
     }
     assert_eq!(r.neighbours().len(), 2);
+}
+
+/// Only a packet with something to answer about the link makes its sender a neighbour: a
+/// Hello, an IHU or a challenge request. An empty packet, or one that only asks for routes,
+/// is taken (the request is answered) but leaves no entry behind; with keys it is dropped
+/// unverified, and no challenge goes out for it.
+#[test]
+fn only_link_tlvs_make_a_neighbour() {
+    const STRANGER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xc);
+    let none = SubTlvs::default();
+    let fresh = || {
+        let mut r = Router::new(
+            RouterConfig::new(ShortId::from_u64(0xb)),
+            Instant::ZERO,
+            1,
+            Arc::new(ring::rand::SystemRandom::new()),
+        );
+        let i = r
+            .add_interface(Instant::ZERO, InterfaceConfig::wired(US))
+            .unwrap();
+        r.handle_timeout(Instant::ZERO);
+        while r.poll_transmit(Instant::ZERO, &mut Vec::new()).is_some() {}
+        (r, i)
+    };
+    let hello = Tlv::Hello {
+        flags: 0,
+        seqno: 1,
+        interval: 400,
+        sub: none,
+    };
+    let ihu = Tlv::Ihu {
+        ae: Ae::LinkLocal,
+        reserved: 0,
+        rxcost: 96,
+        interval: 1200,
+        address: &[0, 0, 0, 0, 0, 0, 0, 0xb],
+        sub: none,
+    };
+    let nonce = [7u8; 16];
+    let request = Tlv::RouteRequest {
+        ae: Ae::Wildcard,
+        plen: 0,
+        prefix: &[],
+        sub: none,
+    };
+    for (name, body, neighbour) in [
+        ("empty", vec![], false),
+        ("padding", vec![Tlv::PadN(&[0; 4])], false),
+        ("route request", vec![request], false),
+        ("Hello", vec![hello], true),
+        ("IHU", vec![ihu], true),
+        (
+            "challenge request",
+            vec![Tlv::ChallengeRequest(&nonce)],
+            true,
+        ),
+    ] {
+        let (mut r, i) = fresh();
+        let bytes = packet(&body);
+        assert_eq!(
+            r.handle_input(Instant::ZERO, i, Channel::Routing, STRANGER, US, &bytes),
+            Ok(()),
+            "{name}"
+        );
+        assert_eq!(r.neighbours().len(), usize::from(neighbour), "{name}");
+    }
+
+    // With keys: an authenticated packet under an index nobody challenged yet.
+    let key = MacKey::hmac_sha256(&[1; 64]);
+    let index = [9u8; 8];
+    let signed = |tlvs: &[Tlv<'_>]| {
+        let mut body = vec![Tlv::Pc {
+            pc: 1,
+            index: &index,
+        }];
+        body.extend_from_slice(tlvs);
+        let mut bytes = packet(&body);
+        let mac = key.sign(STRANGER, BABEL_MULTICAST, &bytes);
+        Tlv::Mac(&mac).encode(&mut bytes).unwrap();
+        bytes
+    };
+    let challenges = |r: &mut Router| {
+        r.handle_timeout(Instant::ZERO);
+        let mut buf = Vec::new();
+        let mut n = 0;
+        while let Some(t) = r.poll_transmit(Instant::ZERO, &mut buf) {
+            let p = iomt_mesh::wire::Packet::parse(&buf).unwrap();
+            n += p
+                .body
+                .iter()
+                .filter(|t| matches!(t, Tlv::ChallengeRequest(_)))
+                .count()
+                * usize::from(t.destination == STRANGER);
+        }
+        n
+    };
+    for (name, tlvs, neighbour) in [("empty", vec![], false), ("Hello", vec![hello], true)] {
+        let (mut r, i) = fresh();
+        r.set_interface_keys(i, vec![key.clone()]);
+        assert_eq!(
+            r.handle_input(
+                Instant::ZERO,
+                i,
+                Channel::Routing,
+                STRANGER,
+                BABEL_MULTICAST,
+                &signed(&tlvs)
+            ),
+            Err(InputError::Unverified),
+            "{name}"
+        );
+        assert_eq!(r.neighbours().len(), usize::from(neighbour), "{name}");
+        assert_eq!(challenges(&mut r), usize::from(neighbour), "{name}");
+    }
 }
 
 /// With nothing to talk to and its interfaces gone quiet in steady state, the router only

@@ -1,5 +1,12 @@
 //! Deterministic simulations of `iomt-mesh` routers in `iomt-sim`, with the loop-freedom
 //! oracle checked after every event.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 mod common;
 
@@ -205,13 +212,26 @@ fn grid_10x10_steady_state_control_traffic_within_babel_arithmetic() {
 }
 
 /// Loop-freedom at every event while links flap, the network partitions and merges, and
-/// every link loses 0-30 % of packets (ETX costs).
+/// every link loses 0-30 % of packets (ETX costs), on eight seeds. The path ETX finds is
+/// judged on their mean: one seed's 300 datagrams over a path that loses most of them say more
+/// about that run's loss draws and route flaps than about the metric.
 #[test]
 fn loop_free_under_cuts_partitions_merges_and_loss() {
+    let ratios: Vec<f64> = (21..29).map(lossy_grid).collect();
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    assert!(
+        mean > 0.6,
+        "ETX routing finds a good path: {mean:.2} of the best path's delivery ({ratios:.2?})"
+    );
+}
+
+/// One seed of the lossy grid: checks loop-freedom and reconvergence, and returns the
+/// delivery of the quiet window as a share of the best path's.
+fn lossy_grid(seed: u64) -> f64 {
     use iomt_sim::{Action, LinkId, Loss, Purpose, below};
     let links = grid_links(6, 6);
     let mut sim = wired(
-        21,
+        seed,
         36,
         &links,
         LinkParams::default(),
@@ -279,8 +299,9 @@ fn loop_free_under_cuts_partitions_merges_and_loss() {
         .delivery_ratio(Some(Precedence::Priority))
         .unwrap();
     println!(
-        "lossy 6x6: {} checks, {} route changes, {pairs} pairs routed, {missing} missing, \
-         max hop stretch {max:.2}; delivery overall {:?}, quiet window {quiet:.3} vs best path {:.3}",
+        "lossy 6x6, seed {seed}: {} checks, {} route changes, {pairs} pairs routed, {missing} \
+         missing, max hop stretch {max:.2}; delivery overall {:?}, quiet window {quiet:.3} vs \
+         best path {:.3}",
         oracle.checks,
         oracle.route_changes,
         sim.metrics().delivery_ratio(Some(Precedence::Routine)),
@@ -288,11 +309,7 @@ fn loop_free_under_cuts_partitions_merges_and_loss() {
     );
     assert!(oracle.route_changes > 1000, "the network was disturbed");
     assert_eq!(missing, 0, "merged and reconverged");
-    assert!(
-        quiet > 0.6 * best[35],
-        "ETX routing finds a good path: {quiet} vs {}",
-        best[35]
-    );
+    quiet / best[35]
 }
 
 /// Random-waypoint mobility on a lossy radio: loop-free at every event, and most traffic

@@ -1,5 +1,9 @@
 //! Byte vectors for every TLV, proptest round trips, and the rules for unknown TLVs and
 //! sub-TLVs.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use iomt_mesh::wire::{Ae, Packet, SubTlvs, Tlv, WireError, encode_packet};
 use iomt_schema::ShortId;

@@ -35,11 +35,26 @@ const PACKED: usize = 12;
 #[non_exhaustive]
 pub enum CallsignError {
     /// Empty or longer than [`Callsign::MAX_LEN`].
-    #[error("a callsign has 1 to 16 characters")]
-    Length,
+    #[error("callsign of {len} characters: a callsign has 1 to 16")]
+    Length {
+        /// Characters given.
+        len: usize,
+    },
     /// A character outside the six-bit set.
-    #[error("character {0:?} is not in the six-bit callsign set")]
-    Character(char),
+    #[error(
+        "callsign character {character:?} at index {index} {}",
+        if .character.is_ascii_lowercase() {
+            "is lower case: callsigns take upper-case letters only (the six-bit set of AIS)"
+        } else {
+            "is not in the six-bit callsign set of AIS: space, ! to ?, @, A to Z, [ \\ ] ^ _"
+        }
+    )]
+    Character {
+        /// The character.
+        character: char,
+        /// Its index, from 0.
+        index: usize,
+    },
 }
 
 impl Callsign {
@@ -48,20 +63,21 @@ impl Callsign {
 
     /// The callsign for `text`.
     pub fn new(text: &str) -> Result<Self, CallsignError> {
-        if text.is_empty() || text.len() > Self::MAX_LEN {
-            return Err(CallsignError::Length);
+        let len = text.chars().count();
+        if len == 0 || len > Self::MAX_LEN {
+            return Err(CallsignError::Length { len });
         }
         let mut word: u128 = 0;
-        for (i, c) in text.chars().enumerate() {
-            let code = u8::try_from(c)
+        for (index, character) in text.chars().enumerate() {
+            let code = u8::try_from(character)
                 .ok()
                 .filter(|b| (0x20..=0x5f).contains(b))
-                .ok_or(CallsignError::Character(c))?;
-            word |= u128::from(code & 0x3f) << (122 - 6 * i);
+                .ok_or(CallsignError::Character { character, index })?;
+            word |= u128::from(code & 0x3f) << (122 - 6 * index);
         }
         let [p @ .., _, _, _, _] = word.to_be_bytes();
         Ok(Self {
-            len: u8::try_from(text.len()).map_err(|_| CallsignError::Length)?,
+            len: u8::try_from(len).map_err(|_| CallsignError::Length { len })?,
             packed: p,
         })
     }
@@ -127,6 +143,8 @@ impl Wire for Callsign {
             return Err(r.fail(DecodeError::BadLength {
                 what: "callsign",
                 len: u64::from(len),
+                min: 1,
+                max: 16,
                 offset,
             }));
         }
@@ -179,6 +197,7 @@ mod tests {
     use super::*;
     use crate::limits::Limits;
     use crate::wire::BufSink;
+    use alloc::string::ToString;
     use alloc::vec::Vec;
 
     fn enc(cs: &Callsign) -> Vec<u8> {
@@ -224,11 +243,40 @@ mod tests {
             dec(&[3, 0x04, 0x2c]),
             Err(DecodeError::Truncated { .. })
         ));
-        assert_eq!(Callsign::new(""), Err(CallsignError::Length));
+        assert_eq!(Callsign::new(""), Err(CallsignError::Length { len: 0 }));
         assert_eq!(
             Callsign::new("ABCDEFGHIJKLMNOPQ"),
-            Err(CallsignError::Length)
+            Err(CallsignError::Length { len: 17 })
         );
-        assert_eq!(Callsign::new("ab"), Err(CallsignError::Character('a')));
+        assert_eq!(
+            Callsign::new("VIPEr"),
+            Err(CallsignError::Character {
+                character: 'r',
+                index: 4
+            })
+        );
+    }
+
+    #[test]
+    fn errors_say_which_character_and_what_is_allowed() {
+        let lower = Callsign::new("VIPEr-21").unwrap_err().to_string();
+        assert_eq!(
+            lower,
+            "callsign character 'r' at index 4 is lower case: callsigns take upper-case letters \
+             only (the six-bit set of AIS)"
+        );
+        let other = Callsign::new("VIPER{").unwrap_err().to_string();
+        assert!(
+            other.contains("'{' at index 5 is not in the six-bit"),
+            "{other}"
+        );
+        assert_eq!(
+            Callsign::new("ÄÄÄÄÄÄÄÄÄ").unwrap_err(),
+            CallsignError::Character {
+                character: 'Ä',
+                index: 0
+            },
+            "counted in characters, not bytes"
+        );
     }
 }

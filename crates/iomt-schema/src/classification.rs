@@ -66,8 +66,27 @@ pub struct CountryCode([u8; 3]);
 
 /// Error for a country code that is not three upper-case ASCII letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a country code is three upper-case letters")]
-pub struct CountryCodeError;
+#[non_exhaustive]
+pub enum CountryCodeError {
+    /// Not three characters long.
+    #[error("country code of {len} characters: a country code is three upper-case letters A to Z")]
+    Length {
+        /// Characters given.
+        len: usize,
+    },
+    /// A character that is not an upper-case letter `A` to `Z`.
+    #[error(
+        "country code character {character:?} at index {index} is {}: a country code is three \
+         upper-case letters A to Z",
+        if .character.is_ascii_lowercase() { "lower case" } else { "not a letter A to Z" }
+    )]
+    Character {
+        /// The character.
+        character: char,
+        /// Its index, from 0.
+        index: usize,
+    },
+}
 
 impl CountryCode {
     /// The code for three upper-case ASCII letters.
@@ -78,15 +97,18 @@ impl CountryCode {
     /// assert!(CountryCode::new("no").is_err());
     /// ```
     pub fn new(code: &str) -> Result<Self, CountryCodeError> {
-        let bytes: [u8; 3] = code.as_bytes().try_into().map_err(|_| CountryCodeError)?;
-        Self::from_bytes(bytes).ok_or(CountryCodeError)
-    }
-
-    fn from_bytes(bytes: [u8; 3]) -> Option<Self> {
-        bytes
-            .iter()
-            .all(u8::is_ascii_uppercase)
-            .then_some(Self(bytes))
+        if let Some((index, character)) = code
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_uppercase())
+        {
+            return Err(CountryCodeError::Character { character, index });
+        }
+        let bytes: [u8; 3] = code
+            .as_bytes()
+            .try_into()
+            .map_err(|_| CountryCodeError::Length { len: code.len() })?;
+        Ok(Self(bytes))
     }
 
     /// The code as text.
@@ -139,8 +161,14 @@ pub struct ReleasableTo {
 
 /// Error for a releasability list with more than [`ReleasableTo::CAPACITY`] distinct codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("at most {} releasability codes", ReleasableTo::CAPACITY)]
-pub struct ReleasableToError;
+#[error(
+    "cannot release to {code:?} as well: a marking releases to at most {} countries",
+    ReleasableTo::CAPACITY
+)]
+pub struct ReleasableToError {
+    /// The code that did not fit.
+    pub code: CountryCode,
+}
 
 impl Default for ReleasableTo {
     fn default() -> Self {
@@ -181,7 +209,7 @@ impl ReleasableTo {
         };
         let len = usize::from(self.len);
         let Some(tail) = self.codes.get_mut(at..=len) else {
-            return Err(ReleasableToError);
+            return Err(ReleasableToError { code });
         };
         tail.rotate_right(1);
         if let Some(slot) = tail.first_mut() {
@@ -305,10 +333,13 @@ impl Classification {
         let caveats = Caveats(r.varint_u32("caveats")?);
         let offset = r.offset();
         let n = r.u8("releasability count")?;
+        let max = u64::try_from(ReleasableTo::CAPACITY).unwrap_or(u64::MAX);
         if usize::from(n) > ReleasableTo::CAPACITY {
             return Err(r.fail(DecodeError::BadLength {
                 what: "releasability",
                 len: u64::from(n),
+                min: 0,
+                max,
                 offset,
             }));
         }
@@ -316,12 +347,15 @@ impl Classification {
         let mut previous: Option<CountryCode> = None;
         for _ in 0..n {
             let offset = r.offset();
-            let Some(code) = CountryCode::from_bytes(r.array("country code")?) else {
+            let bytes: [u8; 3] = r.array("country code")?;
+            if let Some(bad) = bytes.iter().position(|b| !b.is_ascii_uppercase()) {
                 return Err(r.fail(DecodeError::InvalidText {
                     what: "country code",
-                    offset,
+                    expected: "an upper-case letter A to Z",
+                    offset: offset + bad,
                 }));
-            };
+            }
+            let code = CountryCode(bytes);
             if previous.is_some_and(|p| p >= code) {
                 return Err(r.fail(DecodeError::NonCanonical {
                     what: "releasability order",
@@ -333,6 +367,8 @@ impl Classification {
                 r.fail(DecodeError::BadLength {
                     what: "releasability",
                     len: u64::from(n),
+                    min: 0,
+                    max,
                     offset,
                 })
             })?;
@@ -371,7 +407,10 @@ mod tests {
             Ok(()),
             "duplicate of a full set is fine"
         );
-        assert_eq!(set.insert(c("ITA")), Err(ReleasableToError));
+        assert_eq!(
+            set.insert(c("ITA")),
+            Err(ReleasableToError { code: c("ITA") })
+        );
         assert!(set.contains(c("NOR")) && !set.contains(c("ITA")));
     }
 }

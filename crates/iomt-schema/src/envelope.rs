@@ -212,14 +212,12 @@ impl Envelope {
             self.classification.encode_marking(s)?;
         }
         if !self.extensions.is_empty() {
-            if !self
-                .extensions
-                .windows(2)
-                .all(|w| matches!(w, [a, b] if a.kind < b.kind))
-            {
-                return Err(EncodeError::OutOfRange {
-                    what: "extension order",
-                });
+            let unordered = self.extensions.windows(2).find_map(|w| match w {
+                [a, b] if a.kind >= b.kind => Some((a.kind, b.kind)),
+                _ => None,
+            });
+            if let Some((previous, kind)) = unordered {
+                return Err(EncodeError::ExtensionOrder { previous, kind });
             }
             s.put_len(self.extensions.len())?;
             for ext in &self.extensions {
@@ -251,6 +249,7 @@ impl Envelope {
                 f if f & RESERVED != 0 => {
                     return Err(r.fail(DecodeError::ReservedBits {
                         what: "envelope flags",
+                        bits: f & RESERVED,
                         offset,
                     }));
                 }
@@ -327,12 +326,8 @@ fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, Fault> {
     for _ in 0..count {
         let offset = r.offset();
         let key = r.varint("extension kind")?;
-        let kind = u16::try_from(key >> 1).map_err(|_| {
-            r.fail(DecodeError::Overflow {
-                what: "extension kind",
-                offset,
-            })
-        })?;
+        let kind = u16::try_from(key >> 1)
+            .map_err(|_| r.overflow("extension kind", (key >> 1).into(), "u16", offset))?;
         let must_understand = key & 1 == 1;
         if out.last().is_some_and(|prev| prev.kind >= kind) {
             return Err(r.fail(DecodeError::NonCanonical {

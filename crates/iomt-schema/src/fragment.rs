@@ -60,14 +60,25 @@ impl Fragment {
                 offset: total_at,
             }));
         }
+        if total_len == 0 {
+            return Err(r.fail(DecodeError::BadLength {
+                what: "fragment total",
+                len: 0,
+                min: 1,
+                max: u64::try_from(r.limits.max_frame).unwrap_or(u64::MAX),
+                offset: total_at,
+            }));
+        }
         let payload_at = r.offset();
         let payload = r.rest();
-        let end =
-            u64::from(offset).saturating_add(u64::try_from(payload.len()).unwrap_or(u64::MAX));
-        if total_len == 0 || payload.is_empty() || end > u64::from(total_len) {
+        let len = u64::try_from(payload.len()).unwrap_or(u64::MAX);
+        let room = u64::from(total_len.saturating_sub(offset));
+        if payload.is_empty() || len > room {
             return Err(r.fail(DecodeError::BadLength {
                 what: "fragment payload",
-                len: u64::try_from(payload.len()).unwrap_or(u64::MAX),
+                len,
+                min: 1,
+                max: room,
                 offset: payload_at,
             }));
         }
@@ -131,8 +142,13 @@ pub enum FragmentError {
     #[error("a fragment cannot be fragmented again")]
     AlreadyFragment,
     /// The frame is longer than a fragment's `total` can describe.
-    #[error("frame too large to fragment")]
-    TooLarge,
+    #[error("frame of {len} bytes cannot be fragmented: a fragment's total holds at most {max}")]
+    TooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The longest frame fragments can describe.
+        max: u32,
+    },
     /// The frame could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
@@ -158,7 +174,7 @@ impl<'a> Fragments<'a> {
     /// let env = Envelope::new(ShortId::from_u64(1).into(), 9, Timestamp::from_millis(0).unwrap());
     /// let chat = Chat { text: "x".repeat(120), to: None, channel: None, unknown: Default::default() };
     /// let bytes = Frame::new(env, chat).to_vec()?;
-    /// let view = FrameView::parse(&bytes, &Limits::DEFAULT)?;
+    /// let view = FrameView::decode(&bytes)?;
     /// let pieces: Vec<Vec<u8>> = Fragments::new(&view, 50)?.collect();
     /// assert!(pieces.len() > 1 && pieces.iter().all(|p| p.len() <= 50));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -181,7 +197,10 @@ impl<'a> Fragments<'a> {
         envelope.precedence = original.precedence;
         envelope.classification = Classification::level(original.classification.level);
         envelope.expiry = original.expiry;
-        let total_len = u32::try_from(bytes.len()).map_err(|_| FragmentError::TooLarge)?;
+        let total_len = u32::try_from(bytes.len()).map_err(|_| FragmentError::TooLarge {
+            len: bytes.len(),
+            max: u32::MAX,
+        })?;
         let whole = bytes.len() <= mtu;
         let it = Self {
             frame: bytes,
@@ -220,6 +239,8 @@ impl<'a> Fragments<'a> {
         };
         let offset = u32::try_from(self.next).map_err(|_| EncodeError::OutOfRange {
             what: "fragment offset",
+            value: u64::try_from(self.next).unwrap_or(u64::MAX),
+            max: u64::from(u32::MAX),
         })?;
         let room = self.mtu.saturating_sub(self.header_len(offset)?);
         let payload = rest.get(..room.min(rest.len())).unwrap_or_default();
@@ -302,10 +323,13 @@ pub enum ReassemblyError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// The frame is valid but not a fragment.
-    #[error("frame is not a fragment")]
-    NotAFragment,
+    #[error("a frame of kind {kind:?} is not a fragment")]
+    NotAFragment {
+        /// The frame's kind.
+        kind: MessageKind,
+    },
     /// The fragment partly overlaps bytes already received.
-    #[error("fragment {offset}+{len} overlaps received data")]
+    #[error("fragment of {len} bytes at offset {offset} partly overlaps bytes already received")]
     Overlap {
         /// The fragment's offset.
         offset: u32,
@@ -313,13 +337,13 @@ pub enum ReassemblyError {
         len: usize,
     },
     /// The fragment contradicts earlier fragments of the same frame.
-    #[error("fragment inconsistent with earlier fragments: {what}")]
+    #[error("fragment's {what} differs from earlier fragments of the same frame")]
     Inconsistent {
         /// What differs.
         what: &'static str,
     },
     /// The frame is larger than [`ReassemblyLimits::max_frame`].
-    #[error("frame of {total} bytes exceeds the reassembly limit {max}")]
+    #[error("frame of {total} bytes is beyond the reassembly limit of {max}")]
     TooLarge {
         /// The frame's declared length.
         total: u32,
@@ -327,11 +351,25 @@ pub enum ReassemblyError {
         max: usize,
     },
     /// The frame would need more pieces than [`ReassemblyLimits::max_pieces`].
-    #[error("frame arrives in too many pieces")]
-    TooManyPieces,
-    /// No room: every frame in progress has higher precedence, or is as urgent and older.
-    #[error("reassembly buffers full")]
-    Full,
+    #[error("frame would be held in more than {max} separate pieces")]
+    TooManyPieces {
+        /// The limit.
+        max: usize,
+    },
+    /// No room: the frame alone is larger than [`ReassemblyLimits::max_bytes`], or every frame
+    /// in progress is more urgent.
+    #[error(
+        "no room for a frame of {total} bytes: reassembly holds at most {max_frames} frames and \
+         {max_bytes} bytes, and evicts only frames no more urgent than the newcomer"
+    )]
+    Full {
+        /// The frame's declared length.
+        total: usize,
+        /// [`ReassemblyLimits::max_messages`].
+        max_frames: usize,
+        /// [`ReassemblyLimits::max_bytes`].
+        max_bytes: usize,
+    },
     /// The reassembled frame's own envelope does not match its fragments'.
     #[error("reassembled frame does not match its fragments")]
     Mismatch,
@@ -401,11 +439,11 @@ impl Reassembler {
         fragment: &[u8],
     ) -> Result<Option<Vec<u8>>, ReassemblyError> {
         self.handle_timeout(now);
-        let view = FrameView::parse(fragment, &self.decode)?;
+        let view = FrameView::decode_with(fragment, &self.decode)?;
         if view.kind() != MessageKind::Fragment {
-            return Err(ReassemblyError::NotAFragment);
+            return Err(ReassemblyError::NotAFragment { kind: view.kind() });
         }
-        let mut body = view.body_reader(&self.decode);
+        let mut body = view.body_reader();
         let (offset, total, payload) = body.run(Fragment::parse)?;
         let env = view.envelope();
         let key = (env.source.short(), env.seq);
@@ -426,7 +464,7 @@ impl Reassembler {
             None => self.start(now, key, env, total_len)?,
         };
         let Some(partial) = self.partials.get_mut(index) else {
-            return Err(ReassemblyError::Full);
+            return Err(self.full(total_len));
         };
         if partial.buf.len() != total_len {
             return Err(ReassemblyError::Inconsistent {
@@ -453,7 +491,9 @@ impl Reassembler {
             });
         }
         if partial.ranges_after_insert(start, end) > self.limits.max_pieces {
-            return Err(ReassemblyError::TooManyPieces);
+            return Err(ReassemblyError::TooManyPieces {
+                max: self.limits.max_pieces,
+            });
         }
         let Some(dst) = partial.buf.get_mut(start..end) else {
             return Err(ReassemblyError::Inconsistent {
@@ -468,7 +508,7 @@ impl Reassembler {
         let done = self.partials.swap_remove(index);
         self.bytes = self.bytes.saturating_sub(done.buf.len());
         self.remember(key);
-        let whole = FrameView::parse(&done.buf, &self.decode)?;
+        let whole = FrameView::decode_with(&done.buf, &self.decode)?;
         let e = whole.envelope();
         if (e.source.short(), e.seq) != key
             || (e.time, e.precedence, e.classification.level)
@@ -512,6 +552,14 @@ impl Reassembler {
         self.bytes
     }
 
+    fn full(&self, total: usize) -> ReassemblyError {
+        ReassemblyError::Full {
+            total,
+            max_frames: self.limits.max_messages,
+            max_bytes: self.limits.max_bytes,
+        }
+    }
+
     /// Makes room for and starts a new partial frame; returns its index.
     fn start(
         &mut self,
@@ -521,7 +569,7 @@ impl Reassembler {
         total: usize,
     ) -> Result<usize, ReassemblyError> {
         if total > self.limits.max_bytes {
-            return Err(ReassemblyError::Full);
+            return Err(self.full(total));
         }
         while self.partials.len() >= self.limits.max_messages
             || self.bytes.saturating_add(total) > self.limits.max_bytes
@@ -534,7 +582,7 @@ impl Reassembler {
                 .min_by_key(|(_, p)| (p.precedence, p.started))
                 .map(|(i, _)| i);
             let Some(victim) = victim else {
-                return Err(ReassemblyError::Full);
+                return Err(self.full(total));
             };
             let evicted = self.partials.swap_remove(victim);
             self.bytes = self.bytes.saturating_sub(evicted.buf.len());

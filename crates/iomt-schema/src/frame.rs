@@ -111,16 +111,18 @@ fn check_len(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
 }
 
 /// A frame whose envelope is decoded and whose body is borrowed, undecoded: what a relay needs
-/// to prioritise, shed, deduplicate and forward.
+/// to prioritise, shed, deduplicate and forward. Decoded like a [`Frame`]: [`FrameView::decode`]
+/// under [`Limits::DEFAULT`], [`FrameView::decode_with`] under the caller's limits, which then
+/// apply to the body too.
 ///
 /// ```
 /// use iomt_schema::*;
 /// let env = Envelope::new(ShortId::from_u64(42).into(), 7, Timestamp::from_millis(0).unwrap());
 /// let bytes = Frame::new(env, Vitals { heart_rate: Some(72), ..Vitals::default() }).to_vec()?;
-/// let view = FrameView::parse(&bytes, &Limits::DEFAULT)?;
+/// let view = FrameView::decode(&bytes)?;
 /// assert_eq!(view.kind(), MessageKind::Vitals);
 /// assert_eq!(view.envelope().seq, 7);
-/// assert!(matches!(view.decode_message(&Limits::DEFAULT)?, Message::Vitals(_)));
+/// assert!(matches!(view.decode_message()?, Message::Vitals(_)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,11 +131,17 @@ pub struct FrameView<'a> {
     kind: MessageKind,
     bytes: &'a [u8],
     body_at: usize,
+    limits: Limits,
 }
 
 impl<'a> FrameView<'a> {
-    /// Decodes the envelope of `bytes` under `limits`.
-    pub fn parse(bytes: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+    /// Decodes the envelope of `bytes` under [`Limits::DEFAULT`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        Self::decode_with(bytes, &Limits::DEFAULT)
+    }
+
+    /// Decodes the envelope of `bytes` under `limits`; the body is decoded under them too.
+    pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
         check_len(bytes, limits)?;
         Reader::new(bytes, limits).run(|r| {
             let (kind, envelope) = Envelope::decode(r)?;
@@ -142,6 +150,7 @@ impl<'a> FrameView<'a> {
                 kind,
                 bytes,
                 body_at: r.offset(),
+                limits: *limits,
             })
         })
     }
@@ -166,23 +175,23 @@ impl<'a> FrameView<'a> {
         self.bytes.get(self.body_at..).unwrap_or_default()
     }
 
-    pub(crate) fn body_reader(&self, limits: &Limits) -> Reader<'a> {
-        let mut r = Reader::new(self.bytes, limits);
+    pub(crate) fn body_reader(&self) -> Reader<'a> {
+        let mut r = Reader::new(self.bytes, &self.limits);
         let _ = r.take(self.body_at, "envelope");
         r
     }
 
-    /// Decodes the body.
-    pub fn decode_message(&self, limits: &Limits) -> Result<Message, DecodeError> {
-        self.body_reader(limits)
+    /// Decodes the body, under the limits the envelope was decoded with.
+    pub fn decode_message(&self) -> Result<Message, DecodeError> {
+        self.body_reader()
             .run(|r| Message::decode_body(self.kind, r))
     }
 
     /// Decodes the body into a whole frame.
-    pub fn to_frame(&self, limits: &Limits) -> Result<Frame, DecodeError> {
+    pub fn to_frame(&self) -> Result<Frame, DecodeError> {
         Ok(Frame {
             envelope: self.envelope.clone(),
-            message: self.decode_message(limits)?,
+            message: self.decode_message()?,
         })
     }
 }

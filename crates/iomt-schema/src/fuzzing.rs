@@ -27,7 +27,7 @@ pub fn decode(data: &[u8]) {
         assert_eq!(data.get(used - frame.len()..used), Some(frame));
     }
     let full = Frame::decode_with(data, &limits);
-    let view = FrameView::parse(data, &limits);
+    let view = FrameView::decode_with(data, &limits);
     if let Ok(frame) = full {
         let again = frame.to_vec();
         assert_eq!(
@@ -127,8 +127,7 @@ pub fn reassembly(data: &[u8]) {
             }
         };
         if let Ok(Some(done)) = result {
-            let view = FrameView::parse(&done, &Limits::DEFAULT)
-                .expect("completed frames have an envelope");
+            let view = FrameView::decode(&done).expect("completed frames have an envelope");
             let seq = usize::try_from(view.envelope().seq).unwrap_or(usize::MAX);
             if tainted.get(seq) == Some(&false) {
                 assert_eq!(

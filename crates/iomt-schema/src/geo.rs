@@ -153,6 +153,9 @@ impl Wire for Position {
             .ok_or_else(|| {
                 r.fail(DecodeError::OutOfRange {
                     what: "latitude",
+                    value: lat,
+                    min: i64::from(Latitude::MIN.raw()),
+                    max: i64::from(Latitude::MAX.raw()),
                     offset,
                 })
             })?;
@@ -162,6 +165,9 @@ impl Wire for Position {
             .ok_or_else(|| {
                 r.fail(DecodeError::OutOfRange {
                     what: "longitude",
+                    value: lon,
+                    min: i64::from(Longitude::MIN.raw()),
+                    max: i64::from(Longitude::MAX.raw()),
                     offset,
                 })
             })?;
@@ -170,6 +176,7 @@ impl Wire for Position {
         if flags & RESERVED != 0 {
             return Err(r.fail(DecodeError::ReservedBits {
                 what: "position flags",
+                bits: flags & RESERVED,
                 offset,
             }));
         }

@@ -13,9 +13,28 @@ use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// Error from parsing an identifier from hex text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected} hex digits")]
-pub struct ParseIdError {
-    expected: usize,
+#[non_exhaustive]
+pub enum ParseIdError {
+    /// Not the identifier's number of digits.
+    #[error("{what} of {len} characters: a {what} is {expected} hex digits")]
+    Length {
+        /// The identifier type.
+        what: &'static str,
+        /// Characters given.
+        len: usize,
+        /// Hex digits the identifier has.
+        expected: usize,
+    },
+    /// A character that is not a hex digit.
+    #[error("{what} character {character:?} at index {index} is not a hex digit")]
+    Digit {
+        /// The identifier type.
+        what: &'static str,
+        /// The character.
+        character: char,
+        /// Its index, from 0.
+        index: usize,
+    },
 }
 
 macro_rules! byte_id {
@@ -61,18 +80,21 @@ macro_rules! byte_id {
 
             /// Parses exactly `2 * LEN` hex digits, either case.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let err = ParseIdError { expected: 2 * $len };
+                let what = stringify!($name);
+                if let Some((index, character)) =
+                    s.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit())
+                {
+                    return Err(ParseIdError::Digit { what, character, index });
+                }
                 let digits = s.as_bytes();
                 if digits.len() != 2 * $len {
-                    return Err(err);
+                    return Err(ParseIdError::Length { what, len: digits.len(), expected: 2 * $len });
                 }
                 let mut out = [0u8; $len];
                 for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+                    // Every byte is a hex digit (checked above): the zeros never apply.
                     let [hi, lo] = [pair.first(), pair.get(1)].map(|d| d.and_then(|d| hex_value(*d)));
-                    let (Some(hi), Some(lo)) = (hi, lo) else {
-                        return Err(err);
-                    };
-                    *byte = hi << 4 | lo;
+                    *byte = hi.unwrap_or(0) << 4 | lo.unwrap_or(0);
                 }
                 Ok(Self(out))
             }

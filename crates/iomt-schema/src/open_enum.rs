@@ -65,7 +65,11 @@ macro_rules! open_enum {
             pub(crate) fn checked_code(self, what: &'static str) -> Result<u8, $crate::EncodeError> {
                 let code = self.code();
                 if code > Self::MAX_CODE {
-                    return Err($crate::EncodeError::OutOfRange { what });
+                    return Err($crate::EncodeError::OutOfRange {
+                        what,
+                        value: u64::from(code),
+                        max: u64::from(Self::MAX_CODE),
+                    });
                 }
                 Ok(code)
             }
@@ -81,7 +85,13 @@ macro_rules! open_enum {
                 let offset = r.offset();
                 let code = r.u8(stringify!($name))?;
                 if code > Self::MAX_CODE {
-                    return Err(r.fail($crate::DecodeError::OutOfRange { what: stringify!($name), offset }));
+                    return Err(r.fail($crate::DecodeError::OutOfRange {
+                        what: stringify!($name),
+                        value: i64::from(code),
+                        min: 0,
+                        max: i64::from(Self::MAX_CODE),
+                        offset,
+                    }));
                 }
                 Ok(Self::from_code(code))
             }

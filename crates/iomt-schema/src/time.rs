@@ -55,13 +55,19 @@ impl Timestamp {
 
 /// Error for a millisecond count of 2^48 or more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("timestamp beyond 2^48 ms")]
-pub struct TimestampRangeError;
+#[error(
+    "timestamp of {millis} ms after the epoch is beyond the 48-bit wire field (at most {} ms)",
+    Timestamp::MAX.0
+)]
+pub struct TimestampRangeError {
+    /// The millisecond count given.
+    pub millis: u64,
+}
 
 impl TryFrom<u64> for Timestamp {
     type Error = TimestampRangeError;
     fn try_from(ms: u64) -> Result<Self, Self::Error> {
-        Self::from_millis(ms).ok_or(TimestampRangeError)
+        Self::from_millis(ms).ok_or(TimestampRangeError { millis: ms })
     }
 }
 

@@ -8,12 +8,21 @@
 use crate::error::{DecodeError, EncodeError};
 use crate::wire::{Fault, Reader, Sink, Wire};
 
-/// A value outside the range of the quantity it was meant for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{what} out of range")]
+/// A value outside the range of the quantity it was meant for, in the quantity's human unit
+/// (the JSON unit: degrees, metres, m/s, degrees Celsius, percent).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{what} of {value} {unit} is outside {min}..={max} {unit}")]
 pub struct RangeError {
     /// The quantity.
     pub what: &'static str,
+    /// The value given (NaN included).
+    pub value: f64,
+    /// The smallest value the quantity holds.
+    pub min: f64,
+    /// The largest value the quantity holds.
+    pub max: f64,
+    /// The unit of the three numbers.
+    pub unit: &'static str,
 }
 
 /// Rounds half away from zero; `None` for NaN and for magnitudes beyond 2^53.
@@ -42,13 +51,13 @@ macro_rules! quantity {
     (
         $(#[$meta:meta])*
         pub struct $name:ident($inner:ty) {
-            unit: $unit:literal, per_human: $scale:literal,
+            unit: $unit:literal, per_human: $scale:literal, human: $human:literal,
             range: $min:expr => $max:expr,
             wire: $wire:ident,
         }
     ) => {
         $(#[$meta])*
-        #[doc = concat!("\n\nUnit: ", $unit, ". JSON carries the value in ", stringify!($scale), " of these units per JSON unit.")]
+        #[doc = concat!("\n\nUnit: ", $unit, ". JSON carries the value in ", $human, " (", stringify!($scale), " units each).")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         #[cfg_attr(feature = "serde", serde(try_from = "f64", into = "f64"))]
@@ -77,7 +86,13 @@ macro_rules! quantity {
 
             /// The quantity nearest to `value` in the JSON unit, if in range.
             pub fn from_f64(value: f64) -> Result<Self, RangeError> {
-                let err = RangeError { what: Self::WHAT };
+                let err = RangeError {
+                    what: Self::WHAT,
+                    value,
+                    min: Self::MIN.to_f64(),
+                    max: Self::MAX.to_f64(),
+                    unit: $human,
+                };
                 let raw = round_f64(value * $scale).ok_or(err)?;
                 <$inner>::try_from(raw).ok().and_then(Self::new).ok_or(err)
             }
@@ -89,7 +104,13 @@ macro_rules! quantity {
 
             #[allow(dead_code, reason = "used by the types with a wire form of their own")]
             fn check(raw: $inner, r: &mut Reader<'_>, offset: usize) -> Result<Self, Fault> {
-                Self::new(raw).ok_or_else(|| r.fail(DecodeError::OutOfRange { what: Self::WHAT, offset }))
+                Self::new(raw).ok_or_else(|| r.fail(DecodeError::OutOfRange {
+                    what: Self::WHAT,
+                    value: i64::from(raw),
+                    min: i64::from(Self::MIN.0),
+                    max: i64::from(Self::MAX.0),
+                    offset,
+                }))
             }
         }
 
@@ -143,7 +164,8 @@ macro_rules! quantity {
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.varint(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw).map_err(|_| r.fail(DecodeError::Overflow { what: Self::WHAT, offset }))?;
+                let raw = <$inner>::try_from(raw)
+                    .map_err(|_| r.overflow(Self::WHAT, raw.into(), stringify!($inner), offset))?;
                 Self::check(raw, r, offset)
             }
         }
@@ -158,7 +180,8 @@ macro_rules! quantity {
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.zigzag(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw).map_err(|_| r.fail(DecodeError::Overflow { what: Self::WHAT, offset }))?;
+                let raw = <$inner>::try_from(raw)
+                    .map_err(|_| r.overflow(Self::WHAT, raw.into(), stringify!($inner), offset))?;
                 Self::check(raw, r, offset)
             }
         }
@@ -168,7 +191,7 @@ macro_rules! quantity {
 quantity! {
     /// Geodetic latitude (WGS 84), positive north.
     pub struct Latitude(i32) {
-        unit: "1e-7 degree", per_human: 1e7,
+        unit: "1e-7 degree", per_human: 1e7, human: "degrees",
         range: -900_000_000 => 900_000_000,
         wire: none,
     }
@@ -177,7 +200,7 @@ quantity! {
 quantity! {
     /// Geodetic longitude (WGS 84), positive east.
     pub struct Longitude(i32) {
-        unit: "1e-7 degree", per_human: 1e7,
+        unit: "1e-7 degree", per_human: 1e7, human: "degrees",
         range: -1_800_000_000 => 1_800_000_000,
         wire: none,
     }
@@ -186,7 +209,7 @@ quantity! {
 quantity! {
     /// Height relative to an [`AltitudeDatum`](crate::AltitudeDatum).
     pub struct Height(i32) {
-        unit: "decimetre", per_human: 10.0,
+        unit: "decimetre", per_human: 10.0, human: "metres",
         range: i32::MIN => i32::MAX,
         wire: zigzag,
     }
@@ -195,7 +218,7 @@ quantity! {
 quantity! {
     /// A non-negative distance: a range, a position error, a storage-free figure's peer.
     pub struct Distance(u32) {
-        unit: "decimetre", per_human: 10.0,
+        unit: "decimetre", per_human: 10.0, human: "metres",
         range: 0 => u32::MAX,
         wire: varint,
     }
@@ -204,7 +227,7 @@ quantity! {
 quantity! {
     /// A direction clockwise from true north: course, heading, bearing, wind direction.
     pub struct Course(u16) {
-        unit: "0.01 degree", per_human: 100.0,
+        unit: "0.01 degree", per_human: 100.0, human: "degrees",
         range: 0 => 35_999,
         wire: fixed,
     }
@@ -213,7 +236,7 @@ quantity! {
 quantity! {
     /// A speed over ground or through the air.
     pub struct Speed(u32) {
-        unit: "cm/s", per_human: 100.0,
+        unit: "cm/s", per_human: 100.0, human: "m/s",
         range: 0 => u32::MAX,
         wire: varint,
     }
@@ -222,7 +245,7 @@ quantity! {
 quantity! {
     /// One signed component of a velocity.
     pub struct VelocityComponent(i32) {
-        unit: "cm/s", per_human: 100.0,
+        unit: "cm/s", per_human: 100.0, human: "m/s",
         range: i32::MIN => i32::MAX,
         wire: zigzag,
     }
@@ -231,7 +254,7 @@ quantity! {
 quantity! {
     /// An angle above (positive) or below the horizontal.
     pub struct Elevation(i16) {
-        unit: "0.01 degree", per_human: 100.0,
+        unit: "0.01 degree", per_human: 100.0, human: "degrees",
         range: -9_000 => 9_000,
         wire: zigzag,
     }
@@ -240,7 +263,7 @@ quantity! {
 quantity! {
     /// A temperature.
     pub struct Temperature(i16) {
-        unit: "0.01 degree Celsius", per_human: 100.0,
+        unit: "0.01 degree Celsius", per_human: 100.0, human: "degrees Celsius",
         range: -27_315 => i16::MAX,
         wire: zigzag,
     }
@@ -270,7 +293,13 @@ impl Percent {
 impl TryFrom<u8> for Percent {
     type Error = RangeError;
     fn try_from(v: u8) -> Result<Self, RangeError> {
-        Self::new(v).ok_or(RangeError { what: "Percent" })
+        Self::new(v).ok_or(RangeError {
+            what: "Percent",
+            value: f64::from(v),
+            min: 0.0,
+            max: 100.0,
+            unit: "%",
+        })
     }
 }
 
@@ -288,9 +317,13 @@ impl Wire for Percent {
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
-        Self::new(r.u8("Percent")?).ok_or_else(|| {
+        let value = r.u8("Percent")?;
+        Self::new(value).ok_or_else(|| {
             r.fail(DecodeError::OutOfRange {
                 what: "Percent",
+                value: i64::from(value),
+                min: 0,
+                max: 100,
                 offset,
             })
         })
@@ -309,6 +342,8 @@ impl proptest::arbitrary::Arbitrary for Percent {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     #[test]
@@ -325,6 +360,18 @@ mod tests {
         assert_eq!(Temperature::from_f64(-273.15).unwrap().raw(), -27_315);
         assert!(Temperature::from_f64(-273.16).is_err());
         assert_eq!(Percent::new(101), None);
+    }
+
+    #[test]
+    fn range_errors_name_the_value_and_the_range() {
+        assert_eq!(
+            Latitude::from_f64(90.000_000_1).unwrap_err().to_string(),
+            "Latitude of 90.0000001 degrees is outside -90..=90 degrees"
+        );
+        assert_eq!(
+            Percent::try_from(101).unwrap_err().to_string(),
+            "Percent of 101 % is outside 0..=100 %"
+        );
     }
 
     #[test]

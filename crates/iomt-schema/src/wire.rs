@@ -137,6 +137,23 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Records that `value`, read at `offset`, does not fit the field's type `ty`.
+    #[cold]
+    pub(crate) fn overflow(
+        &mut self,
+        what: &'static str,
+        value: i128,
+        ty: &'static str,
+        offset: usize,
+    ) -> Fault {
+        self.fail(DecodeError::Overflow {
+            what,
+            value: Some(value),
+            ty,
+            offset,
+        })
+    }
+
     /// Takes over the error of a sub-reader that failed.
     pub(crate) fn absorb(&mut self, mut sub: Reader<'_>) -> Fault {
         let error = sub.error();
@@ -188,6 +205,8 @@ impl<'a> Reader<'a> {
             if i == 9 && b > 1 {
                 return Err(self.fail(DecodeError::Overflow {
                     what,
+                    value: None,
+                    ty: "u64",
                     offset: start,
                 }));
             }
@@ -204,6 +223,8 @@ impl<'a> Reader<'a> {
         }
         Err(self.fail(DecodeError::Overflow {
             what,
+            value: None,
+            ty: "u64",
             offset: start,
         }))
     }
@@ -212,14 +233,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u32::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
+        u32::try_from(v).map_err(|_| self.overflow(what, v.into(), "u32", offset))
     }
 
     #[inline]
     pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u16::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
+        u16::try_from(v).map_err(|_| self.overflow(what, v.into(), "u16", offset))
     }
 
     /// A length or count, checked against `max` before the caller allocates for it.
@@ -249,15 +270,20 @@ impl<'a> Reader<'a> {
     pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, Fault> {
         let offset = self.offset();
         let v = self.zigzag(what)?;
-        i32::try_from(v).map_err(|_| self.fail(DecodeError::Overflow { what, offset }))
+        i32::try_from(v).map_err(|_| self.overflow(what, v.into(), "i32", offset))
     }
 
     pub(crate) fn text(&mut self, what: &'static str) -> Result<String, Fault> {
         let len = self.length(what, self.limits.max_text)?;
         let offset = self.offset();
         let bytes = self.take(len, what)?;
-        let s = core::str::from_utf8(bytes)
-            .map_err(|_| self.fail(DecodeError::InvalidText { what, offset }))?;
+        let s = core::str::from_utf8(bytes).map_err(|e| {
+            self.fail(DecodeError::InvalidText {
+                what,
+                expected: "UTF-8",
+                offset: offset.saturating_add(e.valid_up_to()),
+            })
+        })?;
         Ok(String::from(s))
     }
 }
@@ -393,6 +419,7 @@ impl Sink for SliceSink<'_> {
         else {
             return Err(EncodeError::BufferTooSmall {
                 needed: bytes.len(),
+                room: self.buf.len().saturating_sub(self.len),
             });
         };
         dst.copy_from_slice(bytes);
@@ -403,7 +430,7 @@ impl Sink for SliceSink<'_> {
     #[inline(always)]
     fn put_u8(&mut self, b: u8) -> Result<(), EncodeError> {
         let Some(dst) = self.buf.get_mut(self.len) else {
-            return Err(EncodeError::BufferTooSmall { needed: 1 });
+            return Err(EncodeError::BufferTooSmall { needed: 1, room: 0 });
         };
         *dst = b;
         self.len += 1;
@@ -420,6 +447,7 @@ impl<B: BufMut> Sink for BufSink<'_, B> {
         if self.0.remaining_mut() < bytes.len() {
             return Err(EncodeError::BufferTooSmall {
                 needed: bytes.len(),
+                room: self.0.remaining_mut(),
             });
         }
         self.0.put_slice(bytes);
@@ -583,6 +611,8 @@ mod tests {
         assert_eq!(read(&[0xff, 0x80, 0x00]), Err(nc));
         let of = DecodeError::Overflow {
             what: "v",
+            value: None,
+            ty: "u64",
             offset: 0,
         };
         assert_eq!(
@@ -619,7 +649,10 @@ mod tests {
         let mut buf = [0u8; 2];
         let mut s = SliceSink::new(&mut buf);
         s.put(&[1, 2]).unwrap();
-        assert_eq!(s.put_u8(3), Err(EncodeError::BufferTooSmall { needed: 1 }));
+        assert_eq!(
+            s.put_u8(3),
+            Err(EncodeError::BufferTooSmall { needed: 1, room: 0 })
+        );
         assert_eq!(s.written(), 2);
     }
 

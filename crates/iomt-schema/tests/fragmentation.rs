@@ -97,7 +97,7 @@ proptest! {
         let pieces: Vec<Vec<Vec<u8>>> = originals
             .iter()
             .map(|b| {
-                let view = FrameView::parse(b, &Limits::DEFAULT).unwrap();
+                let view = FrameView::decode(b).unwrap();
                 Fragments::new(&view, 60).unwrap().collect()
             })
             .collect();
@@ -109,7 +109,7 @@ proptest! {
                 now = now + Duration::from_millis(100);
                 r.handle_timeout(now);
             } else if let Ok(Some(whole)) = r.push(now, &pieces[f][piece.index(pieces[f].len())]) {
-                let seq = FrameView::parse(&whole, &Limits::DEFAULT).unwrap().envelope().seq;
+                let seq = FrameView::decode(&whole).unwrap().envelope().seq;
                 let seq = usize::try_from(seq).unwrap();
                 prop_assert_eq!(&whole, &originals[seq]);
                 completed[seq] += 1;
@@ -211,7 +211,7 @@ fn fully_marked_frame_splits_at_50_bytes() {
     );
     let pieces = frame.to_fragments(50).unwrap();
     assert!(pieces.iter().all(|p| p.len() <= 50));
-    let view = FrameView::parse(&pieces[0], &Limits::DEFAULT).unwrap();
+    let view = FrameView::decode(&pieces[0]).unwrap();
     assert_eq!(view.envelope().precedence, Precedence::Flash);
     assert_eq!(view.envelope().classification.level, Level::Secret);
     let mut r = reassembler();

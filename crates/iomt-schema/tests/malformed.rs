@@ -1,4 +1,9 @@
 //! Malformed input through the public API: each bad input maps to its own typed error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use core::time::Duration;
 
@@ -262,6 +267,8 @@ fn bad_and_oversize_lengths() {
             DecodeError::BadLength {
                 what: "callsign",
                 len: 17,
+                min: 1,
+                max: 16,
                 ..
             }
         )
@@ -364,8 +371,9 @@ fn extensions() {
     e.extensions.swap(0, 1);
     assert_eq!(
         Frame::new(e, Vitals::default()).to_vec(),
-        Err(EncodeError::OutOfRange {
-            what: "extension order"
+        Err(EncodeError::ExtensionOrder {
+            previous: 1,
+            kind: 0
         })
     );
     // Envelope with flags: header, flags, kind, source, seq, time, then the extension count at
@@ -451,10 +459,20 @@ fn out_of_range_values() {
             e,
             DecodeError::OutOfRange {
                 what: "latitude",
+                value: 900_000_001,
+                min: -900_000_000,
+                max: 900_000_000,
                 ..
             }
         )
     });
+    assert_eq!(
+        Frame::decode(&bad).unwrap_err().to_string(),
+        format!(
+            "latitude at byte {} is 900000001, outside -900000000..=900000000",
+            BODY + 1
+        )
+    );
     // Course 360.00 degrees.
     let mut bad = b.clone();
     // From the end: callsign (7 bytes), role (1), speed (2), then the course.
@@ -689,7 +707,12 @@ fn fragment_overlap_and_inconsistency() {
     });
     // Not a fragment at all, and garbage.
     refused(&mut r, &original, |e| {
-        matches!(e, ReassemblyError::NotAFragment)
+        matches!(
+            e,
+            ReassemblyError::NotAFragment {
+                kind: MessageKind::Chat
+            }
+        )
     });
     refused(&mut r, &[0x40], |e| {
         matches!(e, ReassemblyError::Decode(DecodeError::Truncated { .. }))
@@ -752,7 +775,7 @@ fn too_many_pieces() {
     refused(
         &mut r,
         &fragment_frame(1, 40, total, original[40..50].to_vec()),
-        |e| matches!(e, ReassemblyError::TooManyPieces),
+        |e| matches!(e, ReassemblyError::TooManyPieces { max: 2 }),
     );
     // Filling the gap joins two pieces into one: allowed.
     assert_eq!(
@@ -791,7 +814,11 @@ fn full_reassembler_evicts_only_less_urgent_frames() {
     let before = state(&r);
     assert_eq!(
         r.push(Instant::from_nanos(3), &first_piece(&routine_late)),
-        Err(ReassemblyError::Full)
+        Err(ReassemblyError::Full {
+            total: bytes_of(&routine_late).len(),
+            max_frames: 2,
+            max_bytes: ReassemblyLimits::DEFAULT.max_bytes,
+        })
     );
     assert_eq!(state(&r), before);
     // The evicted routine frame can no longer complete from its remaining pieces.

@@ -1,5 +1,9 @@
 //! Byte-literal vectors: each expected frame is laid out by hand from the format description in
 //! `envelope.rs`, `geo.rs`, `callsign.rs`, `batch.rs` and `fragment.rs`, then checked both ways.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use iomt_schema::*;
 

@@ -1,7 +1,8 @@
 //! A deterministic discrete-event network simulator for sans-IO state machines.
 //!
-//! It drives anything that implements the small [`Node`] trait (handle input, handle timeout,
-//! poll transmit, poll timeout) over point-to-point [links](Simulator::add_link) with delay,
+//! It drives anything that implements the small [`Node`] trait (the workspace's
+//! [sans-IO contract](iomt_schema::contract): handle input and timeouts, poll transmits, events
+//! and the timeout) over point-to-point [links](Simulator::add_link) with delay,
 //! bandwidth, MTU and loss, and over shared [radio](Simulator::add_radio) channels where one
 //! transmission reaches every node in range of the sender's position. Scheduled
 //! [`Action`]s cut and restore links, partition and merge the network, crash and reboot nodes;
@@ -29,12 +30,17 @@
 //!     type Event = ();
 //!     fn handle_input(&mut self, _: Instant, _: Received<'_>) { self.heard += 1; }
 //!     fn handle_timeout(&mut self, _: Instant) {}
-//!     fn poll_transmit(&mut self, _: Instant) -> Option<Transmit> {
-//!         (!std::mem::replace(&mut self.sent, true)).then(|| Transmit {
+//!     fn poll_transmit(&mut self, _: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+//!         if std::mem::replace(&mut self.sent, true) {
+//!             return None;
+//!         }
+//!         buf.clear();
+//!         buf.extend_from_slice(b"hello");
+//!         Some(Transmit {
 //!             iface: IfaceId(0),
 //!             destination: Destination::Broadcast,
-//!             class: Class::Control,
-//!             data: b"hello".to_vec(),
+//!             kind: Class::Control,
+//!             len: buf.len(),
 //!         })
 //!     }
 //!     fn poll_timeout(&self) -> Option<Instant> { None }

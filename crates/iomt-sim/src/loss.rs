@@ -96,7 +96,10 @@ mod tests {
             .map(<[bool]>::len)
             .max()
             .unwrap_or(0);
-        #[allow(clippy::cast_precision_loss)]
+        #[allow(
+            clippy::as_conversions,
+            reason = "counts far below 2^53 are exact in f64"
+        )]
         (lost as f64 / outcomes.len() as f64, longest_burst)
     }
 

@@ -1,4 +1,5 @@
-//! The contract between the simulator and the sans-IO state machines it drives.
+//! The contract between the simulator and the sans-IO state machines it drives: the
+//! workspace's sans-IO contract, with the simulator as the driver.
 
 use iomt_schema::Instant;
 
@@ -36,17 +37,18 @@ pub enum Destination {
     Unicast(NodeId),
 }
 
-/// A packet a node hands to the simulator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A packet a node hands to the simulator: its bytes are the first `len` of the buffer passed
+/// to [`Node::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// The interface it leaves on.
     pub iface: IfaceId,
     /// Who should receive it.
     pub destination: Destination,
     /// Control or data, for the figures.
-    pub class: Class,
-    /// The bytes.
-    pub data: Vec<u8>,
+    pub kind: Class,
+    /// Its length in the buffer.
+    pub len: usize,
 }
 
 /// A packet the simulator hands to a node.
@@ -59,16 +61,16 @@ pub struct Received<'a> {
     /// Whether it was sent to everyone in range rather than to this node alone.
     pub broadcast: bool,
     /// Control or data, as the sender marked it.
-    pub class: Class,
+    pub kind: Class,
     /// The bytes.
     pub data: &'a [u8],
 }
 
-/// A sans-IO state machine the simulator can drive: time is passed in, output is polled.
-///
-/// After every input, timeout or call the simulator drains the node in this order: every
-/// [`poll_transmit`](Node::poll_transmit), then every [`poll_event`](Node::poll_event), then one
-/// [`poll_timeout`](Node::poll_timeout) to schedule the next wake-up.
+/// A sans-IO state machine the simulator can drive, on the workspace's
+/// [sans-IO contract](iomt_schema::contract): after every input, timeout or call the simulator
+/// drains the node in the contract's order (transmits, then events, then the timeout it
+/// schedules the next wake-up at). What it adds: packets arrive as a [`Received`], with the
+/// sender's [`NodeId`] for an address, and the simulator keeps the buffer it polls into.
 pub trait Node {
     /// What the node reports to the scenario (a delivered message, a route change, ...).
     type Event;
@@ -79,14 +81,15 @@ pub trait Node {
     /// The instant last returned by `poll_timeout` has been reached.
     fn handle_timeout(&mut self, now: Instant);
 
-    /// The next packet to send, if any.
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit>;
-
-    /// When the node next wants `handle_timeout`, if ever.
-    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next packet to send, if any, written into `buf` (cleared first).
+    #[must_use]
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit>;
 
     /// The next event for the scenario, if any.
     fn poll_event(&mut self) -> Option<Self::Event> {
         None
     }
+
+    /// When the node next wants `handle_timeout`, if ever.
+    fn poll_timeout(&self) -> Option<Instant>;
 }

@@ -144,7 +144,7 @@ enum Event<N> {
         iface: IfaceId,
         from: NodeId,
         broadcast: bool,
-        class: Class,
+        kind: Class,
         data: Vec<u8>,
     },
     Timer {
@@ -237,6 +237,8 @@ pub struct Simulator<N: Node> {
     metrics: Metrics,
     digest: TraceDigest,
     events: u64,
+    /// What nodes write their transmissions into.
+    buf: Vec<u8>,
 }
 
 impl<N: Node> Simulator<N> {
@@ -263,6 +265,7 @@ impl<N: Node> Simulator<N> {
             metrics: Metrics::default(),
             digest: TraceDigest::default(),
             events: 0,
+            buf: Vec::new(),
         }
     }
 
@@ -559,7 +562,7 @@ impl<N: Node> Simulator<N> {
                 iface,
                 from,
                 broadcast,
-                class,
+                kind,
                 data,
             } => {
                 let now = self.now;
@@ -574,7 +577,7 @@ impl<N: Node> Simulator<N> {
                         iface,
                         from,
                         broadcast,
-                        class,
+                        kind,
                         data: &data,
                     },
                 );
@@ -702,9 +705,10 @@ impl<N: Node> Simulator<N> {
             .slots
             .get_mut(id.index())
             .and_then(|s| s.node.as_mut())
-            .and_then(|n| n.poll_transmit(now))
+            .and_then(|n| n.poll_transmit(now, &mut self.buf))
         {
-            self.transmit(id, t);
+            let data = self.buf.get(..t.len).unwrap_or_default().to_vec();
+            self.transmit(id, t, data);
         }
         while let Some(e) = self
             .slots
@@ -732,12 +736,12 @@ impl<N: Node> Simulator<N> {
         }
     }
 
-    fn transmit(&mut self, from: NodeId, t: Transmit) {
-        self.metrics.record_transmit(from, t.class, t.data.len());
+    fn transmit(&mut self, from: NodeId, t: Transmit, data: Vec<u8>) {
+        self.metrics.record_transmit(from, t.kind, data.len());
         self.digest.update(b"tx");
         self.digest.update_u64(self.now.as_nanos());
         self.digest.update_u64(u64::from(from.0));
-        self.digest.update(&t.data);
+        self.digest.update(&data);
         let Some(slot) = self.slots.get(from.index()) else {
             return;
         };
@@ -759,15 +763,15 @@ impl<N: Node> Simulator<N> {
                 (r.params.bandwidth_bps, r.params.delay, r.params.mtu)
             }
         };
-        if t.data.len() > mtu {
+        if data.len() > mtu {
             self.metrics.drops.oversize += 1;
             return;
         }
-        let arrival = self.serialise(from, t.iface, bandwidth, t.data.len()) + delay;
+        let arrival = self.serialise(from, t.iface, bandwidth, data.len()) + delay;
         let receivers = self.receivers(from, port, t.destination);
         let broadcast = t.destination == Destination::Broadcast;
         let last = receivers.len();
-        let mut data = Some(t.data);
+        let mut data = Some(data);
         for (i, (to, iface)) in receivers.into_iter().enumerate() {
             let payload = if i + 1 == last {
                 data.take().unwrap_or_default()
@@ -781,7 +785,7 @@ impl<N: Node> Simulator<N> {
                     iface,
                     from,
                     broadcast,
-                    class: t.class,
+                    kind: t.kind,
                     data: payload,
                 },
             );

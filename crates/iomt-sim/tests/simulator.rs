@@ -1,4 +1,10 @@
 //! The simulator's behaviour through its public API: determinism, media, actions, scale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -17,7 +23,7 @@ struct Beacon {
     rng: SimRng,
     heard: BTreeSet<NodeId>,
     received: Vec<(Instant, NodeId, usize)>,
-    outbox: Vec<Transmit>,
+    outbox: Vec<Out>,
     events: Vec<u32>,
 }
 
@@ -39,13 +45,21 @@ impl Beacon {
     }
 }
 
+/// A packet waiting in a beacon's outbox.
+struct Out {
+    iface: IfaceId,
+    destination: Destination,
+    kind: Class,
+    data: Vec<u8>,
+}
+
 impl Node for Beacon {
     type Event = u32;
 
     fn handle_input(&mut self, now: Instant, packet: Received<'_>) {
         self.heard.insert(packet.from);
         self.received.push((now, packet.from, packet.data.len()));
-        if packet.class == Class::Data {
+        if packet.kind == Class::Data {
             self.events
                 .push(u32::from_be_bytes(packet.data[..4].try_into().unwrap()));
         }
@@ -54,10 +68,10 @@ impl Node for Beacon {
     fn handle_timeout(&mut self, now: Instant) {
         if now >= self.next {
             for iface in 0..self.ifaces {
-                self.outbox.push(Transmit {
+                self.outbox.push(Out {
                     iface: IfaceId(iface),
                     destination: Destination::Broadcast,
-                    class: Class::Control,
+                    kind: Class::Control,
                     data: self.id.0.to_be_bytes().to_vec(),
                 });
             }
@@ -66,8 +80,16 @@ impl Node for Beacon {
         }
     }
 
-    fn poll_transmit(&mut self, _: Instant) -> Option<Transmit> {
-        self.outbox.pop()
+    fn poll_transmit(&mut self, _: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let out = self.outbox.pop()?;
+        buf.clear();
+        buf.extend_from_slice(&out.data);
+        Some(Transmit {
+            iface: out.iface,
+            destination: out.destination,
+            kind: out.kind,
+            len: buf.len(),
+        })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -148,10 +170,10 @@ fn link_delay_bandwidth_and_mtu() {
     let mut sim = line(1, 2, params);
     let send = |len: usize| {
         move |n: &mut Beacon, _: Instant| {
-            n.outbox.push(Transmit {
+            n.outbox.push(Out {
                 iface: IfaceId(0),
                 destination: Destination::Unicast(NodeId(1)),
-                class: Class::Data,
+                kind: Class::Data,
                 data: vec![0; len],
             })
         }
@@ -275,10 +297,10 @@ fn observer_sees_events_and_stops_on_violation() {
     sim.metrics_mut()
         .message_sent(7, Precedence::Flash, Instant::ZERO);
     sim.call(Instant::ZERO, NodeId(0), |n, _| {
-        n.outbox.push(Transmit {
+        n.outbox.push(Out {
             iface: IfaceId(0),
             destination: Destination::Broadcast,
-            class: Class::Data,
+            kind: Class::Data,
             data: 7u32.to_be_bytes().to_vec(),
         })
     });

@@ -1,6 +1,7 @@
 //! Attacks from the adversarial review, each played through the public API against devices of
 //! one mission, with the outcome the fixes guarantee: the attack, and its failure.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::as_conversions)]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! reference and by value, attestation results and fresh evidence in EAD, and every way a
 //! peer is refused.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing)]
 
 mod common;
 

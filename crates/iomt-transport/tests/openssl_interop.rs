@@ -14,6 +14,7 @@
     clippy::disallowed_methods,
     reason = "an interop test: real sockets, processes, threads and the real clock"
 )]
+#![allow(clippy::panic, clippy::indexing_slicing, clippy::as_conversions)]
 
 mod common;
 

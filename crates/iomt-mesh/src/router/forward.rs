@@ -243,8 +243,9 @@ impl Router {
             self.stats.forwarded += 1;
             return Some(Transmit {
                 iface: choice.0,
-                channel: Channel::Data,
                 destination: choice.1,
+                kind: Channel::Data,
+                len: buf.len(),
             });
         }
     }

@@ -15,7 +15,10 @@ impl Router {
         let Some(ifc) = self.ifaces.get(usize::from(iface.0)) else {
             return Err(InputError::UnknownInterface(iface));
         };
-        if !is_link_local(from) {
+        // On loopback every router is `::1`, which is not link-local: an interface that is
+        // itself `::1` takes it, so two routers can peer on one machine; no other interface does.
+        let loopback = from.is_loopback() && ifc.cfg.link_local.is_loopback();
+        if !is_link_local(from) && !loopback {
             return Err(InputError::NotLinkLocal(from));
         }
         let packet = Packet::parse(data)?;
@@ -32,24 +35,47 @@ impl Router {
             if !verify_any(keys, from, to, packet.authenticated, macs) {
                 return Err(InputError::BadMac);
             }
-            self.neighbour_entry(now, key)?;
+            // Replay state lives in the neighbour entry: a sender without one cannot be
+            // checked, so only a packet that makes one can go on (to its challenge).
+            if !self.neighbour_entry(now, key, &packet)? {
+                return Err(InputError::Unverified);
+            }
             self.check_freshness(now, key, to, &packet)?;
         } else {
-            self.neighbour_entry(now, key)?;
+            self.neighbour_entry(now, key, &packet)?;
         }
         self.process(now, key, &packet);
         Ok(())
     }
 
-    fn neighbour_entry(&mut self, now: Instant, key: NeighKey) -> Result<(), InputError> {
+    /// Finds or makes the sender's neighbour entry; true if there is one. Only a packet with
+    /// something to answer about the link makes one: a Hello (we owe IHUs), an IHU (the sender
+    /// hears us) or a challenge request (the reply is rate-limited per neighbour). Anything
+    /// else from an unknown sender is taken without creating state for it (an empty packet,
+    /// say, or requests, answered on the interface).
+    fn neighbour_entry(
+        &mut self,
+        now: Instant,
+        key: NeighKey,
+        packet: &Packet<'_>,
+    ) -> Result<bool, InputError> {
         if self.neighbours.contains_key(&key) {
-            return Ok(());
+            return Ok(true);
+        }
+        let introduces = packet.body.iter().any(|t| {
+            matches!(
+                t,
+                Tlv::Hello { .. } | Tlv::Ihu { .. } | Tlv::ChallengeRequest(_)
+            )
+        });
+        if !introduces {
+            return Ok(false);
         }
         if self.neighbours.len() >= self.cfg.limits.neighbours {
             return Err(InputError::NeighbourTableFull);
         }
         self.neighbours.insert(key, Neighbour::new(now));
-        Ok(())
+        Ok(true)
     }
 
     fn check_freshness(
@@ -99,7 +125,7 @@ impl Router {
             return;
         }
         let mut nonce = [0u8; NONCE_LEN];
-        if self.random.fill(&mut nonce).is_err() {
+        if self.rng.fill(&mut nonce).is_err() {
             return;
         }
         n.replay.next_request = now + CHALLENGE_RATE;
@@ -109,7 +135,7 @@ impl Router {
 
     fn process(&mut self, now: Instant, key: NeighKey, packet: &Packet<'_>) {
         let mut st = RxState::default();
-        let before = self.neighbours.get(&key).map(|n| n.cost);
+        let before = self.neighbours.get(&key).map_or(INFINITY, |n| n.cost);
         for tlv in &packet.body {
             if tlv.sub_tlvs().has_unknown_mandatory() {
                 self.stats.tlvs_ignored += 1;
@@ -218,8 +244,8 @@ impl Router {
             }
         }
         let after = self.refresh_cost(key);
-        if before != Some(after) {
-            self.cost_changed(now, key, before.unwrap_or(INFINITY), after);
+        if before != after {
+            self.cost_changed(now, key, before, after);
         }
     }
 

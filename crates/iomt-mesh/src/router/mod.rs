@@ -4,18 +4,20 @@
 //! behaviour: `input` (Babel packets in), `selection` (route table, feasibility, requests),
 //! `timers`, `output` (TLVs to packets, MACs) and `forward` (datagrams).
 
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
 use core::net::Ipv6Addr;
 use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
-use iomt_schema::{Instant, Precedence, ShortId};
+use iomt_schema::{Expiry, FrameView, Instant, Precedence, ShortId};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use ring::rand::SecureRandom;
 
 use crate::config::{InterfaceConfig, RouterConfig};
-use crate::datagram::{DataPacket, DatagramError, Header, Target};
+use crate::datagram::{DataPacket, DatagramError, Header, MAX_LIFETIME, Target};
 use crate::flood::{DuplicateCache, FloodKey};
 use crate::mac::{
     CHALLENGE_RATE, CHALLENGE_TIMEOUT, Freshness, INDEX_LEN, MacKey, NONCE_LEN, verify_any,
@@ -49,8 +51,9 @@ const MIN_DUMP_GAP: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfaceId(pub u16);
 
-/// Which of the router's two traffic kinds a packet belongs to. The driver carries them on
-/// different UDP ports: Babel on 6696, datagrams on a port of its choosing.
+/// Which of the router's two kinds of traffic a packet is: the [`Transmit::kind`] of what it
+/// sends, and what the driver says of what it received. The driver carries them on different
+/// UDP ports: Babel on 6696, datagrams on a port of its choosing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     /// Babel control packets.
@@ -59,16 +62,18 @@ pub enum Channel {
     Data,
 }
 
-/// A packet for the driver to send: the bytes are in the buffer passed to
+/// A packet for the driver to send: its bytes are the first `len` of the buffer passed to
 /// [`Router::poll_transmit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// The interface to send on.
     pub iface: IfaceId,
-    /// Routing or data.
-    pub channel: Channel,
     /// A neighbour's link-local address, [`BABEL_MULTICAST`] or [`DATA_MULTICAST`].
     pub destination: Ipv6Addr,
+    /// Routing or data: which port carries it.
+    pub kind: Channel,
+    /// Its length in the buffer.
+    pub len: usize,
 }
 
 /// A datagram that reached this device.
@@ -132,8 +137,9 @@ pub struct NeighbourInfo {
 
 /// Packets of one channel dropped by RFC 8967 authentication, by reason; each also returned
 /// an error. A dropped datagram changed nothing; a dropped Babel packet changed nothing
-/// either, except that one under an unverified index created its sender's neighbour entry and
-/// started a challenge, as RFC 8967 asks.
+/// either, except that one under an unverified index that carries a Hello, an IHU or a
+/// challenge request created its sender's neighbour entry and started a challenge, as RFC 8967
+/// asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AuthDrops {
     /// No MAC (for data: a bare datagram) where keys require one.
@@ -195,8 +201,9 @@ pub enum InputError {
     /// The interface id was not returned by `add_interface` (local misuse).
     #[error("unknown interface {0:?}")]
     UnknownInterface(IfaceId),
-    /// Babel packets must come from a link-local address (peer fault).
-    #[error("source {0} is not link-local")]
+    /// Babel packets must come from a link-local address, or from `::1` on an interface whose
+    /// own address is `::1` (peer fault).
+    #[error("source {0} is not link-local (nor ::1 on a loopback interface)")]
     NotLinkLocal(Ipv6Addr),
     /// Malformed Babel packet (peer fault).
     #[error("malformed packet: {0}")]
@@ -213,9 +220,10 @@ pub enum InputError {
     /// The packet counter is not newer than the last one accepted (replay).
     #[error("replayed packet counter")]
     Replay,
-    /// The neighbour's index is unknown: for a Babel packet, a challenge was sent (state: the
-    /// challenge nonce). A datagram gets this, and changes nothing, when its sender is not a
-    /// neighbour with an index verified on the routing channel.
+    /// The sender's index is not verified: for a Babel packet from a neighbour, or one that
+    /// makes its sender a neighbour (see [`AuthDrops`]), a challenge was sent (state: the
+    /// challenge nonce); any other changed nothing. A datagram gets this, and changes nothing,
+    /// when its sender is not a neighbour with an index verified on the routing channel.
     #[error("packet counter index not verified by a challenge")]
     Unverified,
     /// The neighbour table is full (resource limit).
@@ -364,12 +372,11 @@ struct PendingFlood {
 
 /// A sans-IO Babel router with datagram forwarding.
 ///
-/// Drive it with [`handle_input`](Router::handle_input) for every packet received on a Babel
-/// or data socket, [`handle_timeout`](Router::handle_timeout) when
-/// [`poll_timeout`](Router::poll_timeout) is reached, and [`send`](Router::send) for
-/// application datagrams. After each call drain it: [`poll_transmit`](Router::poll_transmit)
-/// until `None` (Babel control packets first, then datagrams, most urgent first), then
-/// [`poll_event`](Router::poll_event) until `None`, then read `poll_timeout` again.
+/// It follows the workspace's [sans-IO contract](iomt_schema::contract), drain order
+/// included. What it adds: its input is every packet received on the Babel socket or the
+/// data socket, each with the [`Channel`] it came on; its commands are [`send`](Router::send)
+/// and [`send_frame`](Router::send_frame) for application datagrams; each [`Transmit`] says
+/// which of the two sockets carries it.
 pub struct Router {
     cfg: RouterConfig,
     own: Prefix,
@@ -380,7 +387,8 @@ pub struct Router {
     table: BTreeMap<Prefix, PrefixEntry>,
     sources: BTreeMap<(Prefix, ShortId), Source>,
     requests: BTreeMap<(Prefix, ShortId), Pending>,
-    outgoing: VecDeque<(Transmit, Vec<u8>)>,
+    /// Babel packets to send: interface, destination, bytes.
+    outgoing: VecDeque<(IfaceId, Ipv6Addr, Vec<u8>)>,
     events: VecDeque<Event>,
     queues: BTreeMap<NeighKey, PrecedenceQueue>,
     duplicates: DuplicateCache,
@@ -390,7 +398,7 @@ pub struct Router {
     /// While set, no route learned from a neighbour is selected (see `startup`).
     startup: Option<startup::Startup>,
     jitter: Xoshiro256PlusPlus,
-    random: Arc<dyn SecureRandom + Send + Sync>,
+    rng: Arc<dyn SecureRandom + Send + Sync>,
     stats: Stats,
 }
 
@@ -414,21 +422,21 @@ fn is_link_local(a: Ipv6Addr) -> bool {
 
 impl Router {
     /// A router with no interfaces yet. `jitter_seed` seeds the generator behind timer jitter
-    /// and the initial sequence number; `random` supplies datagram message ids, and RFC 8967
+    /// and the initial sequence number; `rng` supplies datagram message ids, and RFC 8967
     /// indices and challenge nonces (once MAC keys are set).
     pub fn new(
-        cfg: RouterConfig,
+        config: RouterConfig,
         now: Instant,
         jitter_seed: u64,
-        random: Arc<dyn SecureRandom + Send + Sync>,
+        rng: Arc<dyn SecureRandom + Send + Sync>,
     ) -> Self {
         let mut jitter = Xoshiro256PlusPlus::seed_from_u64(jitter_seed);
-        let seqno = cfg
+        let seqno = config
             .initial_seqno
             .unwrap_or_else(|| u16::try_from(jitter.next_u32() >> 16).unwrap_or(0));
         Self {
-            own: Prefix::of(cfg.router_id),
-            cfg,
+            own: Prefix::of(config.router_id),
+            cfg: config,
             seqno,
             ifaces: Vec::new(),
             neighbours: BTreeMap::new(),
@@ -445,7 +453,7 @@ impl Router {
             housekeeping: now + HOUSEKEEPING,
             startup: None,
             jitter,
-            random,
+            rng,
             stats: Stats::default(),
         }
     }
@@ -653,8 +661,44 @@ impl Router {
         result
     }
 
-    /// Sends an application datagram with the given precedence and lifetime; returns its
-    /// message id, drawn from the router's `SecureRandom` so that nobody can predict it.
+    /// Sends an encoded [`Frame`](iomt_schema::Frame) as a datagram whose precedence is the
+    /// envelope's and whose lifetime is the envelope's expiry, counted from `now` (the frame
+    /// is taken as just made), so a frame travels neither more nor less urgently than it says
+    /// nor outlives its expiry. A frame without expiry gets the longest lifetime a datagram
+    /// carries, [`MAX_LIFETIME`](crate::datagram::MAX_LIFETIME). Returns the message id, as
+    /// [`send`](Router::send) does.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use iomt_mesh::*;
+    /// # use iomt_schema::*;
+    /// # let id = ShortId::from_u64(1);
+    /// # let rng = Arc::new(rand::SystemRandom::new());
+    /// # let mut router = Router::new(RouterConfig::new(id), Instant::ZERO, 1, rng);
+    /// let mut envelope = Envelope::new(id.into(), 1, Timestamp::from_millis(0).unwrap());
+    /// envelope.precedence = Precedence::Flash;
+    /// envelope.expiry = Some(Expiry(30));
+    /// let bytes = Frame::new(envelope, Vitals::default()).to_vec()?;
+    /// router.send_frame(Instant::ZERO, Target::Unicast(id), &FrameView::decode(&bytes)?)?;
+    /// let Some(Event::Delivered(d)) = router.poll_event() else { panic!() };
+    /// assert_eq!((d.precedence, d.lifetime.as_secs(), d.payload), (Precedence::Flash, 30, bytes));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_frame(
+        &mut self,
+        now: Instant,
+        target: Target,
+        frame: &FrameView<'_>,
+    ) -> Result<u32, SendError> {
+        let envelope = frame.envelope();
+        let lifetime = envelope.expiry.map_or(MAX_LIFETIME, Expiry::as_duration);
+        self.send(now, target, envelope.precedence, lifetime, frame.bytes())
+    }
+
+    /// Sends an opaque application datagram (an encrypted record, say) with the given
+    /// precedence and lifetime; returns its message id, drawn from the router's `rng` so that
+    /// nobody can predict it. A schema frame in the clear goes through
+    /// [`send_frame`](Router::send_frame), which takes both from its envelope.
     pub fn send(
         &mut self,
         now: Instant,
@@ -664,7 +708,7 @@ impl Router {
         payload: &[u8],
     ) -> Result<u32, SendError> {
         let mut id = [0u8; 4];
-        self.random.fill(&mut id).map_err(|_| SendError::Random)?;
+        self.rng.fill(&mut id).map_err(|_| SendError::Random)?;
         let message_id = u32::from_be_bytes(id);
         let header = Header {
             target,
@@ -713,9 +757,14 @@ impl Router {
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         buf.clear();
-        if let Some((t, bytes)) = self.outgoing.pop_front() {
+        if let Some((iface, destination, bytes)) = self.outgoing.pop_front() {
             buf.extend_from_slice(&bytes);
-            return Some(t);
+            return Some(Transmit {
+                iface,
+                destination,
+                kind: Channel::Routing,
+                len: buf.len(),
+            });
         }
         self.poll_datagram(now, buf)
     }

@@ -137,7 +137,7 @@ impl Router {
             Some(index) if i.pc != u32::MAX => index,
             _ => {
                 let mut index = [0u8; INDEX_LEN];
-                self.random.fill(&mut index).ok()?;
+                self.rng.fill(&mut index).ok()?;
                 i.index = Some(index);
                 i.pc = 0;
                 index
@@ -178,14 +178,7 @@ impl Router {
                 return;
             }
         }
-        self.outgoing.push_back((
-            Transmit {
-                iface: id,
-                channel: Channel::Routing,
-                destination: dst,
-            },
-            bytes,
-        ));
+        self.outgoing.push_back((id, dst, bytes));
     }
 
     fn encode_out(

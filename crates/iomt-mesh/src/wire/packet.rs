@@ -2,6 +2,8 @@
 
 use super::WireError;
 use super::tlv::Tlv;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// First byte of every Babel packet.
 pub const MAGIC: u8 = 42;

@@ -1,5 +1,6 @@
 //! TLVs and sub-TLVs (RFC 8966 sections 4.4 and 4.6, RFC 8967 section 6).
 
+use alloc::vec::Vec;
 use iomt_schema::ShortId;
 
 use super::WireError;

@@ -1,5 +1,11 @@
 //! Drives `iomt-mesh` routers inside `iomt-sim`, with the loop-freedom oracle.
 #![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "test code: a failed step stops the test where it happened"
+)]
 
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
@@ -38,14 +44,13 @@ pub fn at(secs: f64) -> Instant {
 pub struct MeshNode {
     pub router: Router,
     pub id: NodeId,
-    buf: Vec<u8>,
 }
 
 impl Node for MeshNode {
     type Event = Event;
 
     fn handle_input(&mut self, now: Instant, p: Received<'_>) {
-        let (channel, group) = match p.class {
+        let (channel, group) = match p.kind {
             Class::Control => (Channel::Routing, BABEL_MULTICAST),
             Class::Data => (Channel::Data, DATA_MULTICAST),
         };
@@ -68,8 +73,8 @@ impl Node for MeshNode {
         self.router.handle_timeout(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        let t = self.router.poll_transmit(now, &mut self.buf)?;
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let t = self.router.poll_transmit(now, buf)?;
         Some(Transmit {
             iface: iomt_sim::IfaceId(t.iface.0),
             destination: if t.destination.is_multicast() {
@@ -77,11 +82,11 @@ impl Node for MeshNode {
             } else {
                 Destination::Unicast(node_of(t.destination))
             },
-            class: match t.channel {
+            kind: match t.kind {
                 Channel::Routing => Class::Control,
                 Channel::Data => Class::Data,
             },
-            data: self.buf.clone(),
+            len: t.len,
         })
     }
 
@@ -113,7 +118,6 @@ pub fn factory(plan: Plan, tweak: fn(&mut RouterConfig, Boot)) -> impl FnMut(Boo
         MeshNode {
             router,
             id: boot.node,
-            buf: Vec::new(),
         }
     }
 }

@@ -69,9 +69,7 @@ impl Wire for Batch {
         for record in &self.records {
             let kind = record.message.kind();
             if matches!(kind, MessageKind::Batch | MessageKind::Fragment) {
-                return Err(EncodeError::OutOfRange {
-                    what: "batch record kind",
-                });
+                return Err(EncodeError::NotAllowedInBatch { kind: kind.code() });
             }
             s.put_u8(kind.code())?;
             s.put_varint(u64::from(record.offset_ms))?;

@@ -1,4 +1,5 @@
 //! Deterministic two-endpoint simulations with a fake clock.
+#![allow(clippy::as_conversions, reason = "test arithmetic on small counters")]
 
 use alloc::vec;
 use alloc::vec::Vec;

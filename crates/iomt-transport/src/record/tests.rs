@@ -1,3 +1,4 @@
+#![allow(clippy::as_conversions, reason = "test arithmetic on small counters")]
 use alloc::vec::Vec;
 
 use proptest::prelude::*;

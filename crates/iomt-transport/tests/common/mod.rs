@@ -2,6 +2,7 @@
 //! and X.509 root), an attestation verifier, reference values, and devices enrolled in it;
 //! plus a seeded lossy link that drives two endpoints with a fake clock.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
