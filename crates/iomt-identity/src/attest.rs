@@ -37,7 +37,8 @@ mod relying_party;
 mod verifier;
 
 pub use attester::{
-    BadNonce, DebugState, Evidence, FirmwareVersion, MAX_MEASUREMENTS, Measurement, Nonce,
+    BadFirmwareVersion, BadNonce, DebugState, Evidence, FirmwareVersion, MAX_MEASUREMENTS,
+    Measurement, Nonce,
 };
 pub use relying_party::{ReferenceValues, VerifiedResult};
 pub use verifier::{
@@ -45,11 +46,9 @@ pub use verifier::{
     ChannelBinding, Finding, RandomFailure, Tier,
 };
 
-use iomt_schema::{DeviceId, ShortId};
+use iomt_schema::DeviceId;
 
-use crate::cbor::{Dec, Enc, EncError};
-use crate::cose::Sign1;
-use crate::credential::expect_key;
+use crate::cbor::{self, Reader};
 use crate::error::DecodeError;
 
 pub(crate) const EVIDENCE_AAD: &[u8] = b"iomt-evidence-v1";
@@ -69,28 +68,20 @@ pub(crate) const CLAIM_STATUS: i64 = -65541;
 pub(crate) const UEID_TYPE_RAND: u8 = 0x01;
 pub(crate) const SWVERSION_MULTIPARTNUMERIC: u64 = 1;
 
-pub(crate) fn kid_of(sign1: &Sign1<'_>) -> Result<ShortId, DecodeError> {
-    let kid = sign1.kid().unwrap_or_default();
-    <[u8; 8]>::try_from(kid)
-        .map(ShortId::from_bytes)
-        .map_err(|_| DecodeError::OutOfRange("kid"))
-}
-
-pub(crate) fn write_ueid(e: &mut Enc<'_>, device: DeviceId) -> Result<(), EncError> {
-    let mut ueid = [0u8; 17];
-    ueid[0] = UEID_TYPE_RAND;
+pub(crate) fn write_ueid(out: &mut Vec<u8>, device: DeviceId) {
+    let mut ueid = [UEID_TYPE_RAND; 17];
     ueid.get_mut(1..)
-        .unwrap_or(&mut [])
+        .unwrap_or_default()
         .copy_from_slice(device.as_bytes());
-    e.i64(CLAIM_UEID)?.bytes(&ueid)?;
-    Ok(())
+    cbor::write_int(out, CLAIM_UEID);
+    cbor::write_bstr(out, &ueid);
 }
 
-pub(crate) fn read_ueid(d: &mut Dec<'_>) -> Result<DeviceId, DecodeError> {
-    expect_key(d, CLAIM_UEID, "ueid")?;
-    let ueid = d.array_bytes::<17>("ueid")?;
-    let [UEID_TYPE_RAND, rest @ ..] = ueid else {
-        return Err(DecodeError::OutOfRange("ueid type"));
+pub(crate) fn read_ueid(r: &mut Reader<'_>) -> Result<DeviceId, DecodeError> {
+    r.key(CLAIM_UEID, "ueid")?;
+    let at = r.position();
+    let [UEID_TYPE_RAND, device @ ..] = r.bstr_array::<17>("ueid")? else {
+        return Err(DecodeError::invalid("ueid", at, "of type RAND (0x01)"));
     };
-    Ok(DeviceId::from_bytes(rest))
+    Ok(DeviceId::from_bytes(device))
 }

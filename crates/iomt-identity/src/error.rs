@@ -8,51 +8,50 @@
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use crate::attest::Tier;
+use crate::cbor::CborError;
 
-/// Malformed input: not the canonical CBOR/COSE this crate emits.
+/// Malformed input: not the deterministic CBOR/COSE form of the object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The bytes are not well-formed CBOR of the expected shape.
-    #[error("malformed CBOR at offset {offset}: expected {expected}")]
-    Malformed {
-        /// Byte offset of the problem.
-        offset: usize,
-        /// What the decoder was looking for.
-        expected: &'static str,
-    },
-    /// Well-formed, but not in the one deterministic encoding (RFC 8949 section 4.2): a
-    /// longer-than-needed integer or length, an indefinite length, map keys out of order.
-    #[error("not in deterministic CBOR encoding")]
-    NotCanonical,
-    /// Bytes after the end of the object.
-    #[error("trailing bytes after the object")]
-    TrailingBytes,
-    /// A required field is missing.
-    #[error("missing field `{0}`")]
-    Missing(&'static str),
-    /// A field appears twice, or a field this profile does not define is present.
-    #[error("unexpected or duplicate field `{0}`")]
-    Unexpected(&'static str),
-    /// A field has a value out of its range.
-    #[error("field `{0}` out of range")]
-    OutOfRange(&'static str),
-    /// The COSE algorithm is not one this crate verifies.
-    #[error("unsupported COSE algorithm {0}")]
-    UnsupportedAlgorithm(i64),
-    /// A count or length beyond the configured maximum.
-    #[error("`{field}` exceeds the limit of {limit}")]
-    TooLarge {
+    /// Not deterministic CBOR of the object's shape: where, what was being read, what was
+    /// wrong.
+    #[error(transparent)]
+    Cbor(#[from] CborError),
+    /// Well-formed, but a value breaks a rule of the object: out of range, not sorted, not the
+    /// field's one form.
+    #[error("`{field}` at byte {offset} must be {rule}")]
+    Invalid {
         /// The field.
         field: &'static str,
-        /// The limit.
-        limit: usize,
+        /// Byte offset of its value.
+        offset: usize,
+        /// What the value must be.
+        rule: &'static str,
     },
+    /// The COSE algorithm is not one this crate verifies.
+    #[error(
+        "COSE algorithm {alg} at byte {offset} is not supported (EdDSA, -8, and ES256, -7, are)"
+    )]
+    UnsupportedAlgorithm {
+        /// The algorithm identifier.
+        alg: i64,
+        /// Byte offset of the identifier.
+        offset: usize,
+    },
+    /// An X.509 certificate (already validated by webpki) whose DER this crate's walker cannot
+    /// read for the DeviceId or the attestation result.
+    #[error("certificate DER: expected {0}")]
+    Der(&'static str),
 }
 
 impl DecodeError {
-    pub(crate) fn at(offset: usize, expected: &'static str) -> Self {
-        Self::Malformed { offset, expected }
+    pub(crate) const fn invalid(field: &'static str, offset: usize, rule: &'static str) -> Self {
+        Self::Invalid {
+            field,
+            offset,
+            rule,
+        }
     }
 }
 
@@ -164,6 +163,12 @@ pub enum CredentialError {
     /// The X.509 certificate carries no `iomt://` URI SAN, or more than one.
     #[error("certificate does not carry exactly one iomt:// URI SAN")]
     NoDeviceUri,
+    /// The store holds as many intermediate authorities as it is configured for.
+    #[error("no room for another authority: the store holds its limit of {limit}")]
+    AuthoritiesFull {
+        /// The configured limit.
+        limit: usize,
+    },
 }
 
 /// Why evidence could not be appraised at all.
@@ -279,9 +284,20 @@ pub enum PackageError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
-    /// Malformed, or over the store's configured limits.
+    /// Malformed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The snapshot holds more than the store is configured for (it was decoded under larger
+    /// limits).
+    #[error("snapshot holds {found} {field}, over this store's limit of {limit}")]
+    OverLimit {
+        /// What.
+        field: &'static str,
+        /// How many the snapshot holds.
+        found: usize,
+        /// The store's limit.
+        limit: usize,
+    },
     /// The snapshot belongs to a store provisioned with another package authority.
     #[error("snapshot is for package authority {found}, not {expected}")]
     WrongAuthority {

@@ -116,7 +116,7 @@
 )]
 
 mod attest;
-mod cbor;
+pub mod cbor;
 pub mod cose;
 mod credential;
 mod error;
@@ -136,9 +136,10 @@ pub mod tls;
 pub mod fuzzing;
 
 pub use attest::{
-    Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier, BadNonce,
-    Challenge, ChannelBinding, DebugState, Evidence, Finding, FirmwareVersion, MAX_MEASUREMENTS,
-    Measurement, Nonce, RandomFailure, ReferenceValues, Tier, VerifiedResult,
+    Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier,
+    BadFirmwareVersion, BadNonce, Challenge, ChannelBinding, DebugState, Evidence, Finding,
+    FirmwareVersion, MAX_MEASUREMENTS, Measurement, Nonce, RandomFailure, ReferenceValues, Tier,
+    VerifiedResult,
 };
 pub use credential::{BadMission, Credential, Mission, Role, Roles, UnverifiedCredential};
 pub use error::{

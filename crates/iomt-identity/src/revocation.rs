@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
-use crate::cbor::{Dec, Enc, EncError, encode_with, ensure_canonical};
+use crate::cbor::{self, Reader};
 use crate::cose::{self, Sign1};
 use crate::error::{DecodeError, SignError};
 use crate::key::Signer;
@@ -99,52 +99,71 @@ impl Revocation {
         (self.at, self.reason.code())
     }
 
-    fn encode(&self, e: &mut Enc<'_>) -> Result<(), EncError> {
+    fn encode(&self, out: &mut Vec<u8>) {
         match self.target {
             RevocationTarget::Device(id) => {
-                e.array(4)?.u8(0)?.bytes(id.as_bytes())?;
+                cbor::write_array(out, 4);
+                cbor::write_uint(out, 0);
+                cbor::write_bstr(out, id.as_bytes());
             }
             RevocationTarget::Credential { issuer, serial } => {
-                e.array(5)?.u8(1)?.bytes(issuer.as_bytes())?.u64(serial)?;
+                cbor::write_array(out, 5);
+                cbor::write_uint(out, 1);
+                cbor::write_bstr(out, issuer.as_bytes());
+                cbor::write_uint(out, serial);
             }
         }
-        e.u8(self.reason.code())?.u64(self.at.as_millis())?;
-        Ok(())
+        cbor::write_uint(out, u64::from(self.reason.code()));
+        cbor::write_uint(out, self.at.as_millis());
     }
 
-    fn decode(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
-        let n = d.array("revocation", 5)?;
-        let target = match (n, d.u8()?) {
-            (4, 0) => {
-                RevocationTarget::Device(DeviceId::from_bytes(d.array_bytes::<16>("device")?))
-            }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let at = r.position();
+        let target = match (r.array_up_to(5, "revocation")?, r.u8()?) {
+            (4, 0) => RevocationTarget::Device(DeviceId::from_bytes(r.bstr_array("device")?)),
             (5, 1) => RevocationTarget::Credential {
-                issuer: ShortId::from_bytes(d.array_bytes::<8>("issuer")?),
-                serial: d.u64()?,
+                issuer: ShortId::from_bytes(r.bstr_array("issuer")?),
+                serial: r.uint()?,
             },
-            _ => return Err(DecodeError::OutOfRange("revocation target")),
+            _ => {
+                let rule = "[0, device, reason, at] or [1, issuer, serial, reason, at]";
+                return Err(DecodeError::invalid("revocation", at, rule));
+            }
         };
-        let reason = RevocationReason::from_code(d.u8()?);
-        let at = Timestamp::from_millis(d.u64()?).ok_or(DecodeError::OutOfRange("revoked at"))?;
+        let reason = RevocationReason::from_code(r.u8()?);
+        let time_at = r.position();
+        let at = Timestamp::from_millis(r.uint()?).ok_or(DecodeError::invalid(
+            "revoked at",
+            time_at,
+            "before the year 10889",
+        ))?;
         Ok(Self { target, reason, at })
     }
 }
 
-pub(crate) fn encode_list(e: &mut Enc<'_>, entries: &[Revocation]) -> Result<(), EncError> {
-    e.array(u64::try_from(entries.len()).unwrap_or(u64::MAX))?;
-    entries.iter().try_for_each(|r| r.encode(e))
+pub(crate) fn encode_list(out: &mut Vec<u8>, entries: &[Revocation]) {
+    cbor::write_array(out, entries.len());
+    entries.iter().for_each(|r| r.encode(out));
 }
 
 /// Reads a list of revocations sorted strictly by target.
-pub(crate) fn decode_list(d: &mut Dec<'_>, limit: usize) -> Result<Vec<Revocation>, DecodeError> {
-    let n = d.array("revocations", limit)?;
+pub(crate) fn decode_list(
+    r: &mut Reader<'_>,
+    limit: usize,
+) -> Result<Vec<Revocation>, DecodeError> {
+    let n = r.array_up_to(limit, "revocations")?;
     let mut out: Vec<Revocation> = Vec::with_capacity(n);
     for _ in 0..n {
-        let r = Revocation::decode(d)?;
-        if out.last().is_some_and(|p| p.target >= r.target) {
-            return Err(DecodeError::NotCanonical);
+        let at = r.position();
+        let revocation = Revocation::decode(r)?;
+        if out.last().is_some_and(|p| p.target >= revocation.target) {
+            return Err(DecodeError::invalid(
+                "revocations",
+                at,
+                "sorted by target, each once",
+            ));
         }
-        out.push(r);
+        out.push(revocation);
     }
     Ok(out)
 }
@@ -165,11 +184,31 @@ impl RevocationDelta {
         if entries.len() > MAX_DELTA_ENTRIES {
             return Err(SignError::Invalid("too many entries in one delta"));
         }
-        let payload = encode_with(|e| {
-            e.map(2)?.u8(0)?.u64(self.sequence)?.u8(1)?;
-            encode_list(e, &entries)
-        });
+        let payload = Self {
+            sequence: self.sequence,
+            entries,
+        }
+        .encode();
         cose::sign(anchor, AAD, &payload)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + 48 * self.entries.len());
+        cbor::write_map(&mut out, 2);
+        cbor::write_uint(&mut out, 0);
+        cbor::write_uint(&mut out, self.sequence);
+        cbor::write_uint(&mut out, 1);
+        encode_list(&mut out, &self.entries);
+        out
+    }
+
+    fn decode_payload(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(2, "revocation delta")?;
+        r.key(0, "sequence")?;
+        let sequence = r.uint()?;
+        r.key(1, "entries")?;
+        let entries = decode_list(r, MAX_DELTA_ENTRIES)?;
+        Ok(Self { sequence, entries })
     }
 
     /// Decodes a signed delta without checking its signature; returns it and the signer's id.
@@ -179,29 +218,11 @@ impl RevocationDelta {
     }
 
     pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let mut d = Dec::new(sign1.payload());
-        if d.map("delta", 2)? != 2 {
-            return Err(DecodeError::Missing("delta fields"));
-        }
-        if d.u8()? != 0 {
-            return Err(DecodeError::Missing("sequence"));
-        }
-        let sequence = d.u64()?;
-        if d.u8()? != 1 {
-            return Err(DecodeError::Missing("entries"));
-        }
-        let entries = decode_list(&mut d, MAX_DELTA_ENTRIES)?;
-        d.finish()?;
-        let delta = Self { sequence, entries };
-        let again = encode_with(|e| {
-            e.map(2)?.u8(0)?.u64(delta.sequence)?.u8(1)?;
-            encode_list(e, &delta.entries)
-        });
-        ensure_canonical(sign1.payload(), &again)?;
-        let kid = <[u8; 8]>::try_from(sign1.kid().unwrap_or_default())
-            .map_err(|_| DecodeError::OutOfRange("kid"))?;
-        Ok((delta, ShortId::from_bytes(kid), sign1))
+        let (sign1, signer) = Sign1::parse_strict(bytes)?;
+        let mut r = sign1.payload_reader();
+        let delta = Self::decode_payload(&mut r)?;
+        r.finish()?;
+        Ok((delta, signer, sign1))
     }
 }
 

@@ -257,8 +257,12 @@ impl TrustStore {
                 self.config.max_authorities,
             ),
         ];
-        if let Some((field, _, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
-            return Err(DecodeError::TooLarge { field, limit }.into());
+        if let Some((field, found, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
+            return Err(RestoreError::OverLimit {
+                field,
+                found,
+                limit,
+            });
         }
         // Revocations first: the package's own are already among them, so installing it
         // needs no room the snapshot did not need.
@@ -534,10 +538,9 @@ impl TrustStore {
         if self.authorities.len() >= self.config.max_authorities
             && !self.authorities.contains_key(&verified.kid())
         {
-            return Err(CredentialError::Decode(DecodeError::TooLarge {
-                field: "authorities",
+            return Err(CredentialError::AuthoritiesFull {
                 limit: self.config.max_authorities,
-            }));
+            });
         }
         let kid = verified.kid();
         if self.authorities.get(&kid).is_none_or(|a| a.bytes != bytes) {

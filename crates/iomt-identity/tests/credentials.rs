@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::*;
 
 /// Name, store, credential bytes, now, expected error.
@@ -102,7 +103,11 @@ fn every_tampered_byte_is_refused() {
     longer.push(0);
     assert_eq!(
         m.trust.verify_credential(&longer, at(T0 + 1)),
-        Err(CredentialError::Decode(DecodeError::TrailingBytes))
+        Err(CredentialError::Decode(DecodeError::Cbor(CborError::new(
+            bytes.len(),
+            CborErrorKind::TrailingBytes { count: 1 },
+            "end of input"
+        ))))
     );
 }
 
@@ -219,10 +224,11 @@ fn bad_credential_table() {
             &m.trust,
             b"\x01\x02",
             now,
-            CredentialError::Decode(DecodeError::Malformed {
-                offset: 0,
-                expected: "array",
-            }),
+            CredentialError::Decode(DecodeError::Cbor(CborError::new(
+                0,
+                CborErrorKind::UnexpectedType { found: 0 },
+                "COSE_Sign1",
+            ))),
         ),
     ];
     for (name, store, bytes, now, expected) in cases {
@@ -241,7 +247,11 @@ fn non_canonical_encodings_are_refused() {
     long_header.extend_from_slice(&good[1..]);
     assert_eq!(
         UnverifiedCredential::decode(&long_header),
-        Err(DecodeError::NotCanonical)
+        Err(DecodeError::Cbor(CborError::new(
+            0,
+            CborErrorKind::NonCanonical,
+            "COSE_Sign1"
+        )))
     );
     // Indefinite-length array.
     let mut indefinite = vec![0x9f];
@@ -249,7 +259,11 @@ fn non_canonical_encodings_are_refused() {
     indefinite.push(0xff);
     assert_eq!(
         UnverifiedCredential::decode(&indefinite),
-        Err(DecodeError::NotCanonical)
+        Err(DecodeError::Cbor(CborError::new(
+            0,
+            CborErrorKind::NonCanonical,
+            "COSE_Sign1"
+        )))
     );
 }
 

@@ -8,11 +8,11 @@ use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use super::{
     CLAIM_DBGSTAT, CLAIM_IAT, CLAIM_MEASUREMENTS, CLAIM_NONCE, CLAIM_OEMBOOT, CLAIM_SWVERSION,
-    EVIDENCE_AAD, SWVERSION_MULTIPARTNUMERIC, kid_of, read_ueid, write_ueid,
+    EVIDENCE_AAD, SWVERSION_MULTIPARTNUMERIC, read_ueid, write_ueid,
 };
-use crate::cbor::{Dec, encode_with, ensure_canonical};
+use crate::cbor::{self, Reader};
 use crate::cose::{self, Sign1};
-use crate::credential::{expect_key, seconds};
+use crate::credential::seconds;
 use crate::error::{DecodeError, SignError};
 use crate::key::Signer;
 
@@ -80,24 +80,39 @@ impl fmt::Display for FirmwareVersion {
     }
 }
 
+/// Text that is not a firmware version in its one form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a firmware version is major.minor.patch, each 0 to 65535 without leading zeros")]
+pub struct BadFirmwareVersion;
+
 impl FromStr for FirmwareVersion {
-    type Err = DecodeError;
+    type Err = BadFirmwareVersion;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = DecodeError::OutOfRange("swversion");
         let mut parts = s
             .split('.')
-            .map(|p| p.parse::<u16>().map_err(|_| err.clone()));
+            .map(|p| p.parse::<u16>().map_err(|_| BadFirmwareVersion));
         let (Some(major), Some(minor), Some(patch), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(err);
+            return Err(BadFirmwareVersion);
         };
         let v = Self::new(major?, minor?, patch?);
         // One text per version: no leading zeros, no sign.
         if v.to_string() != s {
-            return Err(DecodeError::NotCanonical);
+            return Err(BadFirmwareVersion);
         }
         Ok(v)
+    }
+}
+
+impl FirmwareVersion {
+    /// Reads the text form from CBOR.
+    pub(crate) fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        let at = r.position();
+        r.tstr()?.parse().map_err(|_| {
+            let rule = "major.minor.patch without leading zeros";
+            DecodeError::invalid(field, at, rule)
+        })
     }
 }
 
@@ -215,64 +230,70 @@ impl Evidence {
     }
 
     pub(super) fn encode_claims(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.map(7)?;
-            e.i64(CLAIM_IAT)?.u64(self.issued_at.as_millis() / 1000)?;
-            e.i64(CLAIM_NONCE)?.bytes(self.nonce.as_bytes())?;
-            write_ueid(e, self.device)?;
-            e.i64(CLAIM_OEMBOOT)?.bool(self.secure_boot)?;
-            e.i64(CLAIM_DBGSTAT)?.u8(self.debug.code())?;
-            e.i64(CLAIM_SWVERSION)?
-                .array(2)?
-                .str(&self.firmware.to_string())?
-                .u64(SWVERSION_MULTIPARTNUMERIC)?;
-            e.i64(CLAIM_MEASUREMENTS)?
-                .array(u64::try_from(self.measurements.len()).unwrap_or(u64::MAX))?;
-            for m in &self.measurements {
-                e.array(3)?
-                    .u8(m.layer)?
-                    .str(&m.component)?
-                    .bytes(&m.digest)?;
-            }
-            Ok(())
-        })
+        let mut out = Vec::with_capacity(96 + 56 * self.measurements.len());
+        cbor::write_map(&mut out, 7);
+        cbor::write_int(&mut out, CLAIM_IAT);
+        cbor::write_uint(&mut out, self.issued_at.as_millis() / 1000);
+        cbor::write_int(&mut out, CLAIM_NONCE);
+        cbor::write_bstr(&mut out, self.nonce.as_bytes());
+        write_ueid(&mut out, self.device);
+        cbor::write_int(&mut out, CLAIM_OEMBOOT);
+        cbor::write_bool(&mut out, self.secure_boot);
+        cbor::write_int(&mut out, CLAIM_DBGSTAT);
+        cbor::write_uint(&mut out, u64::from(self.debug.code()));
+        cbor::write_int(&mut out, CLAIM_SWVERSION);
+        cbor::write_array(&mut out, 2);
+        cbor::write_tstr(&mut out, &self.firmware.to_string());
+        cbor::write_uint(&mut out, SWVERSION_MULTIPARTNUMERIC);
+        cbor::write_int(&mut out, CLAIM_MEASUREMENTS);
+        cbor::write_array(&mut out, self.measurements.len());
+        for m in &self.measurements {
+            cbor::write_array(&mut out, 3);
+            cbor::write_uint(&mut out, u64::from(m.layer));
+            cbor::write_tstr(&mut out, &m.component);
+            cbor::write_bstr(&mut out, &m.digest);
+        }
+        out
     }
 
-    pub(super) fn decode_claims(payload: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(payload);
-        if d.map("evidence", 7)? != 7 {
-            return Err(DecodeError::Missing("evidence claims"));
+    pub(super) fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(7, "evidence claims")?;
+        r.key(CLAIM_IAT, "iat")?;
+        let issued_at = seconds(r, "iat")?;
+        r.key(CLAIM_NONCE, "eat_nonce")?;
+        let nonce_at = r.position();
+        let nonce = Nonce::new(r.bstr()?)
+            .map_err(|_| DecodeError::invalid("eat_nonce", nonce_at, "8 to 64 bytes"))?;
+        let device = read_ueid(r)?;
+        r.key(CLAIM_OEMBOOT, "oemboot")?;
+        let secure_boot = r.bool()?;
+        r.key(CLAIM_DBGSTAT, "dbgstat")?;
+        let debug_at = r.position();
+        let debug = DebugState::from_code(r.u8()?).ok_or(DecodeError::invalid(
+            "dbgstat",
+            debug_at,
+            "a code from 0 to 4",
+        ))?;
+        r.key(CLAIM_SWVERSION, "swversion")?;
+        r.array_of(2, "swversion [version, scheme]")?;
+        let firmware = FirmwareVersion::decode(r, "swversion")?;
+        let scheme_at = r.position();
+        if r.uint()? != SWVERSION_MULTIPARTNUMERIC {
+            let rule = "1 (multipartnumeric)";
+            return Err(DecodeError::invalid("swversion scheme", scheme_at, rule));
         }
-        expect_key(&mut d, CLAIM_IAT, "iat")?;
-        let issued_at = seconds(d.u64()?, "iat")?;
-        expect_key(&mut d, CLAIM_NONCE, "eat_nonce")?;
-        let nonce = Nonce::new(d.bytes()?).map_err(|_| DecodeError::OutOfRange("eat_nonce"))?;
-        let device = read_ueid(&mut d)?;
-        expect_key(&mut d, CLAIM_OEMBOOT, "oemboot")?;
-        let secure_boot = d.bool()?;
-        expect_key(&mut d, CLAIM_DBGSTAT, "dbgstat")?;
-        let debug = DebugState::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("dbgstat"))?;
-        expect_key(&mut d, CLAIM_SWVERSION, "swversion")?;
-        if d.array("swversion", 2)? != 2 {
-            return Err(DecodeError::Missing("swversion scheme"));
-        }
-        let firmware: FirmwareVersion = d.str()?.parse()?;
-        if d.u64()? != SWVERSION_MULTIPARTNUMERIC {
-            return Err(DecodeError::OutOfRange("swversion scheme"));
-        }
-        expect_key(&mut d, CLAIM_MEASUREMENTS, "measurements")?;
-        let count = d.array("measurements", MAX_MEASUREMENTS)?;
+        r.key(CLAIM_MEASUREMENTS, "measurements")?;
+        let count = r.array_up_to(MAX_MEASUREMENTS, "measurements")?;
         let mut measurements = Vec::with_capacity(count);
         for _ in 0..count {
-            if d.array("measurement", 3)? != 3 {
-                return Err(DecodeError::Missing("measurement fields"));
-            }
-            let layer = d.u8()?;
-            let component = d.str()?;
+            let at = r.position();
+            r.array_of(3, "measurement [layer, component, digest]")?;
+            let layer = r.u8()?;
+            let component = r.tstr()?;
             if !(1..=32).contains(&component.len()) {
-                return Err(DecodeError::OutOfRange("component"));
+                return Err(DecodeError::invalid("component", at, "1 to 32 bytes"));
             }
-            let digest = d.array_bytes::<32>("digest")?;
+            let digest = r.bstr_array::<32>("digest")?;
             let m = Measurement {
                 layer,
                 component: component.to_owned(),
@@ -282,11 +303,11 @@ impl Evidence {
                 .last()
                 .is_some_and(|p: &Measurement| (p.layer, &p.component) >= (m.layer, &m.component))
             {
-                return Err(DecodeError::NotCanonical);
+                let rule = "sorted by layer and component, each once";
+                return Err(DecodeError::invalid("measurements", at, rule));
             }
             measurements.push(m);
         }
-        d.finish()?;
         Ok(Self {
             device,
             nonce,
@@ -301,9 +322,10 @@ impl Evidence {
     /// Decodes signed evidence without checking its signature (for inspection and fuzzing);
     /// returns the claims and the signer's key id.
     pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let evidence = Self::decode_claims(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &evidence.encode_claims())?;
-        Ok((evidence, kid_of(&sign1)?))
+        let (sign1, signer) = Sign1::parse_strict(bytes)?;
+        let mut r = sign1.payload_reader();
+        let evidence = Self::decode_claims(&mut r)?;
+        r.finish()?;
+        Ok((evidence, signer))
     }
 }

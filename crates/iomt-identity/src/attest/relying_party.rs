@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use super::{AppraisedClaim, AttestationResult, FirmwareVersion, Tier};
-use crate::cbor::{Dec, Enc, EncError};
+use crate::cbor::{self, KeyOrder, Reader};
 use crate::error::DecodeError;
 use crate::key::PublicKey;
 
@@ -24,6 +24,11 @@ pub struct ReferenceValues {
     pub require_debug_disabled: bool,
 }
 
+/// Most components reference values list.
+const MAX_COMPONENTS: usize = 256;
+/// Most digests allowed for one component.
+const MAX_DIGESTS: usize = 64;
+
 impl ReferenceValues {
     /// Allows `digest` for `component`.
     pub fn allow(&mut self, component: &str, digest: [u8; 32]) -> &mut Self {
@@ -34,42 +39,46 @@ impl ReferenceValues {
         self
     }
 
-    pub(crate) fn encode(&self, e: &mut Enc<'_>) -> Result<(), EncError> {
-        e.array(4)?;
-        e.map(u64::try_from(self.components.len()).unwrap_or(u64::MAX))?;
-        for (name, digests) in &self.components {
-            e.str(name)?
-                .array(u64::try_from(digests.len()).unwrap_or(u64::MAX))?;
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        cbor::write_array(out, 4);
+        cbor::write_map(out, self.components.len());
+        // RFC 8949 orders map keys by their encodings: a shorter name sorts first.
+        let mut names: Vec<_> = self.components.iter().collect();
+        names.sort_by_key(|(name, _)| (name.len(), name.as_bytes()));
+        for (name, digests) in names {
+            cbor::write_tstr(out, name);
+            cbor::write_array(out, digests.len());
             for digest in digests {
-                e.bytes(digest)?;
+                cbor::write_bstr(out, digest);
             }
         }
-        e.str(&self.min_firmware.to_string())?
-            .bool(self.require_secure_boot)?
-            .bool(self.require_debug_disabled)?;
-        Ok(())
+        cbor::write_tstr(out, &self.min_firmware.to_string());
+        cbor::write_bool(out, self.require_secure_boot);
+        cbor::write_bool(out, self.require_debug_disabled);
     }
 
-    pub(crate) fn decode(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
-        if d.array("reference values", 4)? != 4 {
-            return Err(DecodeError::Missing("reference values"));
-        }
-        let count = d.map("components", 256)?;
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.array_of(4, "reference values")?;
+        let count = r.map_up_to(MAX_COMPONENTS, "components")?;
         let mut components = BTreeMap::new();
+        let mut names = KeyOrder::new();
         for _ in 0..count {
-            let name = d.str()?.to_owned();
-            let n = d.array("digests", 64)?;
+            let name = names.next(r, Reader::tstr)?.to_owned();
+            let n = r.array_up_to(MAX_DIGESTS, "digests")?;
             let mut digests = BTreeSet::new();
             for _ in 0..n {
-                digests.insert(d.array_bytes::<32>("digest")?);
+                let at = r.position();
+                let digest = r.bstr_array::<32>("digest")?;
+                if digests.last().is_some_and(|last| *last >= digest) {
+                    return Err(DecodeError::invalid("digests", at, "sorted, each once"));
+                }
+                digests.insert(digest);
             }
-            if components.insert(name, digests).is_some() {
-                return Err(DecodeError::Unexpected("duplicate component"));
-            }
+            components.insert(name, digests);
         }
-        let min_firmware = d.str()?.parse()?;
-        let require_secure_boot = d.bool()?;
-        let require_debug_disabled = d.bool()?;
+        let min_firmware = FirmwareVersion::decode(r, "minimum firmware")?;
+        let require_secure_boot = r.bool()?;
+        let require_debug_disabled = r.bool()?;
         Ok(Self {
             components,
             min_firmware,

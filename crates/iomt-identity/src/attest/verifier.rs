@@ -10,11 +10,11 @@ use ring::rand::SecureRandom;
 
 use super::{
     BadNonce, CLAIM_CNF, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS, CLAIM_TIER, EVIDENCE_AAD, Evidence,
-    FirmwareVersion, Nonce, RESULT_AAD, ReferenceValues, kid_of, read_ueid, write_ueid,
+    FirmwareVersion, Nonce, RESULT_AAD, ReferenceValues, read_ueid, write_ueid,
 };
-use crate::cbor::{Dec, encode_with, ensure_canonical};
+use crate::cbor::{self, KeyOrder, Reader};
 use crate::cose::{self, Sign1};
-use crate::credential::{expect_key, seconds};
+use crate::credential::seconds;
 use crate::error::{AppraisalError, DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
 
@@ -275,10 +275,11 @@ impl<S: Signer> AttestationVerifier<S> {
         reference: &ReferenceValues,
         now: Timestamp,
     ) -> Result<Appraisal, AppraisalError> {
-        let sign1 = Sign1::parse_strict(evidence)?;
-        let claims = Evidence::decode_claims(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &claims.encode_claims())?;
-        if kid_of(&sign1)? != attester.short_id() {
+        let (sign1, signer) = Sign1::parse_strict(evidence)?;
+        let mut r = sign1.payload_reader();
+        let claims = Evidence::decode_claims(&mut r)?;
+        r.finish().map_err(DecodeError::from)?;
+        if signer != attester.short_id() {
             return Err(AppraisalError::WrongKey);
         }
         sign1
@@ -468,57 +469,59 @@ impl AttestationResult {
     }
 
     fn encode_claims(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.map(6)?;
-            e.i64(CLAIM_EXP)?.u64(self.expires_at.as_millis() / 1000)?;
-            e.i64(CLAIM_IAT)?.u64(self.issued_at.as_millis() / 1000)?;
-            e.i64(CLAIM_CNF)?.map(1)?.i64(1)?;
-            cose::write_cose_key(e, &self.key)?;
-            write_ueid(e, self.device)?;
-            e.i64(CLAIM_TIER)?.u8(self.tier.code())?;
-            e.i64(CLAIM_STATUS)?
-                .map(u64::try_from(self.statuses.len()).unwrap_or(u64::MAX))?;
-            for (claim, tier) in &self.statuses {
-                e.u8(claim.code())?.u8(tier.code())?;
-            }
-            Ok(())
-        })
+        let mut out = Vec::with_capacity(160);
+        cbor::write_map(&mut out, 6);
+        cbor::write_int(&mut out, CLAIM_EXP);
+        cbor::write_uint(&mut out, self.expires_at.as_millis() / 1000);
+        cbor::write_int(&mut out, CLAIM_IAT);
+        cbor::write_uint(&mut out, self.issued_at.as_millis() / 1000);
+        cbor::write_int(&mut out, CLAIM_CNF);
+        cose::write_own_confirmation(&mut out, &self.key);
+        write_ueid(&mut out, self.device);
+        cbor::write_int(&mut out, CLAIM_TIER);
+        cbor::write_uint(&mut out, u64::from(self.tier.code()));
+        cbor::write_int(&mut out, CLAIM_STATUS);
+        cbor::write_map(&mut out, self.statuses.len());
+        for (claim, tier) in &self.statuses {
+            cbor::write_uint(&mut out, u64::from(claim.code()));
+            cbor::write_uint(&mut out, u64::from(tier.code()));
+        }
+        out
     }
 
-    fn decode_claims(payload: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(payload);
-        if d.map("result", 6)? != 6 {
-            return Err(DecodeError::Missing("result claims"));
-        }
-        expect_key(&mut d, CLAIM_EXP, "exp")?;
-        let expires_at = seconds(d.u64()?, "exp")?;
-        expect_key(&mut d, CLAIM_IAT, "iat")?;
-        let issued_at = seconds(d.u64()?, "iat")?;
-        expect_key(&mut d, CLAIM_CNF, "cnf")?;
-        if d.map("cnf", 1)? != 1 || d.i64()? != 1 {
-            return Err(DecodeError::Missing("cnf COSE_Key"));
-        }
-        let key = cose::read_cose_key(&mut d)?;
-        let device = read_ueid(&mut d)?;
-        expect_key(&mut d, CLAIM_TIER, "tier")?;
-        let tier = Tier::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("tier"))?;
-        expect_key(&mut d, CLAIM_STATUS, "status")?;
-        let n = d.map("status", AppraisedClaim::ALL.len())?;
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(6, "result claims")?;
+        r.key(CLAIM_EXP, "exp")?;
+        let exp_at = r.position();
+        let expires_at = seconds(r, "exp")?;
+        r.key(CLAIM_IAT, "iat")?;
+        let issued_at = seconds(r, "iat")?;
+        r.key(CLAIM_CNF, "cnf")?;
+        let key = cose::read_own_confirmation(r)?;
+        let ueid_at = r.position();
+        let device = read_ueid(r)?;
+        r.key(CLAIM_TIER, "tier")?;
+        let tier = read_tier(r)?;
+        r.key(CLAIM_STATUS, "status")?;
+        let n = r.map_up_to(AppraisedClaim::ALL.len(), "status")?;
         let mut statuses = BTreeMap::new();
+        let mut claims = KeyOrder::new();
         for _ in 0..n {
-            let claim =
-                AppraisedClaim::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("claim"))?;
-            let t = Tier::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("tier"))?;
-            if statuses.insert(claim, t).is_some() {
-                return Err(DecodeError::Unexpected("duplicate claim status"));
-            }
+            let at = r.position();
+            let claim = AppraisedClaim::from_code(claims.next(r, Reader::u8)?).ok_or(
+                DecodeError::invalid("status", at, "a claim code from 0 to 3"),
+            )?;
+            statuses.insert(claim, read_tier(r)?);
         }
-        d.finish()?;
         if key.device_id() != device {
-            return Err(DecodeError::OutOfRange("ueid does not match cnf key"));
+            return Err(DecodeError::invalid(
+                "ueid",
+                ueid_at,
+                "the device of the cnf key",
+            ));
         }
         if expires_at <= issued_at {
-            return Err(DecodeError::OutOfRange("exp before iat"));
+            return Err(DecodeError::invalid("exp", exp_at, "after iat"));
         }
         Ok(Self {
             device,
@@ -533,16 +536,20 @@ impl AttestationResult {
     /// Decodes a signed result without checking its signature; returns the claims and the
     /// verifier's key id.
     pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let result = Self::decode_claims(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &result.encode_claims())?;
-        Ok((result, kid_of(&sign1)?))
+        let (result, signer, _) = Self::decode_signed(bytes)?;
+        Ok((result, signer))
     }
 
     pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let result = Self::decode_claims(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &result.encode_claims())?;
-        Ok((result, kid_of(&sign1)?, sign1))
+        let (sign1, signer) = Sign1::parse_strict(bytes)?;
+        let mut r = sign1.payload_reader();
+        let result = Self::decode_claims(&mut r)?;
+        r.finish()?;
+        Ok((result, signer, sign1))
     }
+}
+
+fn read_tier(r: &mut Reader<'_>) -> Result<Tier, DecodeError> {
+    let at = r.position();
+    Tier::from_code(r.u8()?).ok_or(DecodeError::invalid("tier", at, "2, 32 or 96 (AR4SI)"))
 }
