@@ -389,6 +389,12 @@ impl<'a> Reader<'a> {
         self.head_of(MAJOR_UINT, "unsigned integer")
     }
 
+    /// Reads a negative integer (major type 1), -1 - n, and returns n: the whole range, which
+    /// an `i64` does not hold.
+    pub fn nint(&mut self) -> Result<u64, CborError> {
+        self.head_of(MAJOR_NINT, "negative integer")
+    }
+
     /// Reads an unsigned integer that fits a `u8`.
     pub fn u8(&mut self) -> Result<u8, CborError> {
         self.uint_in("unsigned integer of 8 bits")

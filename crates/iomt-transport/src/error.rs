@@ -2,9 +2,9 @@
 
 use core::fmt;
 
+use iomt_identity::cbor::CborError;
 use iomt_schema::DeviceId;
 
-use crate::cbor::CborError;
 use crate::credential::Refusal;
 use crate::crypto::CryptoError;
 use crate::message::ErrorMessage;

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::sync::{OnceLock, RwLock};
 
+use iomt_identity::cbor::Reader;
 use iomt_identity::{
     AttestationResult, Credential, Mission, Roles, Signer as _, SoftwareKey, Tier, TrustPackage,
     TrustStore,
@@ -19,7 +20,6 @@ use iomt_identity::{
 use iomt_schema::{DeviceId, Instant, Timestamp};
 use ring::rand::SystemRandom;
 
-use crate::cbor::Reader;
 use crate::credential::{Credentials, HandshakeNonce, IdCred, PeerCandidate, Role};
 use crate::crypto::generate_signer;
 use crate::ead;

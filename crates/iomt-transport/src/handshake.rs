@@ -12,10 +12,10 @@
 
 use alloc::vec::Vec;
 
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
 use iomt_schema::{DeviceId, Instant};
 use ring::rand::SecureRandom;
 
-use crate::cbor::{self, Reader};
 use crate::conn_id::ConnId;
 use crate::credential::{
     CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate,
@@ -192,9 +192,10 @@ impl<B: Backend> Initiator<B> {
             .map_err(malformed(MessageKind::Message2))
             .and_then(|inner| {
                 if inner.len() <= X25519_LEN {
+                    let kind = CborErrorKind::Truncated;
                     return Err(HandshakeError::Malformed {
                         message: MessageKind::Message2,
-                        error: cbor::CborError::Truncated,
+                        error: CborError::new(message_2.len(), kind, "G_Y || CIPHERTEXT_2"),
                     });
                 }
                 Ok(inner.split_at(X25519_LEN))

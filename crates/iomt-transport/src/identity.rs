@@ -55,6 +55,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use std::sync::{Mutex, PoisonError, RwLock};
 
+use iomt_identity::cbor::CborError;
 use iomt_identity::{
     Algorithm, Appraisal, AppraisalError, AttestationVerifier, Challenge, ChannelBinding,
     CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer as DeviceSigner, Tier,
@@ -63,7 +64,6 @@ use iomt_identity::{
 use iomt_schema::{Instant, ShortId, Timestamp};
 use ring::rand::SecureRandom;
 
-use crate::cbor::CborError;
 use crate::credential::{
     Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential, PeerCandidate,
     PeerCredential, Refusal,

@@ -107,7 +107,6 @@
 
 extern crate alloc;
 
-mod cbor;
 mod conn_id;
 mod credential;
 mod crypto;
@@ -132,7 +131,6 @@ mod rfc9529_trace1;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
-pub use cbor::CborError;
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
 pub use credential::{
     CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential,

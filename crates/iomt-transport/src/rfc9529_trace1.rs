@@ -16,11 +16,11 @@ use aes::Aes128;
 use ccm::aead::AeadInPlace;
 use ccm::aead::KeyInit;
 use ccm::consts::{U8, U13};
+use iomt_identity::cbor::Reader;
 use iomt_schema::Instant;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use self::values::*;
-use crate::cbor::Reader;
 use crate::conn_id::ConnId;
 use crate::credential::{
     Credentials, IdCred, LocalCredential, PeerCandidate, PeerCredential, Refusal,

@@ -6,9 +6,9 @@
 
 use alloc::vec::Vec;
 
+use iomt_identity::cbor;
 use zeroize::Zeroizing;
 
-use crate::cbor;
 use crate::credential::HandshakeNonce;
 use crate::crypto::{Backend, CryptoError, RingBackend, Secret};
 use crate::suite::{AeadAlgorithm, HASH_LEN};

@@ -6,7 +6,8 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::cbor;
+use iomt_identity::cbor;
+
 use crate::credential::{
     Credentials, EadRequest, EadSlot, IdCred, LocalCredential, PeerCandidate, PeerCredential,
     Refusal,
@@ -153,8 +154,8 @@ impl Credentials for StaticCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cbor::Reader;
     use crate::crypto::generate_signer;
+    use iomt_identity::cbor::Reader;
 
     #[test]
     fn ccs_is_one_cbor_item() {
