@@ -36,7 +36,6 @@ use iomt::transport::tls::{client_config, server_config, server_name};
 use iomt::transport::{
     CipherSuite, ConnId, Endpoint, EndpointConfig, Event, IdentityCredentials, Initiator,
     RecordConfig, RecordLayer, Responder, RingBackend, Role, StaticCredentials, Suites, WallClock,
-    generate_signer,
 };
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
@@ -343,9 +342,17 @@ struct Pair {
 fn kid_pair(suite: CipherSuite, rng: &SystemRandom) -> Pair {
     let mut initiator = StaticCredentials::new();
     let mut responder = StaticCredentials::new();
-    let (id, cred) = initiator.add_local_kid(suite, &[0x0a], generate_signer(suite, rng).unwrap());
+    let (id, cred) = initiator.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), rng).unwrap(),
+    );
     responder.add_peer(id, cred);
-    let (id, cred) = responder.add_local_kid(suite, &[0x0b], generate_signer(suite, rng).unwrap());
+    let (id, cred) = responder.add_local_kid(
+        suite,
+        &[0x0b],
+        SoftwareKey::generate(suite.signature(), rng).unwrap(),
+    );
     initiator.add_peer(id, cred);
     Pair {
         initiator,
@@ -377,7 +384,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
     )
     .unwrap();
     let (awaiting, m3) = initiator
-        .process_message_2(&b, rng, Instant::ZERO, &m2, &pair.initiator)
+        .process_message_2(&b, Instant::ZERO, &m2, &pair.initiator)
         .unwrap();
     let (r_done, _) = responder
         .process_message_3(&b, Instant::ZERO, &m3, &pair.responder)

@@ -344,14 +344,15 @@ impl SoftwareKey {
     pub fn algorithm(&self) -> Algorithm {
         self.public.algorithm()
     }
-}
 
-impl Signer for SoftwareKey {
-    fn public_key(&self) -> PublicKey {
+    /// The public half (also [`Signer::public_key`], callable without importing the trait).
+    pub fn public_key(&self) -> PublicKey {
         self.public
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
+    /// Signs `message` (also [`Signer::sign`], callable without importing the trait). ECDSA
+    /// draws its randomness from the system generator the key holds.
+    pub fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
         let mut out = [0u8; 64];
         match &self.inner {
             Inner::Ed25519(pair) => out.copy_from_slice(pair.sign(message).as_ref()),
@@ -365,6 +366,16 @@ impl Signer for SoftwareKey {
             }
         }
         Ok(Signature(out))
+    }
+}
+
+impl Signer for SoftwareKey {
+    fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
+        SoftwareKey::sign(self, message)
     }
 }
 

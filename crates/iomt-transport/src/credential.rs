@@ -18,10 +18,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
+use iomt_identity::{PublicKey, Signer};
 use iomt_schema::Instant;
 
 use crate::conn_id::{read_short_bstr, write_short_bstr};
-use crate::crypto::{PeerKey, Signer};
 use crate::ead::EadItem;
 use crate::suite::CipherSuite;
 
@@ -196,15 +196,21 @@ pub struct LocalCredential {
 
 impl LocalCredential {
     /// `cred` is CRED_x as one CBOR data item: for X.509 the DER certificate wrapped in a
-    /// bstr, for a CCS its map. Fails if `cred` is not exactly one CBOR item.
-    pub fn new(id_cred: IdCred, cred: Vec<u8>, signer: Box<dyn Signer>) -> Result<Self, CborError> {
+    /// bstr, for a CCS its map. `signer` is any `iomt-identity` signer (a
+    /// [`SoftwareKey`](iomt_identity::SoftwareKey), a secure element). Fails if `cred` is not
+    /// exactly one CBOR item.
+    pub fn new(
+        id_cred: IdCred,
+        cred: Vec<u8>,
+        signer: impl Signer + 'static,
+    ) -> Result<Self, CborError> {
         let mut r = Reader::new(&cred);
         r.item()?;
         r.finish()?;
         Ok(Self {
             id_cred,
             cred,
-            signer,
+            signer: Box::new(signer),
         })
     }
 
@@ -249,7 +255,7 @@ impl fmt::Debug for LocalCredential {
         f.debug_struct("LocalCredential")
             .field("id_cred", &self.id_cred)
             .field("cred_len", &self.cred.len())
-            .field("algorithm", &self.signer.algorithm())
+            .field("algorithm", &self.signer.public_key().algorithm())
             .finish()
     }
 }
@@ -353,7 +359,7 @@ pub struct PeerCredential {
     /// CRED_x as one CBOR data item.
     pub cred: Vec<u8>,
     /// The peer's public authentication key.
-    pub key: PeerKey,
+    pub key: PublicKey,
 }
 
 /// The verifier's negative answer. Every variant but `UnknownCredential` is sent as EDHOC

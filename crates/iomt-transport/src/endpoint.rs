@@ -987,7 +987,6 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     fn on_message_2(&mut self, now: Instant, to: ConnId, message: &[u8]) -> Result<(), InputError> {
         let id = self.session_for(to)?;
         let hash = RingBackend.sha256(&[message]);
-        let rng = Arc::clone(&self.rng);
         let creds = Arc::clone(&self.creds);
         let Some(s) = self.sessions.get_mut(&id) else {
             return Err(InputError::UnknownSession);
@@ -1004,8 +1003,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message2)),
         };
-        let failure = match handshake.process_message_2(&RingBackend, &*rng, now, message, &*creds)
-        {
+        let failure = match handshake.process_message_2(&RingBackend, now, message, &*creds) {
             Ok((awaiting, message_3)) => {
                 let completed = awaiting.completed();
                 let record = RecordLayer::new(

@@ -4,11 +4,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 use std::sync::Mutex;
 
+use iomt_identity::SoftwareKey;
 use ring::rand::SystemRandom;
 
 use super::*;
 use crate::credential::{HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Refusal};
-use crate::crypto::generate_signer;
 use crate::message::Message1;
 use crate::record::MAX_OVERHEAD;
 use crate::static_credentials::StaticCredentials;
@@ -38,12 +38,16 @@ fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials)
     let mut i = StaticCredentials::new();
     let mut r = StaticCredentials::new();
     for suite in suites {
-        let (id, cred) = i.add_local_kid(*suite, &[0x0a], generate_signer(*suite, &rng).unwrap());
+        let (id, cred) = i.add_local_kid(
+            *suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         r.add_peer(id, cred);
         let (id, cred) = r.add_local_kid(
             *suite,
             &[0x0b, 0x01],
-            generate_signer(*suite, &rng).unwrap(),
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
         );
         i.add_peer(id, cred);
     }
@@ -54,7 +58,7 @@ fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials)
 fn device_of(ep: &Endpoint<u8>) -> DeviceId {
     let suite = ep.usable_suites()[0];
     let local = ep.creds.local(suite).unwrap();
-    local.signer().public_key().device_id().unwrap()
+    local.signer().public_key().device_id()
 }
 
 fn endpoint(config: EndpointConfig, creds: impl Credentials + 'static) -> Endpoint<u8> {
@@ -565,9 +569,17 @@ fn unknown_credential_is_answered_with_code_3() {
     let rng = SystemRandom::new();
     let suite = CipherSuite::Suite6;
     let mut ci = StaticCredentials::new();
-    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    ci.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     let mut cr = StaticCredentials::new();
-    let (id, cred) = cr.add_local_kid(suite, &[0x0b, 0x01], generate_signer(suite, &rng).unwrap());
+    let (id, cred) = cr.add_local_kid(
+        suite,
+        &[0x0b, 0x01],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     ci.add_peer(id, cred);
     let mut net = Net::with(
         endpoint(config_with(&[suite]), ci),
@@ -1004,10 +1016,17 @@ fn unknown_kid_falls_back_to_credential_by_value() {
     let rng = SystemRandom::new();
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
         let mut ci = StaticCredentials::new();
-        let (_, initiator_cred) =
-            ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let (_, initiator_cred) = ci.add_local_kid(
+            suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         let mut cr = StaticCredentials::new();
-        let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        let (id, cred) = cr.add_local_kid(
+            suite,
+            &[0x0b],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         ci.add_peer(id, cred);
         // The responder knows the initiator's credential, but under another kid.
         cr.add_peer(IdCred::kid(&[0x77]), initiator_cred.clone());
@@ -1136,11 +1155,18 @@ fn unknown_responder_kid_is_answered_with_code_3_and_sent_by_value() {
     let rng = SystemRandom::new();
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
         let mut ci = StaticCredentials::new();
-        let (id, cred) = ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let (id, cred) = ci.add_local_kid(
+            suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         let mut cr = StaticCredentials::new();
         cr.add_peer(id, cred);
-        let (_, responder_cred) =
-            cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        let (_, responder_cred) = cr.add_local_kid(
+            suite,
+            &[0x0b],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         // The initiator knows the responder's credential, but under another kid.
         ci.add_peer(IdCred::kid(&[0x77]), responder_cred.clone());
         let mut net = Net::with(
@@ -1252,9 +1278,17 @@ fn a_refused_message_3_is_answered_again_when_repeated() {
     let rng = SystemRandom::new();
     let suite = CipherSuite::Suite4;
     let mut ci = StaticCredentials::new();
-    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    ci.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     let mut cr = StaticCredentials::new();
-    let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+    let (id, cred) = cr.add_local_kid(
+        suite,
+        &[0x0b],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     ci.add_peer(id, cred);
     let mut net = Net::with(
         endpoint(config_with(&[suite]), ci),
