@@ -34,8 +34,9 @@ use iomt::identity::{
 use iomt::schema::{DeviceId, Instant, Timestamp};
 use iomt::transport::tls::{client_config, server_config, server_name};
 use iomt::transport::{
-    CipherSuite, ConnId, Endpoint, EndpointConfig, Event, IdentityCredentials, Initiator,
-    RecordConfig, RecordLayer, Responder, RingBackend, Role, StaticCredentials, Suites, WallClock,
+    CipherSuite, ConnId, Endpoint, EndpointConfig, Event, HandshakeRole, IdentityCredentials,
+    Initiator, RecordConfig, RecordLayer, Responder, RingBackend, StaticCredentials, Suites,
+    WallClock,
 };
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
@@ -395,7 +396,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         RecordLayer::new(
             suite,
             &i_done.secret,
-            Role::Initiator,
+            HandshakeRole::Initiator,
             i_done.c_i,
             i_done.c_r,
             config,
@@ -405,7 +406,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         RecordLayer::new(
             suite,
             &r_done.secret,
-            Role::Responder,
+            HandshakeRole::Responder,
             r_done.c_r,
             r_done.c_i,
             config,

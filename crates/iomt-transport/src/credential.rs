@@ -273,7 +273,7 @@ pub enum CredentialForm {
 
 /// Which side of a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub enum HandshakeRole {
     /// Sends message_1 and message_3.
     Initiator,
     /// Sends message_2 and message_4.
@@ -333,7 +333,7 @@ pub struct EadRequest<'a> {
 #[non_exhaustive]
 pub struct PeerCandidate<'a> {
     /// The peer's role in this handshake.
-    pub role: Role,
+    pub role: HandshakeRole,
     /// The selected cipher suite (its signature algorithm is the one the key must have).
     pub suite: CipherSuite,
     /// The peer's ID_CRED_x.

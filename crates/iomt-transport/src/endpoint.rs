@@ -12,7 +12,7 @@ use ring::hmac;
 use ring::rand::SecureRandom;
 
 use crate::conn_id::ConnId;
-use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
+use crate::credential::{Credentials, EadRequest, EadSlot, HandshakeRole, Refusal};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, COOKIE_LEN, Datagram, DatagramError, Kind};
 use crate::ead::EadItem;
@@ -145,7 +145,7 @@ pub enum Event<A> {
         /// The peer's verified identity.
         peer: DeviceId,
         /// Our role.
-        role: Role,
+        role: HandshakeRole,
         /// The selected cipher suite.
         suite: CipherSuite,
         /// What the handshake established about the peer.
@@ -317,7 +317,7 @@ struct Session<A> {
     peer: A,
     /// The initiator's attempt (`None` for a responder).
     attempt: Option<Attempt>,
-    role: Role,
+    role: HandshakeRole,
     /// The expected device (initiator) until the handshake verifies the peer, then the
     /// verified one.
     device: Option<DeviceId>,
@@ -563,7 +563,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         let id = self.insert(Session {
             peer: peer.clone(),
             attempt: Some(attempt),
-            role: Role::Initiator,
+            role: HandshakeRole::Initiator,
             device: Some(expected),
             local_id,
             peer_id: None,
@@ -672,7 +672,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         let id = self.insert(Session {
             peer: incoming.peer.clone(),
             attempt: None,
-            role: Role::Responder,
+            role: HandshakeRole::Responder,
             device: None,
             local_id,
             peer_id: Some(incoming.c_i),
@@ -1009,7 +1009,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 let record = RecordLayer::new(
                     completed.suite,
                     &completed.secret,
-                    Role::Initiator,
+                    HandshakeRole::Initiator,
                     completed.c_i,
                     completed.c_r,
                     self.config.record,
@@ -1107,7 +1107,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 let record = RecordLayer::new(
                     suite,
                     &secret,
-                    Role::Responder,
+                    HandshakeRole::Responder,
                     c_r,
                     c_i,
                     self.config.record,
@@ -1127,7 +1127,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                     session: id,
                     address: s.peer.clone(),
                     peer: peer.device,
-                    role: Role::Responder,
+                    role: HandshakeRole::Responder,
                     suite,
                     info: peer,
                 });
@@ -1173,7 +1173,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             State::InitiatorWaitM4 { handshake, .. } => {
                 handshake.process_message_4(&RingBackend, message, &*creds)
             }
-            State::Established { .. } if s.role == Role::Initiator => {
+            State::Established { .. } if s.role == HandshakeRole::Initiator => {
                 return Err(InputError::Duplicate(MessageKind::Message4));
             }
             State::Failed { .. } => return Err(InputError::Closed),
@@ -1207,7 +1207,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                     session: id,
                     address: s.peer.clone(),
                     peer: completed.peer.device,
-                    role: Role::Initiator,
+                    role: HandshakeRole::Initiator,
                     suite: completed.suite,
                     info: completed.peer,
                 };
@@ -1463,7 +1463,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         }
         s.state = State::Failed { reply };
         s.timer = Some(now.saturating_add(self.config.drain_timeout));
-        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
+        if let (HandshakeRole::Responder, Some(peer_id)) = (s.role, s.peer_id) {
             self.by_initiator.remove(&(s.peer.clone(), peer_id, id));
         }
         self.events.push_back(Event::Closed {
@@ -1488,7 +1488,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if let Some(hash) = s.message_1_hash {
             self.by_message_1.remove(&hash);
         }
-        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
+        if let (HandshakeRole::Responder, Some(peer_id)) = (s.role, s.peer_id) {
             self.by_initiator.remove(&(s.peer, peer_id, id));
         }
     }

@@ -19,7 +19,7 @@ use iomt_identity::{
 use iomt_schema::{DeviceId, Instant, Timestamp};
 use ring::rand::SystemRandom;
 
-use crate::credential::{Credentials, HandshakeNonce, IdCred, PeerCandidate, Role};
+use crate::credential::{Credentials, HandshakeNonce, HandshakeRole, IdCred, PeerCandidate};
 use crate::ead;
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::identity::{EAD_ATTESTATION_RESULT, IdentityCredentials, WallClock};
@@ -338,7 +338,7 @@ pub fn identity_peer(data: &[u8]) {
     let f = identity_fixture();
     let nonce = HandshakeNonce([7; 32]);
     let candidate = PeerCandidate {
-        role: Role::Initiator,
+        role: HandshakeRole::Initiator,
         suite: CipherSuite::Suite4,
         id_cred: &id_cred,
         by_value: id_cred.by_value(),

@@ -18,8 +18,8 @@ use ring::rand::SecureRandom;
 
 use crate::conn_id::ConnId;
 use crate::credential::{
-    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate,
-    PeerCredential, Refusal, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, HandshakeRole, IdCred,
+    PeerCandidate, PeerCredential, Refusal,
 };
 use crate::crypto::{Backend, CryptoError, Secret};
 use crate::ead::{self, EadItem};
@@ -228,7 +228,7 @@ impl<B: Backend> Initiator<B> {
             let peer = verify_peer(
                 b,
                 creds,
-                Role::Responder,
+                HandshakeRole::Responder,
                 suite,
                 Freshness {
                     nonce: &nonce,
@@ -542,7 +542,7 @@ impl Responder {
         let peer = verify_peer(
             b,
             creds,
-            Role::Initiator,
+            HandshakeRole::Initiator,
             self.suite,
             Freshness {
                 nonce: &self.nonce,
@@ -619,7 +619,7 @@ struct Freshness<'a> {
 fn verify_peer<B: Backend>(
     b: &B,
     creds: &dyn Credentials,
-    role: Role,
+    role: HandshakeRole,
     suite: CipherSuite,
     freshness: Freshness<'_>,
     signed: Signed<'_>,

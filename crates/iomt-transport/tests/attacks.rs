@@ -454,7 +454,8 @@ struct Impostor {
 
 impl Credentials for Impostor {
     fn local(&self, suite: iomt_transport::CipherSuite) -> Option<Arc<LocalCredential>> {
-        (suite.signature() == self.credential.signer().public_key().algorithm()).then(|| self.credential.clone())
+        (suite.signature() == self.credential.signer().public_key().algorithm())
+            .then(|| self.credential.clone())
     }
 
     fn resolve_peer(&self, _: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
