@@ -51,9 +51,6 @@ use iomt_schema::DeviceId;
 use crate::cbor::{self, Reader};
 use crate::error::DecodeError;
 
-pub(crate) const EVIDENCE_AAD: &[u8] = b"iomt-evidence-v1";
-pub(crate) const RESULT_AAD: &[u8] = b"iomt-attestation-result-v1";
-
 pub(crate) const CLAIM_EXP: i64 = 4;
 pub(crate) const CLAIM_IAT: i64 = 6;
 pub(crate) const CLAIM_CNF: i64 = 8;

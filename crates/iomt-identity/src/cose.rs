@@ -9,7 +9,7 @@
 //!
 //! [`Sign1::parse`] reads COSE_Sign1 objects from elsewhere too (tagged or not, any header
 //! labels), so that RFC 8392's example CWT is checked through the same code; like everything
-//! in this workspace it reads deterministic CBOR only ([`cbor`](crate::cbor)).
+//! in this workspace it reads deterministic CBOR only ([`crate::cbor`]).
 
 use iomt_schema::ShortId;
 

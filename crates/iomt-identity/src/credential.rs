@@ -7,7 +7,7 @@
 //! | 4 | `exp` | end of validity, NumericDate (whole seconds; exclusive) |
 //! | 5 | `nbf` | start of validity, NumericDate (whole seconds) |
 //! | 7 | `cti` | the issuer's serial number, big-endian without leading zero bytes |
-//! | 8 | `cnf` | `{1: COSE_Key}`: the subject key, its `kid` the subject's [`ShortId`] (RFC 8747) |
+//! | 8 | `cnf` | `{1: COSE_Key}`: the subject key, its `kid` the subject's [`ShortId`](iomt_schema::ShortId) (RFC 8747) |
 //! | -65537 | scope | `[mission, roles]`: the [`Mission`] and the [`Roles`] bit set (private-use key) |
 //!
 //! The subject DeviceId is the one the `cnf` key names (first 16 bytes of its SHA-256), with
@@ -22,15 +22,13 @@
 use core::fmt;
 use core::str::FromStr;
 
-use iomt_schema::{DeviceId, ShortId, Timestamp};
+use iomt_schema::{DeviceId, Timestamp};
 
 use crate::cbor::{self, Reader};
-use crate::cose::{self, Sign1};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
-
-/// External AAD that separates credential signatures from every other kind.
-pub(crate) const AAD: &[u8] = b"iomt-credential-v1";
+use crate::signed::claims::Claims;
 
 const CLAIM_EXP: i64 = 4;
 const CLAIM_NBF: i64 = 5;
@@ -242,8 +240,12 @@ impl Credential {
         if self.not_after.as_millis() / 1000 <= self.not_before.as_millis() / 1000 {
             return Err(SignError::Invalid("validity window is empty"));
         }
-        cose::sign(issuer, AAD, &self.encode_claims())
+        cose::sign(issuer, Self::AAD, &self.encode_claims())
     }
+}
+
+impl Claims for Credential {
+    const AAD: &'static [u8] = b"iomt-credential-v1";
 
     /// The claims set in deterministic CBOR.
     fn encode_claims(&self) -> Vec<u8> {
@@ -315,60 +317,4 @@ pub(crate) fn seconds(r: &mut Reader<'_>, field: &'static str) -> Result<Timesta
             at,
             "a time before the year 10889",
         ))
-}
-
-/// A decoded compact credential whose signature has not been checked yet.
-///
-/// Decoding checks the form (deterministic CBOR, the profile above, `sub` matching the key);
-/// [`TrustStore::verify_credential`](crate::TrustStore::verify_credential) checks the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnverifiedCredential<'a> {
-    claims: Credential,
-    issuer: ShortId,
-    sign1: Sign1<'a>,
-    bytes: &'a [u8],
-}
-
-impl<'a> UnverifiedCredential<'a> {
-    /// Decodes a compact credential.
-    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        let (sign1, issuer) = Sign1::parse_strict(bytes)?;
-        let mut r = sign1.payload_reader();
-        let claims = Credential::decode_claims(&mut r)?;
-        r.finish()?;
-        Ok(Self {
-            claims,
-            issuer,
-            sign1,
-            bytes,
-        })
-    }
-
-    /// The claims (not yet trusted).
-    pub fn claims(&self) -> &Credential {
-        &self.claims
-    }
-
-    /// The issuer's key id (its short id).
-    pub fn issuer(&self) -> ShortId {
-        self.issuer
-    }
-
-    /// The subject's key id: its short id, as EDHOC's `ID_CRED_x` refers to it.
-    pub fn kid(&self) -> ShortId {
-        self.claims.subject.short_id()
-    }
-
-    /// The encoded credential.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    pub(crate) fn verify_signature(&self, issuer_key: &PublicKey) -> bool {
-        self.sign1.verify(issuer_key, AAD).is_ok()
-    }
-
-    pub(crate) fn into_claims(self) -> Credential {
-        self.claims
-    }
 }

@@ -124,6 +124,7 @@ pub mod key;
 mod package;
 mod policy;
 mod revocation;
+mod signed;
 mod snapshot;
 mod state;
 mod trust;
@@ -141,7 +142,7 @@ pub use attest::{
     FirmwareVersion, MAX_MEASUREMENTS, Measurement, Nonce, RandomFailure, ReferenceValues, Tier,
     VerifiedResult,
 };
-pub use credential::{BadMission, Credential, Mission, Role, Roles, UnverifiedCredential};
+pub use credential::{BadMission, Credential, Mission, Role, Roles};
 pub use error::{
     AppraisalError, CredentialError, DecodeError, KeyError, PackageError, RestoreError,
     ResultError, RevocationError, SignError,
@@ -153,6 +154,7 @@ pub use revocation::{
     MAX_DELTA_ENTRIES, Revocation, RevocationDelta, RevocationReason, RevocationSet,
     RevocationTarget,
 };
+pub use signed::{SignedObject, Unverified};
 pub use snapshot::{TrustSnapshot, TrustStart};
 pub use state::{PeerTrust, TrustState, WrongPeer};
 pub use trust::{

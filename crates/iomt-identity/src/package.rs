@@ -15,16 +15,13 @@
 //!
 //! It is signed by the package authority, whose key every device holds from provisioning.
 
-use iomt_schema::ShortId;
-
 use crate::attest::ReferenceValues;
 use crate::cbor::{self, CborError, CborErrorKind, Reader};
-use crate::cose::{self, Sign1};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
 use crate::revocation::{self, Revocation, RevocationSet};
-
-pub(crate) const AAD: &[u8] = b"iomt-trust-package-v1";
+use crate::signed::claims::Claims;
 
 /// Most anchors, verifier keys or X.509 roots a package may carry (each).
 pub const MAX_KEYS: usize = 64;
@@ -72,10 +69,14 @@ impl TrustPackage {
         {
             return Err(SignError::Invalid("trust package over its limits"));
         }
-        cose::sign(authority, AAD, &this.encode())
+        cose::sign(authority, Self::AAD, &this.encode_claims())
     }
+}
 
-    fn encode(&self) -> Vec<u8> {
+impl Claims for TrustPackage {
+    const AAD: &'static [u8] = b"iomt-trust-package-v1";
+
+    fn encode_claims(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         cbor::write_map(&mut out, 7);
         cbor::write_uint(&mut out, 0);
@@ -98,7 +99,7 @@ impl TrustPackage {
         out
     }
 
-    fn decode_payload(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.map_of(7, "trust package")?;
         r.key(0, "sequence")?;
         let sequence = r.uint()?;
@@ -140,20 +141,6 @@ impl TrustPackage {
             revocations,
             policy_digest,
         })
-    }
-
-    /// Decodes a signed package without checking its signature; returns it and the signer's id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (package, signer, _) = Self::decode_signed(bytes)?;
-        Ok((package, signer))
-    }
-
-    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let (sign1, signer) = Sign1::parse_strict(bytes)?;
-        let mut r = sign1.payload_reader();
-        let package = Self::decode_payload(&mut r)?;
-        r.finish()?;
-        Ok((package, signer, sign1))
     }
 }
 

@@ -16,11 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use crate::cbor::{self, Reader};
-use crate::cose::{self, Sign1};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::Signer;
-
-pub(crate) const AAD: &[u8] = b"iomt-revocation-v1";
+use crate::signed::claims::Claims;
 
 /// Most entries one delta may carry.
 pub const MAX_DELTA_ENTRIES: usize = 256;
@@ -188,11 +187,15 @@ impl RevocationDelta {
             sequence: self.sequence,
             entries,
         }
-        .encode();
-        cose::sign(anchor, AAD, &payload)
+        .encode_claims();
+        cose::sign(anchor, Self::AAD, &payload)
     }
+}
 
-    fn encode(&self) -> Vec<u8> {
+impl Claims for RevocationDelta {
+    const AAD: &'static [u8] = b"iomt-revocation-v1";
+
+    fn encode_claims(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + 48 * self.entries.len());
         cbor::write_map(&mut out, 2);
         cbor::write_uint(&mut out, 0);
@@ -202,27 +205,13 @@ impl RevocationDelta {
         out
     }
 
-    fn decode_payload(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.map_of(2, "revocation delta")?;
         r.key(0, "sequence")?;
         let sequence = r.uint()?;
         r.key(1, "entries")?;
         let entries = decode_list(r, MAX_DELTA_ENTRIES)?;
         Ok(Self { sequence, entries })
-    }
-
-    /// Decodes a signed delta without checking its signature; returns it and the signer's id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (delta, issuer, _) = Self::decode_signed(bytes)?;
-        Ok((delta, issuer))
-    }
-
-    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let (sign1, signer) = Sign1::parse_strict(bytes)?;
-        let mut r = sign1.payload_reader();
-        let delta = Self::decode_payload(&mut r)?;
-        r.finish()?;
-        Ok((delta, signer, sign1))
     }
 }
 

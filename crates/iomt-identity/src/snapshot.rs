@@ -33,12 +33,13 @@ use iomt_schema::ShortId;
 
 use crate::cbor::{self, Reader};
 use crate::cose;
-use crate::credential::{Mission, UnverifiedCredential};
+use crate::credential::{Credential, Mission};
 use crate::error::DecodeError;
 use crate::key::PublicKey;
 use crate::package::TrustPackage;
 use crate::policy::Policy;
 use crate::revocation::{self, Revocation};
+use crate::signed::Unverified;
 use crate::trust::TrustConfig;
 
 const VERSION: u64 = 1;
@@ -81,7 +82,8 @@ pub struct TrustSnapshot {
     pub(crate) applied: Vec<(ShortId, u64)>,
 }
 
-/// A signed trust package as received, with its sequence (read from it, kept for inspection).
+/// A signed trust package as received, with its sequence (read from it unverified, kept for
+/// inspection).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PersistedPackage {
     pub(crate) sequence: u64,
@@ -104,7 +106,9 @@ impl TrustSnapshot {
         self.revision
     }
 
-    /// The installed package's sequence, if one was installed.
+    /// The installed package's sequence, if one was installed. In a decoded snapshot it is
+    /// read from the persisted package before any check: a store verifies the package when it
+    /// restores it.
     pub fn package_sequence(&self) -> Option<u64> {
         self.package.as_ref().map(|p| p.sequence)
     }
@@ -177,7 +181,7 @@ impl TrustSnapshot {
         r.key(4, "package")?;
         let package = match read_optional(&mut r, "package")? {
             Some(signed) => Some(PersistedPackage {
-                sequence: TrustPackage::decode(signed)?.0.sequence,
+                sequence: Unverified::<TrustPackage>::decode(signed)?.sequence_unverified(),
                 bytes: signed.to_vec(),
             }),
             None => None,
@@ -193,7 +197,9 @@ impl TrustSnapshot {
         for _ in 0..n {
             let at = r.position();
             let credential = r.bstr()?;
-            let kid = UnverifiedCredential::decode(credential)?.kid();
+            let kid = Unverified::<Credential>::decode(credential)?
+                .subject_key_unverified()
+                .short_id();
             if last_kid.is_some_and(|last| last >= kid) {
                 let rule = "sorted by subject kid, each once";
                 return Err(DecodeError::invalid("authorities", at, rule));

@@ -392,7 +392,8 @@ fn short_result_lifetime_is_honoured() {
         )
         .unwrap();
     let result = verifier.sign_result(&appraisal).unwrap();
-    let (decoded, kid) = AttestationResult::decode(&result).unwrap();
-    assert_eq!(kid, verifier.public_key().short_id());
+    let unverified = Unverified::<AttestationResult>::decode(&result).unwrap();
+    assert_eq!(unverified.signer(), verifier.public_key().short_id());
+    let decoded = unverified.verify(&verifier.public_key()).unwrap();
     assert_eq!(decoded.expires_at, at(T0 + 60_000));
 }

@@ -34,8 +34,17 @@ fn issued_credential_verifies_and_exposes_its_claims() {
         assert_eq!(verified.issuer(), m.authority.public_key().short_id());
         assert_eq!(verified.kid(), device.public_key().short_id());
         assert_eq!(verified.mission(), &mission());
-        let unverified = UnverifiedCredential::decode(&bytes).unwrap();
-        assert_eq!(unverified.kid(), device.public_key().short_id());
+        let unverified = Unverified::<Credential>::decode(&bytes).unwrap();
+        assert_eq!(unverified.signer(), m.authority.public_key().short_id());
+        assert_eq!(
+            unverified.subject_key_unverified(),
+            &device.public_key(),
+            "the subject key is readable before verification, for EDHOC"
+        );
+        assert_eq!(
+            unverified.verify(&m.authority.public_key()),
+            Ok(verified.credential().clone())
+        );
     }
 }
 
@@ -246,7 +255,7 @@ fn non_canonical_encodings_are_refused() {
     let mut long_header = vec![0x98, 0x04];
     long_header.extend_from_slice(&good[1..]);
     assert_eq!(
-        UnverifiedCredential::decode(&long_header),
+        Unverified::<Credential>::decode(&long_header),
         Err(DecodeError::Cbor(CborError::new(
             0,
             CborErrorKind::NonCanonical,
@@ -258,7 +267,7 @@ fn non_canonical_encodings_are_refused() {
     indefinite.extend_from_slice(&good[1..]);
     indefinite.push(0xff);
     assert_eq!(
-        UnverifiedCredential::decode(&indefinite),
+        Unverified::<Credential>::decode(&indefinite),
         Err(DecodeError::Cbor(CborError::new(
             0,
             CborErrorKind::NonCanonical,

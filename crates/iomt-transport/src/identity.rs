@@ -58,8 +58,8 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use iomt_identity::cbor::CborError;
 use iomt_identity::{
     Algorithm, Appraisal, AppraisalError, AttestationVerifier, Challenge, ChannelBinding,
-    CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer, Tier, TrustStore,
-    UnverifiedCredential, VerifiedCredential, VerifiedResult,
+    Credential, CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer, Tier,
+    TrustStore, Unverified, VerifiedCredential, VerifiedResult,
 };
 use iomt_schema::{Instant, ShortId, Timestamp};
 
@@ -304,9 +304,10 @@ impl IdentityCredentials {
     /// What this side verified about the peer of a completed handshake (call it on
     /// [`Event::Connected`](crate::Event::Connected), while the peer is still cached).
     pub fn verified_peer(&self, info: &PeerInfo) -> Option<VerifiedPeer> {
-        let kid = UnverifiedCredential::decode(&info.credential.cred)
+        let kid = Unverified::<Credential>::decode(&info.credential.cred)
             .ok()?
-            .kid();
+            .subject_key_unverified()
+            .short_id();
         let cache = self.lock_cache();
         let entry = cache.entries.get(&kid)?;
         if entry.cwt != info.credential.cred {
@@ -350,9 +351,10 @@ impl IdentityCredentials {
                 .insert(verified.kid(), verified.clone(), cwt.to_vec(), None);
             return Ok(verified);
         }
-        let kid = UnverifiedCredential::decode(cwt)
+        let kid = Unverified::<Credential>::decode(cwt)
             .map_err(|_| Refusal::Credential)?
-            .kid();
+            .subject_key_unverified()
+            .short_id();
         let mut cache = self.lock_cache();
         let entry = cache
             .touch(kid)
@@ -399,10 +401,11 @@ impl Credentials for IdentityCredentials {
     /// [module](self) documentation.
     fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         if let Some(cwt) = peer.by_value {
-            let unverified = UnverifiedCredential::decode(cwt).map_err(|_| Refusal::Credential)?;
+            let unverified =
+                Unverified::<Credential>::decode(cwt).map_err(|_| Refusal::Credential)?;
             return Ok(PeerCredential {
                 cred: cwt.to_vec(),
-                key: unverified.claims().subject,
+                key: *unverified.subject_key_unverified(),
             });
         }
         let kid = peer

@@ -4,17 +4,18 @@
 use core::fmt;
 use core::str::FromStr;
 
-use iomt_schema::{DeviceId, ShortId, Timestamp};
+use iomt_schema::{DeviceId, Timestamp};
 
 use super::{
     CLAIM_DBGSTAT, CLAIM_IAT, CLAIM_MEASUREMENTS, CLAIM_NONCE, CLAIM_OEMBOOT, CLAIM_SWVERSION,
-    EVIDENCE_AAD, SWVERSION_MULTIPARTNUMERIC, read_ueid, write_ueid,
+    SWVERSION_MULTIPARTNUMERIC, read_ueid, write_ueid,
 };
 use crate::cbor::{self, Reader};
-use crate::cose::{self, Sign1};
+use crate::cose;
 use crate::credential::seconds;
 use crate::error::{DecodeError, SignError};
 use crate::key::Signer;
+use crate::signed::claims::Claims;
 
 /// Most measurements one piece of evidence may carry.
 pub const MAX_MEASUREMENTS: usize = 32;
@@ -226,10 +227,14 @@ impl Evidence {
         {
             return Err(SignError::Invalid("measurements"));
         }
-        cose::sign(device_key, EVIDENCE_AAD, &this.encode_claims())
+        cose::sign(device_key, Self::AAD, &this.encode_claims())
     }
+}
 
-    pub(super) fn encode_claims(&self) -> Vec<u8> {
+impl Claims for Evidence {
+    const AAD: &'static [u8] = b"iomt-evidence-v1";
+
+    fn encode_claims(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96 + 56 * self.measurements.len());
         cbor::write_map(&mut out, 7);
         cbor::write_int(&mut out, CLAIM_IAT);
@@ -256,7 +261,7 @@ impl Evidence {
         out
     }
 
-    pub(super) fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.map_of(7, "evidence claims")?;
         r.key(CLAIM_IAT, "iat")?;
         let issued_at = seconds(r, "iat")?;
@@ -317,15 +322,5 @@ impl Evidence {
             firmware,
             measurements,
         })
-    }
-
-    /// Decodes signed evidence without checking its signature (for inspection and fuzzing);
-    /// returns the claims and the signer's key id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (sign1, signer) = Sign1::parse_strict(bytes)?;
-        let mut r = sign1.payload_reader();
-        let evidence = Self::decode_claims(&mut r)?;
-        r.finish()?;
-        Ok((evidence, signer))
     }
 }

@@ -5,18 +5,20 @@ use core::fmt;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
-use iomt_schema::{DeviceId, ShortId, Timestamp};
+use iomt_schema::{DeviceId, Timestamp};
 use ring::rand::SecureRandom;
 
 use super::{
-    BadNonce, CLAIM_CNF, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS, CLAIM_TIER, EVIDENCE_AAD, Evidence,
-    FirmwareVersion, Nonce, RESULT_AAD, ReferenceValues, read_ueid, write_ueid,
+    BadNonce, CLAIM_CNF, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS, CLAIM_TIER, Evidence, FirmwareVersion,
+    Nonce, ReferenceValues, read_ueid, write_ueid,
 };
 use crate::cbor::{self, KeyOrder, Reader};
-use crate::cose::{self, Sign1};
+use crate::cose;
 use crate::credential::seconds;
 use crate::error::{AppraisalError, DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
+use crate::signed::Unverified;
+use crate::signed::claims::Claims;
 
 /// The random source failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -275,15 +277,12 @@ impl<S: Signer> AttestationVerifier<S> {
         reference: &ReferenceValues,
         now: Timestamp,
     ) -> Result<Appraisal, AppraisalError> {
-        let (sign1, signer) = Sign1::parse_strict(evidence)?;
-        let mut r = sign1.payload_reader();
-        let claims = Evidence::decode_claims(&mut r)?;
-        r.finish().map_err(DecodeError::from)?;
-        if signer != attester.short_id() {
+        let evidence = Unverified::<Evidence>::decode(evidence)?;
+        if evidence.signer() != attester.short_id() {
             return Err(AppraisalError::WrongKey);
         }
-        sign1
-            .verify(attester, EVIDENCE_AAD)
+        let claims = evidence
+            .verify(attester)
             .map_err(|_| AppraisalError::BadSignature)?;
         let derived = attester.device_id();
         if claims.device != derived {
@@ -465,8 +464,12 @@ impl AttestationResult {
                 "result names another device than its key",
             ));
         }
-        cose::sign(verifier, RESULT_AAD, &self.encode_claims())
+        cose::sign(verifier, Self::AAD, &self.encode_claims())
     }
+}
+
+impl Claims for AttestationResult {
+    const AAD: &'static [u8] = b"iomt-attestation-result-v1";
 
     fn encode_claims(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(160);
@@ -531,21 +534,6 @@ impl AttestationResult {
             issued_at,
             expires_at,
         })
-    }
-
-    /// Decodes a signed result without checking its signature; returns the claims and the
-    /// verifier's key id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (result, signer, _) = Self::decode_signed(bytes)?;
-        Ok((result, signer))
-    }
-
-    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let (sign1, signer) = Sign1::parse_strict(bytes)?;
-        let mut r = sign1.payload_reader();
-        let result = Self::decode_claims(&mut r)?;
-        r.finish()?;
-        Ok((result, signer, sign1))
     }
 }
 
