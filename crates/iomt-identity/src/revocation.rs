@@ -11,6 +11,7 @@
 //! by target and unique; an entry is `[0, device-id, reason, at-ms]` or
 //! `[1, issuer-short-id, serial, reason, at-ms]`. It is signed by a trust anchor.
 
+use core::fmt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
@@ -36,6 +37,17 @@ pub enum RevocationTarget {
         /// The serial.
         serial: u64,
     },
+}
+
+impl fmt::Display for RevocationTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Device(device) => write!(f, "device {device}"),
+            Self::Credential { issuer, serial } => {
+                write!(f, "credential {serial} from issuer {issuer}")
+            }
+        }
+    }
 }
 
 /// Why (RFC 5280 reason codes where they fit). Unknown codes are kept.

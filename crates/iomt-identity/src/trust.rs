@@ -301,9 +301,10 @@ impl TrustStore {
             .ok_or_else(|| refuse(CredentialError::UnknownIssuer(issuer)))?;
         let credential = unverified
             .verify(key)
-            .map_err(|_| refuse(CredentialError::BadSignature))?;
+            .map_err(|_| refuse(CredentialError::BadSignature { issuer }))?;
         if !credential.roles.contains(Role::Authority) {
-            return Err(refuse(CredentialError::NotAnAuthority));
+            let device = credential.device_id();
+            return Err(refuse(CredentialError::NotAnAuthority { device }));
         }
         if credential.mission != self.mission {
             return Err(refuse(CredentialError::WrongMission {
@@ -474,7 +475,7 @@ impl TrustStore {
             .ok_or(RevocationError::UnknownIssuer(issuer))?;
         let delta = unverified
             .verify(key)
-            .map_err(|_| RevocationError::BadSignature)?;
+            .map_err(|_| RevocationError::BadSignature { issuer })?;
         if !self.revocations.has_room_for(&delta.entries) {
             return Err(RevocationError::Full(self.revocations.len()));
         }
@@ -526,9 +527,10 @@ impl TrustStore {
             .ok_or(CredentialError::UnknownIssuer(issuer))?;
         let credential = unverified
             .verify(key)
-            .map_err(|_| CredentialError::BadSignature)?;
+            .map_err(|_| CredentialError::BadSignature { issuer })?;
         if !credential.roles.contains(Role::Authority) {
-            return Err(CredentialError::NotAnAuthority);
+            let device = credential.device_id();
+            return Err(CredentialError::NotAnAuthority { device });
         }
         let verified = VerifiedCredential { credential, issuer };
         self.check_current(&verified, now)?;
@@ -586,7 +588,7 @@ impl TrustStore {
         };
         let credential = unverified
             .verify(key)
-            .map_err(|_| CredentialError::BadSignature)?;
+            .map_err(|_| CredentialError::BadSignature { issuer })?;
         if scope.is_some_and(|mission| *mission != credential.mission) {
             return Err(CredentialError::IssuerOutOfScope {
                 issuer,
@@ -635,17 +637,23 @@ impl TrustStore {
     /// Validity window, revocation and mission of an already authenticated credential.
     fn check_current(&self, c: &VerifiedCredential, now: Timestamp) -> Result<(), CredentialError> {
         let claims = &c.credential;
+        let device = claims.device_id();
         if now < claims.not_before {
             return Err(CredentialError::NotYetValid {
+                device,
+                serial: claims.serial,
                 not_before: claims.not_before,
+                now,
             });
         }
         if now >= claims.not_after {
             return Err(CredentialError::Expired {
+                device,
+                serial: claims.serial,
                 not_after: claims.not_after,
+                now,
             });
         }
-        let device = claims.device_id();
         if self.revocations.is_device_revoked(device) {
             return Err(CredentialError::DeviceRevoked(device));
         }
@@ -686,19 +694,28 @@ impl TrustStore {
             .ok_or(ResultError::UnknownVerifier(verifier))?;
         let result = unverified
             .verify(key)
-            .map_err(|_| ResultError::BadSignature)?;
+            .map_err(|_| ResultError::BadSignature { verifier })?;
         if result.key != *peer {
-            return Err(ResultError::WrongKey);
+            return Err(ResultError::WrongKey {
+                bound: result.key.short_id(),
+                peer: peer.short_id(),
+            });
         }
         let latest = now
             .checked_add(self.config.clock_skew)
             .unwrap_or(Timestamp::MAX);
         if result.issued_at > latest {
-            return Err(ResultError::IssuedInFuture);
+            return Err(ResultError::IssuedInFuture {
+                device: result.device,
+                issued_at: result.issued_at,
+                now,
+            });
         }
         if now >= result.expires_at {
             return Err(ResultError::Expired {
+                device: result.device,
                 expired: result.expires_at,
+                now,
             });
         }
         if self.revocations.is_device_revoked(result.device) {

@@ -183,7 +183,9 @@ fn bad_credential_table() {
             &m.trust,
             &forged,
             now,
-            CredentialError::BadSignature,
+            CredentialError::BadSignature {
+                issuer: m.authority.public_key().short_id(),
+            },
         ),
         (
             "expired",
@@ -191,7 +193,10 @@ fn bad_credential_table() {
             &good,
             at(T0 + DAY),
             CredentialError::Expired {
+                device: key.device_id(),
+                serial: 7,
                 not_after: at(T0 + DAY),
+                now: at(T0 + DAY),
             },
         ),
         (
@@ -199,7 +204,12 @@ fn bad_credential_table() {
             &m.trust,
             &good,
             at(T0 - 1),
-            CredentialError::NotYetValid { not_before: at(T0) },
+            CredentialError::NotYetValid {
+                device: key.device_id(),
+                serial: 7,
+                not_before: at(T0),
+                now: at(T0 - 1),
+            },
         ),
         (
             "revoked device",
@@ -244,6 +254,18 @@ fn bad_credential_table() {
         assert_eq!(store.verify_credential(bytes, now), Err(expected), "{name}");
     }
     assert!(m.trust.verify_credential(&good, now).is_ok());
+    let expired = m
+        .trust
+        .verify_credential(&good, at(T0 + DAY + 1))
+        .unwrap_err();
+    assert_eq!(
+        expired.to_string(),
+        format!(
+            "credential of device {} (serial 7) expired at 2027-01-16T08:00:00Z; now \
+             2027-01-16T08:00:00.001Z",
+            key.device_id()
+        )
+    );
 }
 
 #[test]
@@ -319,10 +341,13 @@ fn intermediate_authority_chain() {
     );
 
     // An authority may not be created from a plain credential.
-    let plain = m.issue(&m.device(Algorithm::Ed25519).public_key(), sensor(), 6);
+    let plain_key = m.device(Algorithm::Ed25519).public_key();
+    let plain = m.issue(&plain_key, sensor(), 6);
     assert_eq!(
         trust.add_authority(&plain, at(T0 + 1)),
-        Err(CredentialError::NotAnAuthority)
+        Err(CredentialError::NotAnAuthority {
+            device: plain_key.device_id()
+        })
     );
 }
 

@@ -206,7 +206,9 @@ fn bad_revocation_table() {
     );
     assert_eq!(
         store.apply_revocation(&forged),
-        Err(RevocationError::BadSignature)
+        Err(RevocationError::BadSignature {
+            issuer: m.authority.public_key().short_id()
+        })
     );
     assert_eq!(
         small.apply_revocation(&two.sign(&m.authority).unwrap()),

@@ -583,7 +583,7 @@ fn own_credential_and_result_are_checked_when_installed() {
     assert!(matches!(
         c.set_result(b.result.clone(), Instant::ZERO),
         Err(iomt_transport::SetupError::Result(
-            iomt_identity::ResultError::WrongKey
+            iomt_identity::ResultError::WrongKey { .. }
         ))
     ));
     assert!(matches!(

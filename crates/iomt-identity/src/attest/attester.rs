@@ -24,10 +24,10 @@ pub const MAX_MEASUREMENTS: usize = 32;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Nonce(pub(super) Vec<u8>);
 
-/// A nonce of the wrong length.
+/// A nonce of the wrong length (the length it had).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a nonce is 8 to 64 bytes")]
-pub struct BadNonce;
+#[error("nonce of {0} bytes: a nonce is 8 to 64 bytes")]
+pub struct BadNonce(pub usize);
 
 impl Nonce {
     /// Wraps 8 to 64 bytes.
@@ -35,7 +35,7 @@ impl Nonce {
         if (8..=64).contains(&bytes.len()) {
             Ok(Self(bytes.to_vec()))
         } else {
-            Err(BadNonce)
+            Err(BadNonce(bytes.len()))
         }
     }
 

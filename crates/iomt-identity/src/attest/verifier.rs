@@ -278,12 +278,18 @@ impl<S: Signer> AttestationVerifier<S> {
         now: Timestamp,
     ) -> Result<Appraisal, AppraisalError> {
         let evidence = Unverified::<Evidence>::decode(evidence)?;
-        if evidence.signer() != attester.short_id() {
-            return Err(AppraisalError::WrongKey);
+        let (signer, attester_kid) = (evidence.signer(), attester.short_id());
+        if signer != attester_kid {
+            return Err(AppraisalError::WrongKey {
+                signer,
+                attester: attester_kid,
+            });
         }
         let claims = evidence
             .verify(attester)
-            .map_err(|_| AppraisalError::BadSignature)?;
+            .map_err(|_| AppraisalError::BadSignature {
+                attester: attester_kid,
+            })?;
         let derived = attester.device_id();
         if claims.device != derived {
             return Err(AppraisalError::DeviceIdMismatch {
@@ -306,7 +312,12 @@ impl<S: Signer> AttestationVerifier<S> {
         let earliest = (challenge.issued_at.as_millis() / 1000 * 1000).saturating_sub(skew);
         let latest = now.as_millis().saturating_add(skew);
         if !(earliest..=latest).contains(&claims.issued_at.as_millis()) {
-            return Err(AppraisalError::IssuedAtOutOfWindow);
+            let at = |ms| Timestamp::from_millis(ms).unwrap_or(Timestamp::MAX);
+            return Err(AppraisalError::IssuedAtOutOfWindow {
+                issued_at: claims.issued_at,
+                earliest: at(earliest),
+                latest: at(latest),
+            });
         }
         Ok(Appraisal::new(*attester, claims, reference, now))
     }
