@@ -28,8 +28,8 @@ use std::sync::{Arc, RwLock};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iomt::identity::tls::RotatingCertResolver;
 use iomt::identity::{
-    Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, Signer as _,
-    SoftwareKey, Tier, TrustPackage, TrustStore,
+    Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, SoftwareKey,
+    Tier, TrustPackage, TrustStore,
 };
 use iomt::schema::{DeviceId, Instant, Timestamp};
 use iomt::transport::tls::{client_config, server_config, server_name};

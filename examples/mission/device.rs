@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use iomt::identity::{AppraisalConfig, Role, Roles, Signer as _, SoftwareKey, TrustStore};
+use iomt::identity::{AppraisalConfig, Role, Roles, SoftwareKey, TrustStore};
 use iomt::mesh::{InterfaceConfig, MacKey, Router, RouterConfig};
 use iomt::schema::{
     Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Message, MessageRef,

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use iomt_identity::{
-    Algorithm, Nonce, Revocation, RevocationDelta, RevocationReason, RevocationTarget, Signer as _,
-    SoftwareKey, Tier,
+    Algorithm, Nonce, Revocation, RevocationDelta, RevocationReason, RevocationTarget, SoftwareKey,
+    Tier,
 };
 use iomt_schema::{Instant, Timestamp};
 use iomt_transport::{

@@ -6,7 +6,7 @@ use alloc::vec;
 
 use iomt_identity::{
     Algorithm, AppraisalConfig, AttestationResult, DebugState, Evidence, FirmwareVersion,
-    Measurement, Mission, ReferenceValues, Signer as _, SoftwareKey, TrustPackage,
+    Measurement, Mission, ReferenceValues, SoftwareKey, TrustPackage,
 };
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
