@@ -315,8 +315,9 @@ impl<'a> Reader<'a> {
         let [initial] = probe.take_array::<1>(expected)?;
         let major = initial >> 5;
         let info = initial & 0x1f;
-        // Simple values 0 to 31 fit the initial byte; floats (25 to 27) are not integers and
-        // have no shorter form to compare with.
+        // A simple value below 32 in the one-byte extension is not well-formed (RFC 8949
+        // section 3.3); floats (additional information 25 to 27) are not lengths or integers,
+        // so there is no shorter head to compare them with.
         let shortest_above = |limit: u64, v: u64| major == MAJOR_SIMPLE || v > limit;
         let value = match info {
             0..=23 => u64::from(info),

@@ -11,6 +11,10 @@
 //! - **Keys** ([`key`]): Ed25519 and ECDSA P-256 through `ring`, behind the [`Signer`] trait so
 //!   a secure element can hold the private half. `DeviceId` = first 16 bytes of SHA-256 of the
 //!   public key.
+//! - **Encoding** ([`cbor`], [`cose`]): the workspace's one deterministic CBOR codec (a reader
+//!   canonical as it reads, its errors at a byte offset) and its COSE_Sign1 and COSE_Key, which
+//!   `iomt-transport` uses too. Every signed object is read as an [`Unverified`] value whose
+//!   claims come out only through verification.
 //! - **Credentials**: a compact CWT/COSE_Sign1 form for radio links ([`Credential`]) and an
 //!   X.509 form for TLS ([`CertificateAuthority`]), both issued by the same authority for the
 //!   same identity. [`TrustStore::verify_credential`] returns a [`VerifiedCredential`].
