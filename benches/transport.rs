@@ -33,15 +33,15 @@ use std::sync::{Arc, RwLock};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iomt::identity::tls::RotatingCertResolver;
 use iomt::identity::{
-    Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, Signer as _,
-    SoftwareKey, Tier, TrustPackage, TrustStore,
+    Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, SoftwareKey,
+    Tier, TrustPackage, TrustStore,
 };
 use iomt::schema::{DeviceId, Instant, Timestamp};
 use iomt::transport::tls::{client_config, server_config, server_name};
 use iomt::transport::{
-    CipherSuite, ConnId, Endpoint, EndpointConfig, Event, IdentityCredentials, Initiator,
-    RecordConfig, RecordLayer, Responder, RingBackend, Role, StaticCredentials, Suites, WallClock,
-    generate_signer,
+    CipherSuite, ConnId, Endpoint, EndpointConfig, Event, HandshakeRole, IdentityCredentials,
+    Initiator, RecordConfig, RecordLayer, Responder, RingBackend, StaticCredentials, Suites,
+    WallClock,
 };
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
@@ -348,9 +348,17 @@ struct Pair {
 fn kid_pair(suite: CipherSuite, rng: &SystemRandom) -> Pair {
     let mut initiator = StaticCredentials::new();
     let mut responder = StaticCredentials::new();
-    let (id, cred) = initiator.add_local_kid(suite, &[0x0a], generate_signer(suite, rng).unwrap());
+    let (id, cred) = initiator.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), rng).unwrap(),
+    );
     responder.add_peer(id, cred);
-    let (id, cred) = responder.add_local_kid(suite, &[0x0b], generate_signer(suite, rng).unwrap());
+    let (id, cred) = responder.add_local_kid(
+        suite,
+        &[0x0b],
+        SoftwareKey::generate(suite.signature(), rng).unwrap(),
+    );
     initiator.add_peer(id, cred);
     Pair {
         initiator,
@@ -382,7 +390,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
     )
     .unwrap();
     let (awaiting, m3) = initiator
-        .process_message_2(&b, rng, Instant::ZERO, &m2, &pair.initiator)
+        .process_message_2(&b, Instant::ZERO, &m2, &pair.initiator)
         .unwrap();
     let (r_done, _) = responder
         .process_message_3(&b, Instant::ZERO, &m3, &pair.responder)
@@ -393,7 +401,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         RecordLayer::new(
             suite,
             &i_done.secret,
-            Role::Initiator,
+            HandshakeRole::Initiator,
             i_done.c_i,
             i_done.c_r,
             config,
@@ -403,7 +411,7 @@ fn record_pair(suite: CipherSuite, rng: &SystemRandom) -> (RecordLayer, RecordLa
         RecordLayer::new(
             suite,
             &r_done.secret,
-            Role::Responder,
+            HandshakeRole::Responder,
             r_done.c_r,
             r_done.c_i,
             config,

@@ -4,9 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use iomt::identity::{
-    AppraisalConfig, Role as Credit, Roles, Signer as _, SoftwareKey, TrustStore,
-};
+use iomt::identity::{AppraisalConfig, Role, Roles, SoftwareKey, TrustStore};
 use iomt::mesh::{InterfaceConfig, MacKey, Router, RouterConfig};
 use iomt::rand::SystemRandom;
 use iomt::schema::{
@@ -270,9 +268,9 @@ pub fn provision(seed: u64) -> Res<(Vec<Device>, Arc<Roster>, String)> {
     )?;
     let names = names();
     let roles = |i: usize| match i {
-        POST => Roles::EMPTY.with(Credit::CommandPost),
-        UAV => Roles::EMPTY.with(Credit::Vehicle).with(Credit::Relay),
-        _ => Roles::EMPTY.with(Credit::Operator).with(Credit::Relay),
+        POST => Roles::EMPTY.with(Role::CommandPost),
+        UAV => Roles::EMPTY.with(Role::Vehicle).with(Role::Relay),
+        _ => Roles::EMPTY.with(Role::Operator).with(Role::Relay),
     };
     let enrolled = (names.iter().enumerate())
         .map(|(i, name)| authority.enrol(seeded_key(seed, name)?, roles(i)))

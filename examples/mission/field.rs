@@ -7,8 +7,8 @@ use iomt::identity::Nonce;
 use iomt::schema::*;
 use iomt::transport::post_handshake::{AttestError, BackhaulMessage};
 use iomt::transport::{
-    Attester, CloseReason, EdhocBinding, Event, Fault, HandshakeError, PostHandshakeAttester,
-    Role as Side, SessionId,
+    Attester, CloseReason, EdhocBinding, Event, Fault, HandshakeError, HandshakeRole,
+    PostHandshakeAttester, SessionId,
 };
 use iomt_sim::Point;
 
@@ -218,7 +218,7 @@ impl Field {
                 info,
                 ..
             } => {
-                let initiator = role == Side::Initiator;
+                let initiator = role == HandshakeRole::Initiator;
                 if initiator && peer == self.post.short() {
                     self.session = Some(session);
                 }

@@ -7,7 +7,7 @@
 //! | 4 | `exp` | end of validity, NumericDate (whole seconds; exclusive) |
 //! | 5 | `nbf` | start of validity, NumericDate (whole seconds) |
 //! | 7 | `cti` | the issuer's serial number, big-endian without leading zero bytes |
-//! | 8 | `cnf` | `{1: COSE_Key}`: the subject key, its `kid` the subject's [`ShortId`] (RFC 8747) |
+//! | 8 | `cnf` | `{1: COSE_Key}`: the subject key, its `kid` the subject's [`ShortId`](iomt_schema::ShortId) (RFC 8747) |
 //! | -65537 | scope | `[mission, roles]`: the [`Mission`] and the [`Roles`] bit set (private-use key) |
 //!
 //! The subject DeviceId is the one the `cnf` key names (first 16 bytes of its SHA-256), with
@@ -22,22 +22,19 @@
 use core::fmt;
 use core::str::FromStr;
 
-use iomt_schema::{DeviceId, ShortId, Timestamp};
+use iomt_schema::{DeviceId, Timestamp};
 
-use crate::cbor::{Dec, encode_with, ensure_canonical};
-use crate::cose::{self, Sign1};
+use crate::cbor::{self, Reader};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
-
-/// External AAD that separates credential signatures from every other kind.
-pub(crate) const AAD: &[u8] = b"iomt-credential-v1";
+use crate::signed::claims::Claims;
 
 const CLAIM_EXP: i64 = 4;
 const CLAIM_NBF: i64 = 5;
 const CLAIM_CTI: i64 = 7;
 const CLAIM_CNF: i64 = 8;
 const CLAIM_SCOPE: i64 = -65537;
-const CNF_COSE_KEY: i64 = 1;
 
 /// A mission scope: 1 to 32 characters of `a-z`, `0-9` and `-`, not starting or ending with
 /// `-`, so it is also a valid URI host label (`iomt://<mission>/<device-id>`).
@@ -243,141 +240,81 @@ impl Credential {
         if self.not_after.as_millis() / 1000 <= self.not_before.as_millis() / 1000 {
             return Err(SignError::Invalid("validity window is empty"));
         }
-        cose::sign(issuer, AAD, &self.encode_claims())
+        cose::sign(issuer, Self::AAD, &self.encode_claims())
     }
+}
+
+impl Claims for Credential {
+    const AAD: &'static [u8] = b"iomt-credential-v1";
 
     /// The claims set in deterministic CBOR.
     fn encode_claims(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.map(5)?;
-            e.i64(CLAIM_EXP)?.u64(self.not_after.as_millis() / 1000)?;
-            e.i64(CLAIM_NBF)?.u64(self.not_before.as_millis() / 1000)?;
-            let serial = self.serial.to_be_bytes();
-            let skip = serial.iter().take_while(|b| **b == 0).count().min(7);
-            e.i64(CLAIM_CTI)?
-                .bytes(serial.get(skip..).unwrap_or(&[0]))?;
-            e.i64(CLAIM_CNF)?.map(1)?.i64(CNF_COSE_KEY)?;
-            cose::write_cose_key(e, &self.subject)?;
-            e.i64(CLAIM_SCOPE)?
-                .array(2)?
-                .str(self.mission.as_str())?
-                .u32(self.roles.bits())?;
-            Ok(())
-        })
+        let mut out = Vec::with_capacity(128);
+        cbor::write_map(&mut out, 5);
+        cbor::write_int(&mut out, CLAIM_EXP);
+        cbor::write_uint(&mut out, self.not_after.as_millis() / 1000);
+        cbor::write_int(&mut out, CLAIM_NBF);
+        cbor::write_uint(&mut out, self.not_before.as_millis() / 1000);
+        let serial = self.serial.to_be_bytes();
+        let skip = serial.iter().take_while(|b| **b == 0).count().min(7);
+        cbor::write_int(&mut out, CLAIM_CTI);
+        cbor::write_bstr(&mut out, serial.get(skip..).unwrap_or(&[0]));
+        cbor::write_int(&mut out, CLAIM_CNF);
+        cose::write_own_confirmation(&mut out, &self.subject);
+        cbor::write_int(&mut out, CLAIM_SCOPE);
+        cbor::write_array(&mut out, 2);
+        cbor::write_tstr(&mut out, self.mission.as_str());
+        cbor::write_uint(&mut out, u64::from(self.roles.bits()));
+        out
     }
 
-    fn decode_claims(payload: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(payload);
-        if d.map("claims", 5)? != 5 {
-            return Err(DecodeError::Missing("credential claims"));
-        }
-        expect_key(&mut d, CLAIM_EXP, "exp")?;
-        let not_after = seconds(d.u64()?, "exp")?;
-        expect_key(&mut d, CLAIM_NBF, "nbf")?;
-        let not_before = seconds(d.u64()?, "nbf")?;
-        expect_key(&mut d, CLAIM_CTI, "cti")?;
-        let cti = d.bytes()?;
-        if cti.is_empty() || cti.len() > 8 {
-            return Err(DecodeError::OutOfRange("cti"));
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(5, "credential claims")?;
+        r.key(CLAIM_EXP, "exp")?;
+        let exp_at = r.position();
+        let not_after = seconds(r, "exp")?;
+        r.key(CLAIM_NBF, "nbf")?;
+        let not_before = seconds(r, "nbf")?;
+        r.key(CLAIM_CTI, "cti")?;
+        let cti_at = r.position();
+        let cti = r.bstr()?;
+        // One encoding per serial: big-endian without leading zero bytes (0 is one byte).
+        if !(1..=8).contains(&cti.len()) || (cti.len() > 1 && cti.first() == Some(&0)) {
+            let rule = "1 to 8 bytes without a leading zero";
+            return Err(DecodeError::invalid("cti", cti_at, rule));
         }
         let serial = cti.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
-        expect_key(&mut d, CLAIM_CNF, "cnf")?;
-        if d.map("cnf", 1)? != 1 || d.i64()? != CNF_COSE_KEY {
-            return Err(DecodeError::Missing("cnf COSE_Key"));
-        }
-        let subject = cose::read_cose_key(&mut d)?;
-        expect_key(&mut d, CLAIM_SCOPE, "scope")?;
-        if d.array("scope", 2)? != 2 {
-            return Err(DecodeError::Missing("mission and roles"));
-        }
-        let mission = Mission::new(d.str()?).map_err(|_| DecodeError::OutOfRange("mission"))?;
-        let roles = Roles::from_bits(d.u32()?);
-        d.finish()?;
+        r.key(CLAIM_CNF, "cnf")?;
+        let subject = cose::read_own_confirmation(r)?;
+        r.key(CLAIM_SCOPE, "scope")?;
+        r.array_of(2, "scope [mission, roles]")?;
+        let mission_at = r.position();
+        let mission = Mission::new(r.tstr()?)
+            .map_err(|_| DecodeError::invalid("mission", mission_at, "a mission name"))?;
+        let roles = Roles::from_bits(r.u32()?);
         if not_after <= not_before {
-            return Err(DecodeError::OutOfRange("exp before nbf"));
+            return Err(DecodeError::invalid("exp", exp_at, "after nbf"));
         }
-        let credential = Self {
+        Ok(Self {
             subject,
             mission,
             roles,
             not_before,
             not_after,
             serial,
-        };
-        Ok(credential)
-    }
-}
-
-pub(crate) fn expect_key(d: &mut Dec<'_>, key: i64, name: &'static str) -> Result<(), DecodeError> {
-    if d.i64()? == key {
-        Ok(())
-    } else {
-        Err(DecodeError::Missing(name))
+        })
     }
 }
 
 /// A NumericDate in whole seconds as a [`Timestamp`].
-pub(crate) fn seconds(s: u64, field: &'static str) -> Result<Timestamp, DecodeError> {
-    s.checked_mul(1000)
+pub(crate) fn seconds(r: &mut Reader<'_>, field: &'static str) -> Result<Timestamp, DecodeError> {
+    let at = r.position();
+    r.uint()?
+        .checked_mul(1000)
         .and_then(Timestamp::from_millis)
-        .ok_or(DecodeError::OutOfRange(field))
-}
-
-/// A decoded compact credential whose signature has not been checked yet.
-///
-/// Decoding checks the form (deterministic CBOR, the profile above, `sub` matching the key);
-/// [`TrustStore::verify_credential`](crate::TrustStore::verify_credential) checks the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnverifiedCredential<'a> {
-    claims: Credential,
-    issuer: ShortId,
-    sign1: Sign1<'a>,
-    bytes: &'a [u8],
-}
-
-impl<'a> UnverifiedCredential<'a> {
-    /// Decodes a compact credential.
-    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let claims = Credential::decode_claims(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &claims.encode_claims())?;
-        let kid = sign1.kid().unwrap_or_default();
-        let issuer = ShortId::from_bytes(
-            <[u8; 8]>::try_from(kid).map_err(|_| DecodeError::OutOfRange("kid"))?,
-        );
-        Ok(Self {
-            claims,
-            issuer,
-            sign1,
-            bytes,
-        })
-    }
-
-    /// The claims (not yet trusted).
-    pub fn claims(&self) -> &Credential {
-        &self.claims
-    }
-
-    /// The issuer's key id (its short id).
-    pub fn issuer(&self) -> ShortId {
-        self.issuer
-    }
-
-    /// The subject's key id: its short id, as EDHOC's `ID_CRED_x` refers to it.
-    pub fn kid(&self) -> ShortId {
-        self.claims.subject.short_id()
-    }
-
-    /// The encoded credential.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    pub(crate) fn verify_signature(&self, issuer_key: &PublicKey) -> bool {
-        self.sign1.verify(issuer_key, AAD).is_ok()
-    }
-
-    pub(crate) fn into_claims(self) -> Credential {
-        self.claims
-    }
+        .ok_or(DecodeError::invalid(
+            field,
+            at,
+            "a time before the year 10889",
+        ))
 }

@@ -3,56 +3,59 @@
 //! Decoding errors ([`DecodeError`]) mean the peer sent garbage. The verification errors mean
 //! the input was well formed but must not be trusted; each distinct reason is its own variant
 //! so callers (and the bad-input tables in the tests) can tell them apart. Local misuse
-//! ([`KeyError`], [`SignError`]) is separate. No error carries key material.
+//! ([`KeyError`], [`SignError`]) is separate. Each message names the object, the value and the
+//! bound it broke (times in UTC, RFC 3339); no error carries key material.
+
+use core::fmt;
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
 use crate::attest::Tier;
+use crate::cbor::CborError;
+use crate::key::Algorithm;
 
-/// Malformed input: not the canonical CBOR/COSE this crate emits.
+/// Malformed input: not the deterministic CBOR/COSE form of the object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The bytes are not well-formed CBOR of the expected shape.
-    #[error("malformed CBOR at offset {offset}: expected {expected}")]
-    Malformed {
-        /// Byte offset of the problem.
-        offset: usize,
-        /// What the decoder was looking for.
-        expected: &'static str,
-    },
-    /// Well-formed, but not in the one deterministic encoding (RFC 8949 section 4.2): a
-    /// longer-than-needed integer or length, an indefinite length, map keys out of order.
-    #[error("not in deterministic CBOR encoding")]
-    NotCanonical,
-    /// Bytes after the end of the object.
-    #[error("trailing bytes after the object")]
-    TrailingBytes,
-    /// A required field is missing.
-    #[error("missing field `{0}`")]
-    Missing(&'static str),
-    /// A field appears twice, or a field this profile does not define is present.
-    #[error("unexpected or duplicate field `{0}`")]
-    Unexpected(&'static str),
-    /// A field has a value out of its range.
-    #[error("field `{0}` out of range")]
-    OutOfRange(&'static str),
-    /// The COSE algorithm is not one this crate verifies.
-    #[error("unsupported COSE algorithm {0}")]
-    UnsupportedAlgorithm(i64),
-    /// A count or length beyond the configured maximum.
-    #[error("`{field}` exceeds the limit of {limit}")]
-    TooLarge {
+    /// Not deterministic CBOR of the object's shape: where, what was being read, what was
+    /// wrong.
+    #[error(transparent)]
+    Cbor(#[from] CborError),
+    /// Well-formed, but a value breaks a rule of the object: out of range, not sorted, not the
+    /// field's one form.
+    #[error("`{field}` at byte {offset} must be {rule}")]
+    Invalid {
         /// The field.
         field: &'static str,
-        /// The limit.
-        limit: usize,
+        /// Byte offset of its value.
+        offset: usize,
+        /// What the value must be.
+        rule: &'static str,
     },
+    /// The COSE algorithm is not one this crate verifies.
+    #[error(
+        "COSE algorithm {alg} at byte {offset} is not supported (EdDSA, -8, and ES256, -7, are)"
+    )]
+    UnsupportedAlgorithm {
+        /// The algorithm identifier.
+        alg: i64,
+        /// Byte offset of the identifier.
+        offset: usize,
+    },
+    /// An X.509 certificate (already validated by webpki) whose DER this crate's walker cannot
+    /// read for the DeviceId or the attestation result.
+    #[error("certificate DER: expected {0}")]
+    Der(&'static str),
 }
 
 impl DecodeError {
-    pub(crate) fn at(offset: usize, expected: &'static str) -> Self {
-        Self::Malformed { offset, expected }
+    pub(crate) const fn invalid(field: &'static str, offset: usize, rule: &'static str) -> Self {
+        Self::Invalid {
+            field,
+            offset,
+            rule,
+        }
     }
 }
 
@@ -61,28 +64,36 @@ impl DecodeError {
 #[non_exhaustive]
 pub enum KeyError {
     /// Key generation failed (the random source failed).
-    #[error("key generation failed")]
+    #[error("key generation failed: the random source failed")]
     Generate,
     /// The PKCS#8 document is not an Ed25519 or P-256 private key.
     #[error("not a usable Ed25519 or P-256 PKCS#8 private key")]
     BadPkcs8,
     /// The public key bytes have the wrong length or format.
-    #[error("malformed public key")]
-    BadPublicKey,
+    #[error(
+        "{len}-byte public key for {algorithm:?}: Ed25519 keys are 32 bytes, P-256 keys 65 \
+         (0x04, x, y)"
+    )]
+    BadPublicKey {
+        /// The algorithm the bytes were given for.
+        algorithm: Algorithm,
+        /// Their length.
+        len: usize,
+    },
 }
 
 /// A [`Signer`](crate::Signer) could not sign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignError {
-    /// The signing operation failed.
+    /// The signing operation failed, or made a signature its own key does not verify.
     #[error("signing failed")]
     Failed,
     /// The key is not available (hardware absent, locked, ...).
     #[error("signing key unavailable: {0}")]
     Unavailable(String),
-    /// What was to be signed is not valid (for example an empty mission name).
-    #[error("invalid content: {0}")]
+    /// What was to be signed is not valid (for example an empty validity window).
+    #[error("nothing signed, the content is invalid: {0}")]
     Invalid(&'static str),
 }
 
@@ -91,39 +102,54 @@ pub enum SignError {
 #[non_exhaustive]
 pub enum CredentialError {
     /// Malformed.
-    #[error(transparent)]
+    #[error("malformed credential: {0}")]
     Decode(#[from] DecodeError),
     /// The issuer (the protected `kid`) is neither a trust anchor nor an accepted authority.
-    #[error("unknown issuer {0}")]
+    #[error("credential issued by {0}, which is neither a trust anchor nor an accepted authority")]
     UnknownIssuer(ShortId),
     /// The signature does not verify under the issuer's key.
-    #[error("bad signature")]
-    BadSignature,
-    /// The subject DeviceId is not the one its key names.
-    #[error("subject {claimed} does not match its key ({derived})")]
-    DeviceIdMismatch {
-        /// The DeviceId in the credential.
-        claimed: DeviceId,
-        /// The DeviceId its key names.
-        derived: DeviceId,
+    #[error("credential signature does not verify under the key of its issuer {issuer}")]
+    BadSignature {
+        /// The issuer.
+        issuer: ShortId,
     },
     /// `now` is after the validity window.
-    #[error("expired at {not_after:?}")]
+    #[error(
+        "credential of device {device} (serial {serial}) expired at {}; now {}",
+        Utc(*.not_after),
+        Utc(*.now)
+    )]
     Expired {
-        /// End of validity.
+        /// The subject.
+        device: DeviceId,
+        /// The issuer's serial.
+        serial: u64,
+        /// End of validity (exclusive).
         not_after: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
     },
     /// `now` is before the validity window.
-    #[error("not valid before {not_before:?}")]
+    #[error(
+        "credential of device {device} (serial {serial}) is valid from {}; now {}",
+        Utc(*.not_before),
+        Utc(*.now)
+    )]
     NotYetValid {
+        /// The subject.
+        device: DeviceId,
+        /// The issuer's serial.
+        serial: u64,
         /// Start of validity.
         not_before: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
     },
     /// The subject device is revoked.
     #[error("device {0} is revoked")]
     DeviceRevoked(DeviceId),
     /// This credential (issuer and serial) is revoked.
-    #[error("credential {serial} from {issuer} is revoked")]
+    #[error("credential {serial} from issuer {issuer} is revoked")]
     CredentialRevoked {
         /// Issuer.
         issuer: ShortId,
@@ -147,8 +173,11 @@ pub enum CredentialError {
         reason: Box<CredentialError>,
     },
     /// An authority credential was offered without the authority role.
-    #[error("credential does not carry the authority role")]
-    NotAnAuthority,
+    #[error("credential of device {device} does not carry the authority role")]
+    NotAnAuthority {
+        /// The subject.
+        device: DeviceId,
+    },
     /// The issuer is not allowed to issue for this mission.
     #[error("issuer {issuer} may not issue for mission `{mission}`")]
     IssuerOutOfScope {
@@ -164,6 +193,12 @@ pub enum CredentialError {
     /// The X.509 certificate carries no `iomt://` URI SAN, or more than one.
     #[error("certificate does not carry exactly one iomt:// URI SAN")]
     NoDeviceUri,
+    /// The store holds as many intermediate authorities as it is configured for.
+    #[error("no room for another authority: the store holds its limit of {limit}")]
+    AuthoritiesFull {
+        /// The configured limit.
+        limit: usize,
+    },
 }
 
 /// Why evidence could not be appraised at all.
@@ -171,14 +206,22 @@ pub enum CredentialError {
 #[non_exhaustive]
 pub enum AppraisalError {
     /// Malformed.
-    #[error(transparent)]
+    #[error("malformed evidence: {0}")]
     Decode(#[from] DecodeError),
     /// The evidence is signed by another key than the attester's.
-    #[error("evidence is not signed by the attester's key")]
-    WrongKey,
+    #[error("evidence signed by {signer}, not by the attester's key {attester}")]
+    WrongKey {
+        /// The signer the evidence names.
+        signer: ShortId,
+        /// The attester's key.
+        attester: ShortId,
+    },
     /// The signature does not verify.
-    #[error("bad signature")]
-    BadSignature,
+    #[error("evidence signature does not verify under the attester's key {attester}")]
+    BadSignature {
+        /// The attester's key.
+        attester: ShortId,
+    },
     /// The evidence names another device than its signing key does.
     #[error("evidence names device {claimed}, its key names {derived}")]
     DeviceIdMismatch {
@@ -188,7 +231,7 @@ pub enum AppraisalError {
         derived: DeviceId,
     },
     /// The nonce is not the one in this appraisal's challenge (wrong or replayed evidence).
-    #[error("nonce does not match the challenge")]
+    #[error("evidence nonce does not match the challenge")]
     NonceMismatch,
     /// The challenge is older than the freshness window allows.
     #[error("evidence arrived {age_ms} ms after the challenge, limit {limit_ms} ms")]
@@ -199,8 +242,21 @@ pub enum AppraisalError {
         limit_ms: u64,
     },
     /// The evidence claims to have been made before the challenge existed, or in the future.
-    #[error("evidence issued-at is outside the challenge window")]
-    IssuedAtOutOfWindow,
+    #[error(
+        "evidence issued at {}, outside {} to {} (the challenge's second to now, with the \
+         allowed skew)",
+        Utc(*.issued_at),
+        Utc(*.earliest),
+        Utc(*.latest)
+    )]
+    IssuedAtOutOfWindow {
+        /// The evidence's `iat`.
+        issued_at: Timestamp,
+        /// The earliest acceptable.
+        earliest: Timestamp,
+        /// The latest acceptable.
+        latest: Timestamp,
+    },
 }
 
 /// Why an attestation result was refused.
@@ -208,26 +264,54 @@ pub enum AppraisalError {
 #[non_exhaustive]
 pub enum ResultError {
     /// Malformed.
-    #[error(transparent)]
+    #[error("malformed attestation result: {0}")]
     Decode(#[from] DecodeError),
     /// Signed by a key that is not a verifier key in the trust package.
-    #[error("unknown verifier {0}")]
+    #[error("attestation result signed by {0}, which is not a verifier of the trust package")]
     UnknownVerifier(ShortId),
     /// The signature does not verify.
-    #[error("bad signature")]
-    BadSignature,
+    #[error("attestation result signature does not verify under the key of verifier {verifier}")]
+    BadSignature {
+        /// The verifier.
+        verifier: ShortId,
+    },
     /// The result is bound to another key than the peer's.
-    #[error("result is bound to another key")]
-    WrongKey,
+    #[error("attestation result is bound to key {bound}, not the peer's key {peer}")]
+    WrongKey {
+        /// The key the result names.
+        bound: ShortId,
+        /// The peer's key.
+        peer: ShortId,
+    },
     /// `now` is past the result's expiry.
-    #[error("result expired at {expired:?}")]
+    #[error(
+        "attestation result for device {device} expired at {}; now {}",
+        Utc(*.expired),
+        Utc(*.now)
+    )]
     Expired {
+        /// The device.
+        device: DeviceId,
         /// Expiry.
         expired: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
     },
     /// The result was issued after `now` (beyond the allowed skew).
-    #[error("result issued in the future")]
-    IssuedInFuture,
+    #[error(
+        "attestation result for device {device} issued at {}, after now ({}) and the allowed \
+         skew",
+        Utc(*.issued_at),
+        Utc(*.now)
+    )]
+    IssuedInFuture {
+        /// The device.
+        device: DeviceId,
+        /// The result's `iat`.
+        issued_at: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
+    },
     /// Verified, but the tier is not affirming.
     #[error("attestation tier is {0:?}, not affirming")]
     NotAffirming(Tier),
@@ -241,16 +325,16 @@ pub enum ResultError {
 #[non_exhaustive]
 pub enum PackageError {
     /// Malformed.
-    #[error(transparent)]
+    #[error("malformed trust package: {0}")]
     Decode(#[from] DecodeError),
     /// Not signed by the pre-positioned package authority.
-    #[error("signed by {0}, not the package authority")]
+    #[error("trust package signed by {0}, not by the package authority")]
     UnknownSigner(ShortId),
     /// The signature does not verify.
-    #[error("bad signature")]
+    #[error("trust package signature does not verify under the package authority's key")]
     BadSignature,
     /// Its sequence is lower than the installed one: a rollback.
-    #[error("rollback: package {offered} is older than installed {installed}")]
+    #[error("rollback: trust package {offered} is older than the installed {installed}")]
     Rollback {
         /// Installed sequence.
         installed: u64,
@@ -258,17 +342,17 @@ pub enum PackageError {
         offered: u64,
     },
     /// Same sequence as the installed package but different content.
-    #[error("package {0} conflicts with the installed package of the same sequence")]
+    #[error("trust package {0} differs from the installed package of the same sequence")]
     Conflict(u64),
     /// The policy does not match the package's policy digest.
-    #[error("policy digest does not match the trust package")]
+    #[error("policy digest does not match the installed trust package's")]
     PolicyMismatch,
     /// The package carries an X.509 trust anchor that does not parse.
-    #[error("X.509 trust anchor does not parse")]
+    #[error("an X.509 trust anchor of the trust package does not parse")]
     BadX509Anchor,
     /// Merging the package's revocations would overflow the revocation set (it holds the
     /// given number of entries); nothing was installed.
-    #[error("revocation set full ({0} entries): package not installed")]
+    #[error("revocation set full ({0} entries): trust package not installed")]
     RevocationsFull(usize),
 }
 
@@ -279,9 +363,20 @@ pub enum PackageError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
-    /// Malformed, or over the store's configured limits.
-    #[error(transparent)]
+    /// Malformed.
+    #[error("malformed trust snapshot: {0}")]
     Decode(#[from] DecodeError),
+    /// The snapshot holds more than the store is configured for (it was decoded under larger
+    /// limits).
+    #[error("snapshot holds {found} {field}, over this store's limit of {limit}")]
+    OverLimit {
+        /// What.
+        field: &'static str,
+        /// How many the snapshot holds.
+        found: usize,
+        /// The store's limit.
+        limit: usize,
+    },
     /// The snapshot belongs to a store provisioned with another package authority.
     #[error("snapshot is for package authority {found}, not {expected}")]
     WrongAuthority {
@@ -316,15 +411,74 @@ pub enum RestoreError {
 #[non_exhaustive]
 pub enum RevocationError {
     /// Malformed.
-    #[error(transparent)]
+    #[error("malformed revocation delta: {0}")]
     Decode(#[from] DecodeError),
     /// Not signed by a trust anchor.
-    #[error("signed by {0}, not a trust anchor")]
+    #[error("revocation delta signed by {0}, which is not a trust anchor")]
     UnknownIssuer(ShortId),
     /// The signature does not verify.
-    #[error("bad signature")]
-    BadSignature,
+    #[error("revocation delta signature does not verify under the key of anchor {issuer}")]
+    BadSignature {
+        /// The anchor the delta names.
+        issuer: ShortId,
+    },
     /// The revocation set is at its configured capacity.
-    #[error("revocation set full ({0} entries)")]
+    #[error("revocation set full ({0} entries): delta not applied")]
     Full(usize),
+}
+
+/// A [`Timestamp`] in RFC 3339 form, UTC (`2026-12-04T12:00:00Z`), with milliseconds when it
+/// has any.
+pub(crate) struct Utc(pub(crate) Timestamp);
+
+impl fmt::Display for Utc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let (secs, milli) = (ms / 1000, ms % 1000);
+        let (days, of_day) = (secs / 86_400, secs % 86_400);
+        let (hour, minute, second) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
+        // Days since 1970-01-01 to a civil date: Howard Hinnant's `civil_from_days`, for
+        // non-negative days (a timestamp is never before the epoch).
+        let z = days + 719_468;
+        let (era, day_of_era) = (z / 146_097, z % 146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        };
+        let year = era * 400 + year_of_era + u64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}"
+        )?;
+        if milli != 0 {
+            write!(f, ".{milli:03}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_as_rfc3339_utc() {
+        let cases = [
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400_000, "2000-02-29T00:00:00Z"),
+            (1_796_394_265_000, "2026-12-04T14:24:25Z"),
+            (1_796_394_265_042, "2026-12-04T14:24:25.042Z"),
+            (4_102_444_799_999, "2099-12-31T23:59:59.999Z"),
+        ];
+        for (ms, text) in cases {
+            let t = Timestamp::from_millis(ms).unwrap();
+            assert_eq!(Utc(t).to_string(), text);
+        }
+    }
 }

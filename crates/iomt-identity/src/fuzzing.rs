@@ -1,8 +1,8 @@
 //! Entry points for the `cargo fuzz` targets in `fuzz/fuzz_targets/` (built with `--cfg fuzzing`).
 //!
-//! Each decoder must never panic; what it accepts must decode the same way twice, and the
-//! claims it returns must re-sign into an object that decodes to the same claims (the
-//! signature differs, the content may not).
+//! Each decoder must never panic; what it accepts must decode the same way twice, its payload
+//! must be the one encoding of its claims, and the claims must re-sign into an object that
+//! verifies to the same claims (the signature differs, the content may not).
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -10,10 +10,11 @@
 )]
 
 use crate::attest::{AttestationResult, Evidence};
-use crate::credential::UnverifiedCredential;
-use crate::key::{Signer, SoftwareKey};
+use crate::credential::{Credential, Mission};
+use crate::key::SoftwareKey;
 use crate::package::TrustPackage;
 use crate::revocation::{RevocationDelta, RevocationSet};
+use crate::signed::{SignedObject, Unverified};
 use crate::snapshot::{TrustSnapshot, TrustStart};
 use crate::trust::{TrustConfig, TrustStore};
 
@@ -21,68 +22,74 @@ fn key() -> SoftwareKey {
     SoftwareKey::from_ed25519_seed(&[7; 32]).expect("fixed seed")
 }
 
-/// Compact credential decoder, and verification against a store that trusts nothing.
+/// The one parse of every signed object: what it accepts decodes the same way twice, and its
+/// payload is exactly the encoding of the claims read from it (the reader refused every other
+/// form). Returns the claims, not verified.
+fn decode<T: SignedObject + Clone + PartialEq + core::fmt::Debug>(data: &[u8]) -> Option<T> {
+    let decoded = Unverified::<T>::decode(data).ok()?;
+    assert_eq!(Unverified::<T>::decode(data).as_ref(), Ok(&decoded));
+    assert!(
+        decoded.payload_is_canonical(),
+        "accepted payloads are canonical"
+    );
+    Some(decoded.claims_unverified().clone())
+}
+
+/// `signed`, made by the fuzz key, verifies under it to `claims`.
+fn verifies_to<T: SignedObject + PartialEq + core::fmt::Debug>(signed: &[u8], claims: &T) {
+    let again = Unverified::<T>::decode(signed).expect("re-signed object decodes");
+    assert_eq!(again.verify(&key().public_key()).as_ref(), Ok(claims));
+}
+
+/// Compact credential decoder, and verification against a store that trusts the re-signer.
 pub fn credential(data: &[u8]) {
-    let Ok(decoded) = UnverifiedCredential::decode(data) else {
+    let Some(claims) = decode::<Credential>(data) else {
         return;
     };
-    assert_eq!(UnverifiedCredential::decode(data).as_ref(), Ok(&decoded));
     let signer = key();
-    let again = decoded
-        .claims()
-        .sign(&signer)
-        .expect("decoded claims re-sign");
-    let redecoded = UnverifiedCredential::decode(&again).expect("re-signed credential decodes");
-    assert_eq!(redecoded.claims(), decoded.claims());
+    let again = claims.sign(&signer).expect("decoded claims re-sign");
+    verifies_to(&again, &claims);
     let store = TrustStore::new(
         signer.public_key(),
-        decoded.claims().mission.clone(),
+        claims.mission.clone(),
         TrustStart::FirstBoot,
     )
     .expect("a first boot always succeeds");
-    let now = decoded.claims().not_before;
     assert!(
-        store.verify_credential(&again, now).is_ok(),
+        store.verify_credential(&again, claims.not_before).is_ok(),
         "re-signed by the anchor verifies"
     );
 }
 
 /// Evidence decoder.
 pub fn evidence(data: &[u8]) {
-    let Ok((claims, _kid)) = Evidence::decode(data) else {
+    let Some(mut claims) = decode::<Evidence>(data) else {
         return;
     };
     let signer = key();
-    let mut claims = claims;
     claims.device = signer.public_key().device_id();
     let again = claims.sign(&signer).expect("decoded evidence re-signs");
-    assert_eq!(Evidence::decode(&again).map(|(e, _)| e), Ok(claims));
+    verifies_to(&again, &claims);
 }
 
 /// Attestation result decoder.
 pub fn result(data: &[u8]) {
-    let Ok((claims, _kid)) = AttestationResult::decode(data) else {
+    let Some(claims) = decode::<AttestationResult>(data) else {
         return;
     };
     let again = claims.sign(&key()).expect("decoded result re-signs");
-    assert_eq!(
-        AttestationResult::decode(&again).map(|(r, _)| r),
-        Ok(claims)
-    );
+    verifies_to(&again, &claims);
 }
 
 /// Trust package decoder, then installation by a store provisioned with the fuzz key.
 pub fn trust_package(data: &[u8]) {
-    let Ok((package, _kid)) = TrustPackage::decode(data) else {
+    let Some(package) = decode::<TrustPackage>(data) else {
         return;
     };
     let signer = key();
     let again = package.sign(&signer).expect("decoded package re-signs");
-    assert_eq!(
-        TrustPackage::decode(&again).map(|(p, _)| p).as_ref(),
-        Ok(&package)
-    );
-    let mission = crate::credential::Mission::new("fuzz").expect("valid mission");
+    verifies_to(&again, &package);
+    let mission = Mission::new("fuzz").expect("valid mission");
     let mut store = TrustStore::new(signer.public_key(), mission, TrustStart::FirstBoot)
         .expect("a first boot always succeeds");
     let _ = store.apply_package(&again);
@@ -90,7 +97,7 @@ pub fn trust_package(data: &[u8]) {
 
 /// Revocation delta decoder; merging what it accepts is idempotent and order-independent.
 pub fn revocation(data: &[u8]) {
-    let Ok((delta, _kid)) = RevocationDelta::decode(data) else {
+    let Some(delta) = decode::<RevocationDelta>(data) else {
         return;
     };
     let mut forward = RevocationSet::new(RevocationSet::DEFAULT_CAPACITY);

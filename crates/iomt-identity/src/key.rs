@@ -61,17 +61,18 @@ impl PublicKey {
     /// Only the length and the point format are checked here; `ring` rejects a point that is
     /// not on the curve (or an Ed25519 encoding that is not canonical) when verifying.
     pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> Result<Self, KeyError> {
+        let bad = KeyError::BadPublicKey {
+            algorithm: alg,
+            len: bytes.len(),
+        };
         match alg {
             Algorithm::Ed25519 => <[u8; 32]>::try_from(bytes)
                 .map(Self::Ed25519)
-                .map_err(|_| KeyError::BadPublicKey),
-            Algorithm::EcdsaP256 => {
-                let point = <[u8; 65]>::try_from(bytes).map_err(|_| KeyError::BadPublicKey)?;
-                if point[0] != 0x04 {
-                    return Err(KeyError::BadPublicKey);
-                }
-                Ok(Self::EcdsaP256(point))
-            }
+                .map_err(|_| bad),
+            Algorithm::EcdsaP256 => match <[u8; 65]>::try_from(bytes) {
+                Ok(point @ [0x04, ..]) => Ok(Self::EcdsaP256(point)),
+                _ => Err(bad),
+            },
         }
     }
 
@@ -344,14 +345,15 @@ impl SoftwareKey {
     pub fn algorithm(&self) -> Algorithm {
         self.public.algorithm()
     }
-}
 
-impl Signer for SoftwareKey {
-    fn public_key(&self) -> PublicKey {
+    /// The public half (also [`Signer::public_key`], callable without importing the trait).
+    pub fn public_key(&self) -> PublicKey {
         self.public
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
+    /// Signs `message` (also [`Signer::sign`], callable without importing the trait). ECDSA
+    /// draws its randomness from the system generator the key holds.
+    pub fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
         let mut out = [0u8; 64];
         match &self.inner {
             Inner::Ed25519(pair) => out.copy_from_slice(pair.sign(message).as_ref()),
@@ -365,6 +367,16 @@ impl Signer for SoftwareKey {
             }
         }
         Ok(Signature(out))
+    }
+}
+
+impl Signer for SoftwareKey {
+    fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Signature, SignError> {
+        SoftwareKey::sign(self, message)
     }
 }
 

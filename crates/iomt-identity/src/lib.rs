@@ -11,6 +11,10 @@
 //! - **Keys** ([`key`]): Ed25519 and ECDSA P-256 through `ring`, behind the [`Signer`] trait so
 //!   a secure element can hold the private half. `DeviceId` = first 16 bytes of SHA-256 of the
 //!   public key.
+//! - **Encoding** ([`cbor`], [`cose`]): the workspace's one deterministic CBOR codec (a reader
+//!   canonical as it reads, its errors at a byte offset) and its COSE_Sign1 and COSE_Key, which
+//!   `iomt-transport` uses too. Every signed object is read as an [`Unverified`] value whose
+//!   claims come out only through verification.
 //! - **Credentials**: a compact CWT/COSE_Sign1 form for radio links ([`Credential`]) and an
 //!   X.509 form for TLS ([`CertificateAuthority`]), both issued by the same authority for the
 //!   same identity. [`TrustStore::verify_credential`] returns a [`VerifiedCredential`].
@@ -106,7 +110,7 @@
 #![forbid(unsafe_code)]
 
 mod attest;
-mod cbor;
+pub mod cbor;
 pub mod cose;
 mod credential;
 mod error;
@@ -114,6 +118,7 @@ pub mod key;
 mod package;
 mod policy;
 mod revocation;
+mod signed;
 mod snapshot;
 mod state;
 mod trust;
@@ -126,11 +131,12 @@ pub mod tls;
 pub mod fuzzing;
 
 pub use attest::{
-    Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier, BadNonce,
-    Challenge, ChannelBinding, DebugState, Evidence, Finding, FirmwareVersion, MAX_MEASUREMENTS,
-    Measurement, Nonce, RandomFailure, ReferenceValues, Tier, VerifiedResult,
+    Appraisal, AppraisalConfig, AppraisedClaim, AttestationResult, AttestationVerifier,
+    BadFirmwareVersion, BadNonce, Challenge, ChannelBinding, DebugState, Evidence, Finding,
+    FirmwareVersion, MAX_MEASUREMENTS, Measurement, Nonce, RandomFailure, ReferenceValues, Tier,
+    VerifiedResult,
 };
-pub use credential::{BadMission, Credential, Mission, Role, Roles, UnverifiedCredential};
+pub use credential::{BadMission, Credential, Mission, Role, Roles};
 pub use error::{
     AppraisalError, CredentialError, DecodeError, KeyError, PackageError, RestoreError,
     ResultError, RevocationError, SignError,
@@ -142,6 +148,7 @@ pub use revocation::{
     MAX_DELTA_ENTRIES, Revocation, RevocationDelta, RevocationReason, RevocationSet,
     RevocationTarget,
 };
+pub use signed::{SignedObject, Unverified};
 pub use snapshot::{TrustSnapshot, TrustStart};
 pub use state::{PeerTrust, TrustState, WrongPeer};
 pub use trust::{

@@ -15,16 +15,13 @@
 //!
 //! It is signed by the package authority, whose key every device holds from provisioning.
 
-use iomt_schema::ShortId;
-
 use crate::attest::ReferenceValues;
-use crate::cbor::{Dec, Enc, EncError, encode_with, ensure_canonical};
-use crate::cose::{self, Sign1};
+use crate::cbor::{self, CborError, CborErrorKind, Reader};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::{PublicKey, Signer};
 use crate::revocation::{self, Revocation, RevocationSet};
-
-pub(crate) const AAD: &[u8] = b"iomt-trust-package-v1";
+use crate::signed::claims::Claims;
 
 /// Most anchors, verifier keys or X.509 roots a package may carry (each).
 pub const MAX_KEYS: usize = 64;
@@ -72,65 +69,69 @@ impl TrustPackage {
         {
             return Err(SignError::Invalid("trust package over its limits"));
         }
-        cose::sign(authority, AAD, &this.encode())
+        cose::sign(authority, Self::AAD, &this.encode_claims())
     }
+}
 
-    fn encode(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.map(7)?;
-            e.u8(0)?.u64(self.sequence)?;
-            e.u8(1)?;
-            write_keys(e, &self.anchors)?;
-            e.u8(2)?;
-            write_keys(e, &self.verifiers)?;
-            e.u8(3)?
-                .array(u64::try_from(self.x509_roots.len()).unwrap_or(u64::MAX))?;
-            for der in &self.x509_roots {
-                e.bytes(der)?;
-            }
-            e.u8(4)?;
-            self.reference.encode(e)?;
-            e.u8(5)?;
-            revocation::encode_list(e, &self.revocations)?;
-            e.u8(6)?.bytes(&self.policy_digest)?;
-            Ok(())
-        })
-    }
+impl Claims for TrustPackage {
+    const AAD: &'static [u8] = b"iomt-trust-package-v1";
 
-    fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(payload);
-        if d.map("trust package", 7)? != 7 {
-            return Err(DecodeError::Missing("trust package fields"));
+    fn encode_claims(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        cbor::write_map(&mut out, 7);
+        cbor::write_uint(&mut out, 0);
+        cbor::write_uint(&mut out, self.sequence);
+        cbor::write_uint(&mut out, 1);
+        write_keys(&mut out, &self.anchors);
+        cbor::write_uint(&mut out, 2);
+        write_keys(&mut out, &self.verifiers);
+        cbor::write_uint(&mut out, 3);
+        cbor::write_array(&mut out, self.x509_roots.len());
+        for der in &self.x509_roots {
+            cbor::write_bstr(&mut out, der);
         }
-        field(&mut d, 0, "sequence")?;
-        let sequence = d.u64()?;
-        field(&mut d, 1, "anchors")?;
-        let anchors = read_keys(&mut d, "anchors")?;
-        field(&mut d, 2, "verifiers")?;
-        let verifiers = read_keys(&mut d, "verifiers")?;
-        field(&mut d, 3, "x509 roots")?;
-        let n = d.array("x509 roots", MAX_KEYS)?;
+        cbor::write_uint(&mut out, 4);
+        self.reference.encode(&mut out);
+        cbor::write_uint(&mut out, 5);
+        revocation::encode_list(&mut out, &self.revocations);
+        cbor::write_uint(&mut out, 6);
+        cbor::write_bstr(&mut out, &self.policy_digest);
+        out
+    }
+
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(7, "trust package")?;
+        r.key(0, "sequence")?;
+        let sequence = r.uint()?;
+        r.key(1, "anchors")?;
+        let anchors = read_keys(r, "anchors")?;
+        r.key(2, "verifiers")?;
+        let verifiers = read_keys(r, "verifiers")?;
+        r.key(3, "x509 roots")?;
+        let n = r.array_up_to(MAX_KEYS, "x509 roots")?;
         let mut x509_roots: Vec<Vec<u8>> = Vec::with_capacity(n);
         for _ in 0..n {
-            let der = d.bytes()?;
+            let at = r.position();
+            let der = r.bstr()?;
             if der.len() > MAX_CERT_LEN {
-                return Err(DecodeError::TooLarge {
-                    field: "x509 root",
+                let found = u64::try_from(der.len()).unwrap_or(u64::MAX);
+                let kind = CborErrorKind::TooLarge {
+                    found,
                     limit: MAX_CERT_LEN,
-                });
+                };
+                return Err(CborError::new(at, kind, "x509 root").into());
             }
             if x509_roots.last().is_some_and(|p| p.as_slice() >= der) {
-                return Err(DecodeError::NotCanonical);
+                return Err(DecodeError::invalid("x509 roots", at, "sorted, each once"));
             }
             x509_roots.push(der.to_vec());
         }
-        field(&mut d, 4, "reference values")?;
-        let reference = ReferenceValues::decode(&mut d)?;
-        field(&mut d, 5, "revocations")?;
-        let revocations = revocation::decode_list(&mut d, RevocationSet::DEFAULT_CAPACITY)?;
-        field(&mut d, 6, "policy digest")?;
-        let policy_digest = d.array_bytes::<32>("policy digest")?;
-        d.finish()?;
+        r.key(4, "reference values")?;
+        let reference = ReferenceValues::decode(r)?;
+        r.key(5, "revocations")?;
+        let revocations = revocation::decode_list(r, RevocationSet::DEFAULT_CAPACITY)?;
+        r.key(6, "policy digest")?;
+        let policy_digest = r.bstr_array::<32>("policy digest")?;
         Ok(Self {
             sequence,
             anchors,
@@ -141,43 +142,21 @@ impl TrustPackage {
             policy_digest,
         })
     }
-
-    /// Decodes a signed package without checking its signature; returns it and the signer's id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (package, signer, _) = Self::decode_signed(bytes)?;
-        Ok((package, signer))
-    }
-
-    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let package = Self::decode_payload(sign1.payload())?;
-        ensure_canonical(sign1.payload(), &package.encode())?;
-        let kid = <[u8; 8]>::try_from(sign1.kid().unwrap_or_default())
-            .map_err(|_| DecodeError::OutOfRange("kid"))?;
-        Ok((package, ShortId::from_bytes(kid), sign1))
-    }
 }
 
-fn field(d: &mut Dec<'_>, key: u8, name: &'static str) -> Result<(), DecodeError> {
-    if d.u8()? == key {
-        Ok(())
-    } else {
-        Err(DecodeError::Missing(name))
-    }
+fn write_keys(out: &mut Vec<u8>, keys: &[PublicKey]) {
+    cbor::write_array(out, keys.len());
+    keys.iter().for_each(|k| cose::write_own_key(out, k));
 }
 
-fn write_keys(e: &mut Enc<'_>, keys: &[PublicKey]) -> Result<(), EncError> {
-    e.array(u64::try_from(keys.len()).unwrap_or(u64::MAX))?;
-    keys.iter().try_for_each(|k| cose::write_cose_key(e, k))
-}
-
-fn read_keys(d: &mut Dec<'_>, field: &'static str) -> Result<Vec<PublicKey>, DecodeError> {
-    let n = d.array(field, MAX_KEYS)?;
+fn read_keys(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<PublicKey>, DecodeError> {
+    let n = r.array_up_to(MAX_KEYS, field)?;
     let mut keys: Vec<PublicKey> = Vec::with_capacity(n);
     for _ in 0..n {
-        let key = cose::read_cose_key(d)?;
+        let at = r.position();
+        let key = cose::read_own_key(r)?;
         if keys.last().is_some_and(|p| p.short_id() >= key.short_id()) {
-            return Err(DecodeError::NotCanonical);
+            return Err(DecodeError::invalid(field, at, "sorted by kid, each once"));
         }
         keys.push(key);
     }

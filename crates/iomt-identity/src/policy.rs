@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cbor::{Dec, encode_with, ensure_canonical};
+use crate::cbor::{self, KeyOrder, Reader};
 use crate::credential::{Role, Roles};
 use crate::error::DecodeError;
 use crate::state::TrustState;
@@ -157,43 +157,45 @@ impl Policy {
 
     /// The canonical encoding: `[{role code: action bits}, {state code: action bits}]`.
     pub fn encode(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.array(2)?
-                .map(u64::try_from(self.roles.len()).unwrap_or(u64::MAX))?;
-            for (role, actions) in &self.roles {
-                e.u8(role.code())?.u16(actions.0)?;
-            }
-            e.map(u64::try_from(self.states.len()).unwrap_or(u64::MAX))?;
-            for (state, actions) in &self.states {
-                e.u8(state.code())?.u16(actions.0)?;
-            }
-            Ok(())
-        })
+        let mut out = Vec::with_capacity(8 + 4 * (self.roles.len() + self.states.len()));
+        cbor::write_array(&mut out, 2);
+        cbor::write_map(&mut out, self.roles.len());
+        for (role, actions) in &self.roles {
+            cbor::write_uint(&mut out, u64::from(role.code()));
+            cbor::write_uint(&mut out, u64::from(actions.0));
+        }
+        cbor::write_map(&mut out, self.states.len());
+        for (state, actions) in &self.states {
+            cbor::write_uint(&mut out, u64::from(state.code()));
+            cbor::write_uint(&mut out, u64::from(actions.0));
+        }
+        out
     }
 
-    /// Decodes [`encode`](Self::encode)'s output.
+    /// Decodes [`encode`](Self::encode)'s output, refusing any other form.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(bytes);
-        if d.array("policy", 2)? != 2 {
-            return Err(DecodeError::Missing("policy"));
-        }
+        let mut r = Reader::new(bytes);
+        r.array_of(2, "policy [roles, states]")?;
         let mut roles = BTreeMap::new();
-        for _ in 0..d.map("role grants", 32)? {
-            let role = Role::from_code(d.u8()?);
+        let mut codes = KeyOrder::new();
+        for _ in 0..r.map_up_to(32, "role grants")? {
+            let at = r.position();
+            let role = Role::from_code(codes.next(&mut r, Reader::u8)?);
             if role.code() > 31 {
-                return Err(DecodeError::OutOfRange("role"));
+                return Err(DecodeError::invalid("role", at, "a code from 0 to 31"));
             }
-            roles.insert(role, Actions(d.u16()?));
+            roles.insert(role, Actions(r.u16()?));
         }
         let mut states = BTreeMap::new();
-        for _ in 0..d.map("state caps", 4)? {
-            let state = TrustState::from_code(d.u8()?).ok_or(DecodeError::OutOfRange("state"))?;
-            states.insert(state, Actions(d.u16()?));
+        let mut codes = KeyOrder::new();
+        for _ in 0..r.map_up_to(4, "state caps")? {
+            let at = r.position();
+            let state = TrustState::from_code(codes.next(&mut r, Reader::u8)?)
+                .ok_or(DecodeError::invalid("state", at, "a code from 0 to 3"))?;
+            states.insert(state, Actions(r.u16()?));
         }
-        d.finish()?;
-        let policy = Self { roles, states };
-        ensure_canonical(bytes, &policy.encode())?;
-        Ok(policy)
+        r.finish()?;
+        Ok(Self { roles, states })
     }
 
     /// SHA-256 of [`encode`](Self::encode): what the trust package pins.

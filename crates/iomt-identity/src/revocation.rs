@@ -11,16 +11,16 @@
 //! by target and unique; an entry is `[0, device-id, reason, at-ms]` or
 //! `[1, issuer-short-id, serial, reason, at-ms]`. It is signed by a trust anchor.
 
+use core::fmt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
-use crate::cbor::{Dec, Enc, EncError, encode_with, ensure_canonical};
-use crate::cose::{self, Sign1};
+use crate::cbor::{self, Reader};
+use crate::cose;
 use crate::error::{DecodeError, SignError};
 use crate::key::Signer;
-
-pub(crate) const AAD: &[u8] = b"iomt-revocation-v1";
+use crate::signed::claims::Claims;
 
 /// Most entries one delta may carry.
 pub const MAX_DELTA_ENTRIES: usize = 256;
@@ -37,6 +37,17 @@ pub enum RevocationTarget {
         /// The serial.
         serial: u64,
     },
+}
+
+impl fmt::Display for RevocationTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Device(device) => write!(f, "device {device}"),
+            Self::Credential { issuer, serial } => {
+                write!(f, "credential {serial} from issuer {issuer}")
+            }
+        }
+    }
 }
 
 /// Why (RFC 5280 reason codes where they fit). Unknown codes are kept.
@@ -99,52 +110,71 @@ impl Revocation {
         (self.at, self.reason.code())
     }
 
-    fn encode(&self, e: &mut Enc<'_>) -> Result<(), EncError> {
+    fn encode(&self, out: &mut Vec<u8>) {
         match self.target {
             RevocationTarget::Device(id) => {
-                e.array(4)?.u8(0)?.bytes(id.as_bytes())?;
+                cbor::write_array(out, 4);
+                cbor::write_uint(out, 0);
+                cbor::write_bstr(out, id.as_bytes());
             }
             RevocationTarget::Credential { issuer, serial } => {
-                e.array(5)?.u8(1)?.bytes(issuer.as_bytes())?.u64(serial)?;
+                cbor::write_array(out, 5);
+                cbor::write_uint(out, 1);
+                cbor::write_bstr(out, issuer.as_bytes());
+                cbor::write_uint(out, serial);
             }
         }
-        e.u8(self.reason.code())?.u64(self.at.as_millis())?;
-        Ok(())
+        cbor::write_uint(out, u64::from(self.reason.code()));
+        cbor::write_uint(out, self.at.as_millis());
     }
 
-    fn decode(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
-        let n = d.array("revocation", 5)?;
-        let target = match (n, d.u8()?) {
-            (4, 0) => {
-                RevocationTarget::Device(DeviceId::from_bytes(d.array_bytes::<16>("device")?))
-            }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let at = r.position();
+        let target = match (r.array_up_to(5, "revocation")?, r.u8()?) {
+            (4, 0) => RevocationTarget::Device(DeviceId::from_bytes(r.bstr_array("device")?)),
             (5, 1) => RevocationTarget::Credential {
-                issuer: ShortId::from_bytes(d.array_bytes::<8>("issuer")?),
-                serial: d.u64()?,
+                issuer: ShortId::from_bytes(r.bstr_array("issuer")?),
+                serial: r.uint()?,
             },
-            _ => return Err(DecodeError::OutOfRange("revocation target")),
+            _ => {
+                let rule = "[0, device, reason, at] or [1, issuer, serial, reason, at]";
+                return Err(DecodeError::invalid("revocation", at, rule));
+            }
         };
-        let reason = RevocationReason::from_code(d.u8()?);
-        let at = Timestamp::from_millis(d.u64()?).ok_or(DecodeError::OutOfRange("revoked at"))?;
+        let reason = RevocationReason::from_code(r.u8()?);
+        let time_at = r.position();
+        let at = Timestamp::from_millis(r.uint()?).ok_or(DecodeError::invalid(
+            "revoked at",
+            time_at,
+            "before the year 10889",
+        ))?;
         Ok(Self { target, reason, at })
     }
 }
 
-pub(crate) fn encode_list(e: &mut Enc<'_>, entries: &[Revocation]) -> Result<(), EncError> {
-    e.array(u64::try_from(entries.len()).unwrap_or(u64::MAX))?;
-    entries.iter().try_for_each(|r| r.encode(e))
+pub(crate) fn encode_list(out: &mut Vec<u8>, entries: &[Revocation]) {
+    cbor::write_array(out, entries.len());
+    entries.iter().for_each(|r| r.encode(out));
 }
 
 /// Reads a list of revocations sorted strictly by target.
-pub(crate) fn decode_list(d: &mut Dec<'_>, limit: usize) -> Result<Vec<Revocation>, DecodeError> {
-    let n = d.array("revocations", limit)?;
+pub(crate) fn decode_list(
+    r: &mut Reader<'_>,
+    limit: usize,
+) -> Result<Vec<Revocation>, DecodeError> {
+    let n = r.array_up_to(limit, "revocations")?;
     let mut out: Vec<Revocation> = Vec::with_capacity(n);
     for _ in 0..n {
-        let r = Revocation::decode(d)?;
-        if out.last().is_some_and(|p| p.target >= r.target) {
-            return Err(DecodeError::NotCanonical);
+        let at = r.position();
+        let revocation = Revocation::decode(r)?;
+        if out.last().is_some_and(|p| p.target >= revocation.target) {
+            return Err(DecodeError::invalid(
+                "revocations",
+                at,
+                "sorted by target, each once",
+            ));
         }
-        out.push(r);
+        out.push(revocation);
     }
     Ok(out)
 }
@@ -165,43 +195,35 @@ impl RevocationDelta {
         if entries.len() > MAX_DELTA_ENTRIES {
             return Err(SignError::Invalid("too many entries in one delta"));
         }
-        let payload = encode_with(|e| {
-            e.map(2)?.u8(0)?.u64(self.sequence)?.u8(1)?;
-            encode_list(e, &entries)
-        });
-        cose::sign(anchor, AAD, &payload)
+        let payload = Self {
+            sequence: self.sequence,
+            entries,
+        }
+        .encode_claims();
+        cose::sign(anchor, Self::AAD, &payload)
+    }
+}
+
+impl Claims for RevocationDelta {
+    const AAD: &'static [u8] = b"iomt-revocation-v1";
+
+    fn encode_claims(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + 48 * self.entries.len());
+        cbor::write_map(&mut out, 2);
+        cbor::write_uint(&mut out, 0);
+        cbor::write_uint(&mut out, self.sequence);
+        cbor::write_uint(&mut out, 1);
+        encode_list(&mut out, &self.entries);
+        out
     }
 
-    /// Decodes a signed delta without checking its signature; returns it and the signer's id.
-    pub fn decode(bytes: &[u8]) -> Result<(Self, ShortId), DecodeError> {
-        let (delta, issuer, _) = Self::decode_signed(bytes)?;
-        Ok((delta, issuer))
-    }
-
-    pub(crate) fn decode_signed(bytes: &[u8]) -> Result<(Self, ShortId, Sign1<'_>), DecodeError> {
-        let sign1 = Sign1::parse_strict(bytes)?;
-        let mut d = Dec::new(sign1.payload());
-        if d.map("delta", 2)? != 2 {
-            return Err(DecodeError::Missing("delta fields"));
-        }
-        if d.u8()? != 0 {
-            return Err(DecodeError::Missing("sequence"));
-        }
-        let sequence = d.u64()?;
-        if d.u8()? != 1 {
-            return Err(DecodeError::Missing("entries"));
-        }
-        let entries = decode_list(&mut d, MAX_DELTA_ENTRIES)?;
-        d.finish()?;
-        let delta = Self { sequence, entries };
-        let again = encode_with(|e| {
-            e.map(2)?.u8(0)?.u64(delta.sequence)?.u8(1)?;
-            encode_list(e, &delta.entries)
-        });
-        ensure_canonical(sign1.payload(), &again)?;
-        let kid = <[u8; 8]>::try_from(sign1.kid().unwrap_or_default())
-            .map_err(|_| DecodeError::OutOfRange("kid"))?;
-        Ok((delta, ShortId::from_bytes(kid), sign1))
+    fn decode_claims(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.map_of(2, "revocation delta")?;
+        r.key(0, "sequence")?;
+        let sequence = r.uint()?;
+        r.key(1, "entries")?;
+        let entries = decode_list(r, MAX_DELTA_ENTRIES)?;
+        Ok(Self { sequence, entries })
     }
 }
 

@@ -31,14 +31,15 @@ use core::fmt;
 
 use iomt_schema::ShortId;
 
-use crate::cbor::{Dec, encode_with, ensure_canonical};
+use crate::cbor::{self, Reader};
 use crate::cose;
-use crate::credential::{Mission, UnverifiedCredential};
+use crate::credential::{Credential, Mission};
 use crate::error::DecodeError;
 use crate::key::PublicKey;
 use crate::package::TrustPackage;
 use crate::policy::Policy;
 use crate::revocation::{self, Revocation};
+use crate::signed::Unverified;
 use crate::trust::TrustConfig;
 
 const VERSION: u64 = 1;
@@ -81,7 +82,8 @@ pub struct TrustSnapshot {
     pub(crate) applied: Vec<(ShortId, u64)>,
 }
 
-/// A signed trust package as received, with its sequence (read from it, kept for inspection).
+/// A signed trust package as received, with its sequence (read from it unverified, kept for
+/// inspection).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PersistedPackage {
     pub(crate) sequence: u64,
@@ -104,7 +106,9 @@ impl TrustSnapshot {
         self.revision
     }
 
-    /// The installed package's sequence, if one was installed.
+    /// The installed package's sequence, if one was installed. In a decoded snapshot it is
+    /// read from the persisted package before any check: a store verifies the package when it
+    /// restores it.
     pub fn package_sequence(&self) -> Option<u64> {
         self.package.as_ref().map(|p| p.sequence)
     }
@@ -116,37 +120,42 @@ impl TrustSnapshot {
 
     /// The canonical encoding, for storage.
     pub fn encode(&self) -> Vec<u8> {
-        encode_with(|e| {
-            e.map(u64::try_from(FIELDS).unwrap_or(u64::MAX))?;
-            e.u8(0)?.u64(VERSION)?;
-            e.u8(1)?;
-            cose::write_cose_key(e, &self.package_authority)?;
-            e.u8(2)?.str(self.mission.as_str())?;
-            e.u8(3)?.u64(self.revision)?;
-            e.u8(4)?;
-            match &self.package {
-                Some(package) => e.array(1)?.bytes(&package.bytes)?,
-                None => e.array(0)?,
-            };
-            e.u8(5)?;
-            match &self.policy {
-                Some(policy) => e.array(1)?.bytes(&policy.encode())?,
-                None => e.array(0)?,
-            };
-            e.u8(6)?
-                .array(u64::try_from(self.authorities.len()).unwrap_or(u64::MAX))?;
-            for credential in &self.authorities {
-                e.bytes(credential)?;
-            }
-            e.u8(7)?;
-            revocation::encode_list(e, &self.revocations)?;
-            e.u8(8)?
-                .array(u64::try_from(self.applied.len()).unwrap_or(u64::MAX))?;
-            for (issuer, sequence) in &self.applied {
-                e.array(2)?.bytes(issuer.as_bytes())?.u64(*sequence)?;
-            }
-            Ok(())
-        })
+        let mut out = Vec::with_capacity(
+            256 + self.package.as_ref().map_or(0, |p| p.bytes.len())
+                + self.authorities.iter().map(Vec::len).sum::<usize>()
+                + 48 * self.revocations.len(),
+        );
+        cbor::write_map(&mut out, FIELDS);
+        cbor::write_uint(&mut out, 0);
+        cbor::write_uint(&mut out, VERSION);
+        cbor::write_uint(&mut out, 1);
+        cose::write_own_key(&mut out, &self.package_authority);
+        cbor::write_uint(&mut out, 2);
+        cbor::write_tstr(&mut out, self.mission.as_str());
+        cbor::write_uint(&mut out, 3);
+        cbor::write_uint(&mut out, self.revision);
+        cbor::write_uint(&mut out, 4);
+        write_optional(&mut out, self.package.as_ref().map(|p| p.bytes.as_slice()));
+        cbor::write_uint(&mut out, 5);
+        write_optional(
+            &mut out,
+            self.policy.as_ref().map(Policy::encode).as_deref(),
+        );
+        cbor::write_uint(&mut out, 6);
+        cbor::write_array(&mut out, self.authorities.len());
+        for credential in &self.authorities {
+            cbor::write_bstr(&mut out, credential);
+        }
+        cbor::write_uint(&mut out, 7);
+        revocation::encode_list(&mut out, &self.revocations);
+        cbor::write_uint(&mut out, 8);
+        cbor::write_array(&mut out, self.applied.len());
+        for (issuer, sequence) in &self.applied {
+            cbor::write_array(&mut out, 2);
+            cbor::write_bstr(&mut out, issuer.as_bytes());
+            cbor::write_uint(&mut out, *sequence);
+        }
+        out
     }
 
     /// Decodes [`encode`](Self::encode)'s output, refusing anything but the canonical form.
@@ -154,62 +163,67 @@ impl TrustSnapshot {
     /// `revocation_capacity`, authorities by `max_authorities`); the package and the
     /// credentials are bounded by their own decoders.
     pub fn decode(bytes: &[u8], config: &TrustConfig) -> Result<Self, DecodeError> {
-        let mut d = Dec::new(bytes);
-        if d.map("trust snapshot", FIELDS)? != FIELDS {
-            return Err(DecodeError::Missing("trust snapshot fields"));
+        let mut r = Reader::new(bytes);
+        r.map_of(FIELDS, "trust snapshot")?;
+        r.key(0, "version")?;
+        let version_at = r.position();
+        if r.uint()? != VERSION {
+            return Err(DecodeError::invalid("version", version_at, "1"));
         }
-        field(&mut d, 0, "version")?;
-        if d.u64()? != VERSION {
-            return Err(DecodeError::OutOfRange("trust snapshot version"));
-        }
-        field(&mut d, 1, "package authority")?;
-        let package_authority = cose::read_cose_key(&mut d)?;
-        field(&mut d, 2, "mission")?;
-        let mission = Mission::new(d.str()?).map_err(|_| DecodeError::OutOfRange("mission"))?;
-        field(&mut d, 3, "revision")?;
-        let revision = d.u64()?;
-        field(&mut d, 4, "package")?;
-        let package = match optional(&mut d, "package")? {
+        r.key(1, "package authority")?;
+        let package_authority = cose::read_own_key(&mut r)?;
+        r.key(2, "mission")?;
+        let mission_at = r.position();
+        let mission = Mission::new(r.tstr()?)
+            .map_err(|_| DecodeError::invalid("mission", mission_at, "a mission name"))?;
+        r.key(3, "revision")?;
+        let revision = r.uint()?;
+        r.key(4, "package")?;
+        let package = match read_optional(&mut r, "package")? {
             Some(signed) => Some(PersistedPackage {
-                sequence: TrustPackage::decode(signed)?.0.sequence,
+                sequence: Unverified::<TrustPackage>::decode(signed)?.sequence_unverified(),
                 bytes: signed.to_vec(),
             }),
             None => None,
         };
-        field(&mut d, 5, "policy")?;
-        let policy = optional(&mut d, "policy")?
+        r.key(5, "policy")?;
+        let policy = read_optional(&mut r, "policy")?
             .map(Policy::decode)
             .transpose()?;
-        field(&mut d, 6, "authorities")?;
-        let n = d.array("authorities", config.max_authorities)?;
+        r.key(6, "authorities")?;
+        let n = r.array_up_to(config.max_authorities, "authorities")?;
         let mut authorities: Vec<Vec<u8>> = Vec::with_capacity(n);
         let mut last_kid = None;
         for _ in 0..n {
-            let credential = d.bytes()?;
-            let kid = UnverifiedCredential::decode(credential)?.kid();
+            let at = r.position();
+            let credential = r.bstr()?;
+            let kid = Unverified::<Credential>::decode(credential)?
+                .subject_key_unverified()
+                .short_id();
             if last_kid.is_some_and(|last| last >= kid) {
-                return Err(DecodeError::NotCanonical);
+                let rule = "sorted by subject kid, each once";
+                return Err(DecodeError::invalid("authorities", at, rule));
             }
             last_kid = Some(kid);
             authorities.push(credential.to_vec());
         }
-        field(&mut d, 7, "revocations")?;
-        let revocations = revocation::decode_list(&mut d, config.revocation_capacity)?;
-        field(&mut d, 8, "applied deltas")?;
-        let n = d.array("applied deltas", config.revocation_capacity)?;
+        r.key(7, "revocations")?;
+        let revocations = revocation::decode_list(&mut r, config.revocation_capacity)?;
+        r.key(8, "applied deltas")?;
+        let n = r.array_up_to(config.revocation_capacity, "applied deltas")?;
         let mut applied: Vec<(ShortId, u64)> = Vec::with_capacity(n);
         for _ in 0..n {
-            if d.array("applied delta", 2)? != 2 {
-                return Err(DecodeError::Missing("applied delta issuer and sequence"));
-            }
-            let marker = (ShortId::from_bytes(d.array_bytes::<8>("issuer")?), d.u64()?);
+            let at = r.position();
+            r.array_of(2, "applied delta [issuer, sequence]")?;
+            let marker = (ShortId::from_bytes(r.bstr_array("issuer")?), r.uint()?);
             if applied.last().is_some_and(|last| *last >= marker) {
-                return Err(DecodeError::NotCanonical);
+                let rule = "sorted by issuer and sequence, each once";
+                return Err(DecodeError::invalid("applied deltas", at, rule));
             }
             applied.push(marker);
         }
-        d.finish()?;
-        let snapshot = Self {
+        r.finish()?;
+        Ok(Self {
             package_authority,
             mission,
             revision,
@@ -218,9 +232,7 @@ impl TrustSnapshot {
             authorities,
             revocations,
             applied,
-        };
-        ensure_canonical(bytes, &snapshot.encode())?;
-        Ok(snapshot)
+        })
     }
 }
 
@@ -239,18 +251,21 @@ impl fmt::Debug for TrustSnapshot {
     }
 }
 
-fn field(d: &mut Dec<'_>, key: u8, name: &'static str) -> Result<(), DecodeError> {
-    if d.u8()? == key {
-        Ok(())
-    } else {
-        Err(DecodeError::Missing(name))
+/// `[]` or `[bstr]`.
+fn write_optional(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    cbor::write_array(out, usize::from(value.is_some()));
+    if let Some(value) = value {
+        cbor::write_bstr(out, value);
     }
 }
 
 /// `[]` or `[bstr]`.
-fn optional<'b>(d: &mut Dec<'b>, name: &'static str) -> Result<Option<&'b [u8]>, DecodeError> {
-    match d.array(name, 1)? {
+fn read_optional<'b>(
+    r: &mut Reader<'b>,
+    what: &'static str,
+) -> Result<Option<&'b [u8]>, DecodeError> {
+    match r.array_up_to(1, what)? {
         0 => Ok(None),
-        _ => Ok(Some(d.bytes()?)),
+        _ => Ok(Some(r.bstr()?)),
     }
 }

@@ -50,7 +50,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::error::{CredentialError, ResultError};
+use crate::error::{CredentialError, ResultError, Utc};
 use crate::key::{Algorithm, PublicKey, Signer};
 use crate::revocation::RevocationTarget;
 use crate::trust::TrustStore;
@@ -160,7 +160,7 @@ pub enum PathError {
     #[error("malformed certificate")]
     BadEncoding,
     /// A certificate on the path expired before `now`.
-    #[error("certificate expired at {not_after:?} (now {now:?})")]
+    #[error("certificate expired at {}; now {}", utc(.not_after), utc(.now))]
     Expired {
         /// The verification time.
         now: UnixTime,
@@ -168,7 +168,7 @@ pub enum PathError {
         not_after: UnixTime,
     },
     /// A certificate on the path is not valid until after `now`.
-    #[error("certificate not valid before {not_before:?} (now {now:?})")]
+    #[error("certificate is valid from {}; now {}", utc(.not_before), utc(.now))]
     NotValidYet {
         /// The verification time.
         now: UnixTime,
@@ -220,7 +220,7 @@ pub enum PathError {
     LimitExceeded,
     /// A certificate on the path is revoked by the trust store's revocations. `position` is 0
     /// for the leaf, 1 for its issuer, and so on up the presented chain.
-    #[error("certificate {position} of the path is revoked ({target:?})")]
+    #[error("certificate {position} of the path is revoked: {target}")]
     Revoked {
         /// Where on the path.
         position: usize,
@@ -230,6 +230,12 @@ pub enum PathError {
     /// Any other reason webpki refused the path.
     #[error("certificate path refused")]
     Other,
+}
+
+/// A webpki time as [`Utc`] shows timestamps.
+fn utc(t: &UnixTime) -> Utc {
+    let ms = t.as_secs().saturating_mul(1000);
+    Utc(Timestamp::from_millis(ms).unwrap_or(Timestamp::MAX))
 }
 
 impl PathError {

@@ -6,15 +6,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 
-use crate::attest::{AttestationResult, RESULT_AAD, ReferenceValues, VerifiedResult};
-use crate::credential::{Credential, Mission, Role, Roles, UnverifiedCredential};
+use crate::attest::{AttestationResult, ReferenceValues, VerifiedResult};
+use crate::credential::{Credential, Mission, Role, Roles};
 use crate::error::{
     CredentialError, DecodeError, PackageError, RestoreError, ResultError, RevocationError,
 };
 use crate::key::PublicKey;
-use crate::package::{self, TrustPackage};
+use crate::package::TrustPackage;
 use crate::policy::Policy;
-use crate::revocation::{self, RevocationDelta, RevocationSet, RevocationTarget};
+use crate::revocation::{RevocationDelta, RevocationSet, RevocationTarget};
+use crate::signed::Unverified;
 use crate::snapshot::{PersistedPackage, TrustSnapshot, TrustStart};
 
 /// Tunables of a [`TrustStore`].
@@ -257,8 +258,12 @@ impl TrustStore {
                 self.config.max_authorities,
             ),
         ];
-        if let Some((field, _, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
-            return Err(DecodeError::TooLarge { field, limit }.into());
+        if let Some((field, found, limit)) = limits.into_iter().find(|(_, n, limit)| n > limit) {
+            return Err(RestoreError::OverLimit {
+                field,
+                found,
+                limit,
+            });
         }
         // Revocations first: the package's own are already among them, so installing it
         // needs no room the snapshot did not need.
@@ -286,30 +291,28 @@ impl TrustStore {
     /// an authority, for this mission. Its validity window and revocation are checked at every
     /// use, as for an authority accepted at run time.
     fn restore_authority(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
-        let unverified = UnverifiedCredential::decode(bytes)?;
-        let kid = unverified.kid();
+        let unverified = Unverified::<Credential>::decode(bytes)?;
+        let kid = unverified.subject_key_unverified().short_id();
         let refuse = |reason| RestoreError::Authority { kid, reason };
-        let issuer = unverified.issuer();
+        let issuer = unverified.signer();
         let key = self
             .anchors
             .get(&issuer)
             .ok_or_else(|| refuse(CredentialError::UnknownIssuer(issuer)))?;
-        if !unverified.verify_signature(key) {
-            return Err(refuse(CredentialError::BadSignature));
+        let credential = unverified
+            .verify(key)
+            .map_err(|_| refuse(CredentialError::BadSignature { issuer }))?;
+        if !credential.roles.contains(Role::Authority) {
+            let device = credential.device_id();
+            return Err(refuse(CredentialError::NotAnAuthority { device }));
         }
-        if !unverified.claims().roles.contains(Role::Authority) {
-            return Err(refuse(CredentialError::NotAnAuthority));
-        }
-        if unverified.claims().mission != self.mission {
+        if credential.mission != self.mission {
             return Err(refuse(CredentialError::WrongMission {
                 expected: self.mission.to_string(),
-                found: unverified.claims().mission.to_string(),
+                found: credential.mission.to_string(),
             }));
         }
-        let verified = VerifiedCredential {
-            credential: unverified.into_claims(),
-            issuer,
-        };
+        let verified = VerifiedCredential { credential, issuer };
         self.authorities.insert(
             kid,
             Authority {
@@ -372,12 +375,13 @@ impl TrustStore {
     /// dropped; a policy whose digest no longer matches is uninstalled. Refused packages leave
     /// the store unchanged.
     pub fn apply_package(&mut self, bytes: &[u8]) -> Result<PackageOutcome, PackageError> {
-        let (package, signer, sign1) = TrustPackage::decode_signed(bytes)?;
+        let unverified = Unverified::<TrustPackage>::decode(bytes)?;
+        let signer = unverified.signer();
         if signer != self.package_authority.short_id() {
             return Err(PackageError::UnknownSigner(signer));
         }
-        sign1
-            .verify(&self.package_authority, package::AAD)
+        let package = unverified
+            .verify(&self.package_authority)
             .map_err(|_| PackageError::BadSignature)?;
         let digest = sha256(bytes);
         let previous = self.package_sequence();
@@ -463,14 +467,15 @@ impl TrustStore {
     /// Verifies and merges a revocation delta signed by a trust anchor. Returns how many
     /// entries changed the set (0 for a delta already applied: merging is idempotent).
     pub fn apply_revocation(&mut self, bytes: &[u8]) -> Result<usize, RevocationError> {
-        let (delta, issuer, sign1) = RevocationDelta::decode_signed(bytes)?;
+        let unverified = Unverified::<RevocationDelta>::decode(bytes)?;
+        let issuer = unverified.signer();
         let key = self
             .anchors
             .get(&issuer)
             .ok_or(RevocationError::UnknownIssuer(issuer))?;
-        sign1
-            .verify(key, revocation::AAD)
-            .map_err(|_| RevocationError::BadSignature)?;
+        let delta = unverified
+            .verify(key)
+            .map_err(|_| RevocationError::BadSignature { issuer })?;
         if !self.revocations.has_room_for(&delta.entries) {
             return Err(RevocationError::Full(self.revocations.len()));
         }
@@ -514,30 +519,27 @@ impl TrustStore {
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<ShortId, CredentialError> {
-        let unverified = UnverifiedCredential::decode(bytes)?;
-        let issuer = unverified.issuer();
+        let unverified = Unverified::<Credential>::decode(bytes)?;
+        let issuer = unverified.signer();
         let key = self
             .anchors
             .get(&issuer)
             .ok_or(CredentialError::UnknownIssuer(issuer))?;
-        if !unverified.verify_signature(key) {
-            return Err(CredentialError::BadSignature);
+        let credential = unverified
+            .verify(key)
+            .map_err(|_| CredentialError::BadSignature { issuer })?;
+        if !credential.roles.contains(Role::Authority) {
+            let device = credential.device_id();
+            return Err(CredentialError::NotAnAuthority { device });
         }
-        if !unverified.claims().roles.contains(Role::Authority) {
-            return Err(CredentialError::NotAnAuthority);
-        }
-        let verified = VerifiedCredential {
-            credential: unverified.into_claims(),
-            issuer,
-        };
+        let verified = VerifiedCredential { credential, issuer };
         self.check_current(&verified, now)?;
         if self.authorities.len() >= self.config.max_authorities
             && !self.authorities.contains_key(&verified.kid())
         {
-            return Err(CredentialError::Decode(DecodeError::TooLarge {
-                field: "authorities",
+            return Err(CredentialError::AuthoritiesFull {
                 limit: self.config.max_authorities,
-            }));
+            });
         }
         let kid = verified.kid();
         if self.authorities.get(&kid).is_none_or(|a| a.bytes != bytes) {
@@ -561,10 +563,12 @@ impl TrustStore {
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<VerifiedCredential, CredentialError> {
-        let unverified = UnverifiedCredential::decode(bytes)?;
-        let issuer = unverified.issuer();
-        let key = match (self.anchors.get(&issuer), self.authorities.get(&issuer)) {
-            (Some(key), _) => key,
+        let unverified = Unverified::<Credential>::decode(bytes)?;
+        let issuer = unverified.signer();
+        // An intermediate authority issues only for its own mission, checked once its
+        // signature made the credential's mission worth reading.
+        let (key, scope) = match (self.anchors.get(&issuer), self.authorities.get(&issuer)) {
+            (Some(key), _) => (key, None),
             (
                 None,
                 Some(Authority {
@@ -578,23 +582,20 @@ impl TrustStore {
                         reason: Box::new(reason),
                     }
                 })?;
-                if authority.mission() != &unverified.claims().mission {
-                    return Err(CredentialError::IssuerOutOfScope {
-                        issuer,
-                        mission: unverified.claims().mission.to_string(),
-                    });
-                }
-                authority.public_key()
+                (authority.public_key(), Some(authority.mission()))
             }
             (None, None) => return Err(CredentialError::UnknownIssuer(issuer)),
         };
-        if !unverified.verify_signature(key) {
-            return Err(CredentialError::BadSignature);
+        let credential = unverified
+            .verify(key)
+            .map_err(|_| CredentialError::BadSignature { issuer })?;
+        if scope.is_some_and(|mission| *mission != credential.mission) {
+            return Err(CredentialError::IssuerOutOfScope {
+                issuer,
+                mission: credential.mission.to_string(),
+            });
         }
-        let verified = VerifiedCredential {
-            credential: unverified.into_claims(),
-            issuer,
-        };
+        let verified = VerifiedCredential { credential, issuer };
         self.check_current(&verified, now)?;
         Ok(verified)
     }
@@ -636,17 +637,23 @@ impl TrustStore {
     /// Validity window, revocation and mission of an already authenticated credential.
     fn check_current(&self, c: &VerifiedCredential, now: Timestamp) -> Result<(), CredentialError> {
         let claims = &c.credential;
+        let device = claims.device_id();
         if now < claims.not_before {
             return Err(CredentialError::NotYetValid {
+                device,
+                serial: claims.serial,
                 not_before: claims.not_before,
+                now,
             });
         }
         if now >= claims.not_after {
             return Err(CredentialError::Expired {
+                device,
+                serial: claims.serial,
                 not_after: claims.not_after,
+                now,
             });
         }
-        let device = claims.device_id();
         if self.revocations.is_device_revoked(device) {
             return Err(CredentialError::DeviceRevoked(device));
         }
@@ -679,26 +686,36 @@ impl TrustStore {
         peer: &PublicKey,
         now: Timestamp,
     ) -> Result<VerifiedResult, ResultError> {
-        let (result, verifier, sign1) = AttestationResult::decode_signed(bytes)?;
+        let unverified = Unverified::<AttestationResult>::decode(bytes)?;
+        let verifier = unverified.signer();
         let key = self
             .verifiers
             .get(&verifier)
             .ok_or(ResultError::UnknownVerifier(verifier))?;
-        sign1
-            .verify(key, RESULT_AAD)
-            .map_err(|_| ResultError::BadSignature)?;
+        let result = unverified
+            .verify(key)
+            .map_err(|_| ResultError::BadSignature { verifier })?;
         if result.key != *peer {
-            return Err(ResultError::WrongKey);
+            return Err(ResultError::WrongKey {
+                bound: result.key.short_id(),
+                peer: peer.short_id(),
+            });
         }
         let latest = now
             .checked_add(self.config.clock_skew)
             .unwrap_or(Timestamp::MAX);
         if result.issued_at > latest {
-            return Err(ResultError::IssuedInFuture);
+            return Err(ResultError::IssuedInFuture {
+                device: result.device,
+                issued_at: result.issued_at,
+                now,
+            });
         }
         if now >= result.expires_at {
             return Err(ResultError::Expired {
+                device: result.device,
                 expired: result.expires_at,
+                now,
             });
         }
         if self.revocations.is_device_revoked(result.device) {
@@ -766,7 +783,9 @@ impl CredentialCache {
     /// Decodes `bytes` (no trust decision) and stores it under its subject's kid, replacing an
     /// older one for the same kid.
     pub fn insert(&mut self, bytes: &[u8]) -> Result<ShortId, DecodeError> {
-        let kid = UnverifiedCredential::decode(bytes)?.kid();
+        let kid = Unverified::<Credential>::decode(bytes)?
+            .subject_key_unverified()
+            .short_id();
         if self.entries.insert(kid, bytes.to_vec()).is_none() {
             self.order.push_back(kid);
         }

@@ -24,7 +24,7 @@ use rcgen::{
     Issuer, KeyUsagePurpose, SanType, SerialNumber,
 };
 
-use crate::cbor::{Dec, encode_with};
+use crate::cbor::{self, Reader};
 use crate::credential::{Credential, Mission};
 use crate::error::{CredentialError, DecodeError, SignError};
 use crate::key::{Algorithm, PublicKey, Signer};
@@ -158,13 +158,11 @@ fn datetime(t: Timestamp) -> Result<time::OffsetDateTime, SignError> {
 /// `CMW ::= CHOICE { json UTF8String, cbor OCTET STRING }`, the cbor choice holding the record
 /// `[media type, result, indicator]`.
 fn cmw_extension_value(result: &[u8]) -> Vec<u8> {
-    let record = encode_with(|e| {
-        e.array(3)?
-            .str(RESULT_MEDIA_TYPE)?
-            .bytes(result)?
-            .u64(CMW_IND_ATTESTATION_RESULTS)?;
-        Ok(())
-    });
+    let mut record = Vec::with_capacity(result.len() + RESULT_MEDIA_TYPE.len() + 8);
+    cbor::write_array(&mut record, 3);
+    cbor::write_tstr(&mut record, RESULT_MEDIA_TYPE);
+    cbor::write_bstr(&mut record, result);
+    cbor::write_uint(&mut record, CMW_IND_ATTESTATION_RESULTS);
     let mut out = vec![0x04];
     der_length(&mut out, record.len());
     out.extend_from_slice(&record);
@@ -188,17 +186,21 @@ fn cmw_result(value: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut r = untrusted::Reader::new(untrusted::Input::from(value));
     let (tag, record) = der::tlv(&mut r)?;
     if tag != der::OCTET_STRING || !r.at_end() {
-        return Err(DecodeError::Unexpected("CMW choice"));
+        return Err(DecodeError::Der("the CMW extension as an OCTET STRING"));
     }
-    let mut d = Dec::new(record.as_slice_less_safe());
-    if d.array("CMW record", 3)? != 3 || d.str()? != RESULT_MEDIA_TYPE {
-        return Err(DecodeError::Unexpected("CMW type"));
+    let mut r = Reader::new(record.as_slice_less_safe());
+    r.array_of(3, "CMW record [type, value, indicator]")?;
+    let type_at = r.position();
+    if r.tstr()? != RESULT_MEDIA_TYPE {
+        return Err(DecodeError::invalid("CMW type", type_at, RESULT_MEDIA_TYPE));
     }
-    let result = d.bytes()?.to_vec();
-    if d.u64()? & CMW_IND_ATTESTATION_RESULTS == 0 {
-        return Err(DecodeError::Unexpected("CMW indicator"));
+    let result = r.bstr()?.to_vec();
+    let indicator_at = r.position();
+    if r.uint()? & CMW_IND_ATTESTATION_RESULTS == 0 {
+        let rule = "an indicator with the attestation-results bit (8)";
+        return Err(DecodeError::invalid("CMW indicator", indicator_at, rule));
     }
-    d.finish()?;
+    r.finish()?;
     Ok(result)
 }
 
@@ -317,7 +319,7 @@ mod der {
     const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
     fn err() -> DecodeError {
-        DecodeError::Unexpected("DER")
+        DecodeError::Der("well-formed DER")
     }
 
     /// One tag-length-value; lengths up to four bytes, definite only.
@@ -399,7 +401,7 @@ mod der {
                             OID_CMW if cmw.is_none() => {
                                 cmw = Some(value.as_slice_less_safe().to_vec())
                             }
-                            OID_CMW => return Err(DecodeError::Unexpected("two CMW extensions")),
+                            OID_CMW => return Err(DecodeError::Der("one CMW extension")),
                             _ => {}
                         }
                     }

@@ -15,6 +15,7 @@ use core::time::Duration;
 use std::sync::{Arc, RwLock};
 
 use common::*;
+use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::tls::{
     DeviceClientVerifier, DeviceServerVerifier, PathError, Refusal, ResultStore,
     RotatingCertResolver, SharedTrust, server_name,
@@ -259,25 +260,38 @@ fn foreign_or_corrupt_snapshot_is_refused() {
         (
             "newer format",
             newer,
-            RestoreError::Decode(DecodeError::OutOfRange("trust snapshot version")),
+            RestoreError::Decode(DecodeError::Invalid {
+                field: "version",
+                offset: 2,
+                rule: "1",
+            }),
         ),
         (
             "trailing bytes",
             trailing,
-            RestoreError::Decode(DecodeError::TrailingBytes),
+            RestoreError::Decode(DecodeError::Cbor(CborError::new(
+                good.len(),
+                CborErrorKind::TrailingBytes { count: 1 },
+                "end of input",
+            ))),
         ),
         (
             "non-canonical integer",
             long_revision,
-            RestoreError::Decode(DecodeError::NotCanonical),
+            RestoreError::Decode(DecodeError::Cbor(CborError::new(
+                at_revision,
+                CborErrorKind::NonCanonical,
+                "unsigned integer",
+            ))),
         ),
         (
             "empty",
             vec![],
-            RestoreError::Decode(DecodeError::Malformed {
-                offset: 0,
-                expected: "map",
-            }),
+            RestoreError::Decode(DecodeError::Cbor(CborError::new(
+                0,
+                CborErrorKind::Truncated,
+                "trust snapshot",
+            ))),
         ),
     ];
     for (name, bytes, expected) in cases {
@@ -287,7 +301,8 @@ fn foreign_or_corrupt_snapshot_is_refused() {
         assert!(
             matches!(
                 restore(&good[..cut]),
-                Err(RestoreError::Decode(DecodeError::Malformed { .. }))
+                Err(RestoreError::Decode(DecodeError::Cbor(e)))
+                    if e.kind() == CborErrorKind::Truncated
             ),
             "truncated to {cut} bytes"
         );
@@ -299,13 +314,11 @@ fn foreign_or_corrupt_snapshot_is_refused() {
         revocation_capacity: 0,
         ..TrustConfig::default()
     };
-    assert_eq!(
+    assert!(matches!(
         TrustSnapshot::decode(&good, &small),
-        Err(DecodeError::TooLarge {
-            field: "revocations",
-            limit: 0
-        })
-    );
+        Err(DecodeError::Cbor(e)) if e.expected() == "revocations"
+            && e.kind() == CborErrorKind::TooLarge { found: 1, limit: 0 }
+    ));
     let decoded = TrustSnapshot::decode(&good, &config).unwrap();
     assert_eq!(
         TrustStore::with_config(
@@ -315,10 +328,11 @@ fn foreign_or_corrupt_snapshot_is_refused() {
             TrustStart::Restore(decoded),
         )
         .map(|_| ()),
-        Err(RestoreError::Decode(DecodeError::TooLarge {
+        Err(RestoreError::OverLimit {
             field: "revocations",
+            found: 1,
             limit: 0
-        }))
+        })
     );
 }
 

@@ -85,11 +85,11 @@ fn channel_bound_challenge() {
     );
     assert_eq!(
         Challenge::from_channel_binding(&[0; 7], at(T0)).err(),
-        Some(BadNonce)
+        Some(BadNonce(7))
     );
     assert_eq!(
         Challenge::from_channel_binding(&[0; 65], at(T0)).err(),
-        Some(BadNonce)
+        Some(BadNonce(65))
     );
 }
 
@@ -158,7 +158,11 @@ fn bad_evidence_table() {
     let e = old.sign(&device).unwrap();
     assert_eq!(
         appraise(&m, &device, c, &e, now).unwrap_err(),
-        AppraisalError::IssuedAtOutOfWindow
+        AppraisalError::IssuedAtOutOfWindow {
+            issued_at: at(T0 - 60_000),
+            earliest: at(T0 - 5000),
+            latest: at(T0 + 5000),
+        }
     );
 
     // Signed by another device than the one appraised.
@@ -166,7 +170,10 @@ fn bad_evidence_table() {
     let e = m.evidence(&other, c.nonce(), now).sign(&other).unwrap();
     assert_eq!(
         appraise(&m, &device, c, &e, now).unwrap_err(),
-        AppraisalError::WrongKey
+        AppraisalError::WrongKey {
+            signer: other.public_key().short_id(),
+            attester: device.public_key().short_id(),
+        }
     );
 
     // Every tampered byte.
@@ -320,7 +327,9 @@ fn bad_result_table() {
             &forged,
             key,
             at(T0),
-            ResultError::BadSignature,
+            ResultError::BadSignature {
+                verifier: m.verifier.public_key().short_id(),
+            },
         ),
         (
             "bound to another key",
@@ -328,7 +337,10 @@ fn bad_result_table() {
             &good,
             other.public_key(),
             at(T0),
-            ResultError::WrongKey,
+            ResultError::WrongKey {
+                bound: key.short_id(),
+                peer: other.public_key().short_id(),
+            },
         ),
         (
             "expired",
@@ -337,7 +349,9 @@ fn bad_result_table() {
             key,
             at(T0 + 15 * 60 * 1000),
             ResultError::Expired {
+                device: key.device_id(),
                 expired: at(T0 + 15 * 60 * 1000),
+                now: at(T0 + 15 * 60 * 1000),
             },
         ),
         (
@@ -346,7 +360,11 @@ fn bad_result_table() {
             &good,
             key,
             at(T0 - 6000),
-            ResultError::IssuedInFuture,
+            ResultError::IssuedInFuture {
+                device: key.device_id(),
+                issued_at: at(T0),
+                now: at(T0 - 6000),
+            },
         ),
         (
             "revoked device",
@@ -392,7 +410,8 @@ fn short_result_lifetime_is_honoured() {
         )
         .unwrap();
     let result = verifier.sign_result(&appraisal).unwrap();
-    let (decoded, kid) = AttestationResult::decode(&result).unwrap();
-    assert_eq!(kid, verifier.public_key().short_id());
+    let unverified = Unverified::<AttestationResult>::decode(&result).unwrap();
+    assert_eq!(unverified.signer(), verifier.public_key().short_id());
+    let decoded = unverified.verify(&verifier.public_key()).unwrap();
     assert_eq!(decoded.expires_at, at(T0 + 60_000));
 }

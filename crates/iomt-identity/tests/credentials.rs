@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::*;
 
 /// Name, store, credential bytes, now, expected error.
@@ -33,8 +34,17 @@ fn issued_credential_verifies_and_exposes_its_claims() {
         assert_eq!(verified.issuer(), m.authority.public_key().short_id());
         assert_eq!(verified.kid(), device.public_key().short_id());
         assert_eq!(verified.mission(), &mission());
-        let unverified = UnverifiedCredential::decode(&bytes).unwrap();
-        assert_eq!(unverified.kid(), device.public_key().short_id());
+        let unverified = Unverified::<Credential>::decode(&bytes).unwrap();
+        assert_eq!(unverified.signer(), m.authority.public_key().short_id());
+        assert_eq!(
+            unverified.subject_key_unverified(),
+            &device.public_key(),
+            "the subject key is readable before verification, for EDHOC"
+        );
+        assert_eq!(
+            unverified.verify(&m.authority.public_key()),
+            Ok(verified.credential().clone())
+        );
     }
 }
 
@@ -102,7 +112,11 @@ fn every_tampered_byte_is_refused() {
     longer.push(0);
     assert_eq!(
         m.trust.verify_credential(&longer, at(T0 + 1)),
-        Err(CredentialError::Decode(DecodeError::TrailingBytes))
+        Err(CredentialError::Decode(DecodeError::Cbor(CborError::new(
+            bytes.len(),
+            CborErrorKind::TrailingBytes { count: 1 },
+            "end of input"
+        ))))
     );
 }
 
@@ -169,7 +183,9 @@ fn bad_credential_table() {
             &m.trust,
             &forged,
             now,
-            CredentialError::BadSignature,
+            CredentialError::BadSignature {
+                issuer: m.authority.public_key().short_id(),
+            },
         ),
         (
             "expired",
@@ -177,7 +193,10 @@ fn bad_credential_table() {
             &good,
             at(T0 + DAY),
             CredentialError::Expired {
+                device: key.device_id(),
+                serial: 7,
                 not_after: at(T0 + DAY),
+                now: at(T0 + DAY),
             },
         ),
         (
@@ -185,7 +204,12 @@ fn bad_credential_table() {
             &m.trust,
             &good,
             at(T0 - 1),
-            CredentialError::NotYetValid { not_before: at(T0) },
+            CredentialError::NotYetValid {
+                device: key.device_id(),
+                serial: 7,
+                not_before: at(T0),
+                now: at(T0 - 1),
+            },
         ),
         (
             "revoked device",
@@ -219,16 +243,29 @@ fn bad_credential_table() {
             &m.trust,
             b"\x01\x02",
             now,
-            CredentialError::Decode(DecodeError::Malformed {
-                offset: 0,
-                expected: "array",
-            }),
+            CredentialError::Decode(DecodeError::Cbor(CborError::new(
+                0,
+                CborErrorKind::UnexpectedType { found: 0 },
+                "COSE_Sign1",
+            ))),
         ),
     ];
     for (name, store, bytes, now, expected) in cases {
         assert_eq!(store.verify_credential(bytes, now), Err(expected), "{name}");
     }
     assert!(m.trust.verify_credential(&good, now).is_ok());
+    let expired = m
+        .trust
+        .verify_credential(&good, at(T0 + DAY + 1))
+        .unwrap_err();
+    assert_eq!(
+        expired.to_string(),
+        format!(
+            "credential of device {} (serial 7) expired at 2027-01-16T08:00:00Z; now \
+             2027-01-16T08:00:00.001Z",
+            key.device_id()
+        )
+    );
 }
 
 #[test]
@@ -240,16 +277,24 @@ fn non_canonical_encodings_are_refused() {
     let mut long_header = vec![0x98, 0x04];
     long_header.extend_from_slice(&good[1..]);
     assert_eq!(
-        UnverifiedCredential::decode(&long_header),
-        Err(DecodeError::NotCanonical)
+        Unverified::<Credential>::decode(&long_header),
+        Err(DecodeError::Cbor(CborError::new(
+            0,
+            CborErrorKind::NonCanonical,
+            "COSE_Sign1"
+        )))
     );
     // Indefinite-length array.
     let mut indefinite = vec![0x9f];
     indefinite.extend_from_slice(&good[1..]);
     indefinite.push(0xff);
     assert_eq!(
-        UnverifiedCredential::decode(&indefinite),
-        Err(DecodeError::NotCanonical)
+        Unverified::<Credential>::decode(&indefinite),
+        Err(DecodeError::Cbor(CborError::new(
+            0,
+            CborErrorKind::NonCanonical,
+            "COSE_Sign1"
+        )))
     );
 }
 
@@ -296,10 +341,13 @@ fn intermediate_authority_chain() {
     );
 
     // An authority may not be created from a plain credential.
-    let plain = m.issue(&m.device(Algorithm::Ed25519).public_key(), sensor(), 6);
+    let plain_key = m.device(Algorithm::Ed25519).public_key();
+    let plain = m.issue(&plain_key, sensor(), 6);
     assert_eq!(
         trust.add_authority(&plain, at(T0 + 1)),
-        Err(CredentialError::NotAnAuthority)
+        Err(CredentialError::NotAnAuthority {
+            device: plain_key.device_id()
+        })
     );
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::*;
 
 fn package(m: &Mission1, sequence: u64) -> TrustPackage {
@@ -64,10 +65,11 @@ fn bad_package_table() {
         (
             "garbage",
             vec![0xa0],
-            PackageError::Decode(DecodeError::Malformed {
-                offset: 0,
-                expected: "array",
-            }),
+            PackageError::Decode(DecodeError::Cbor(CborError::new(
+                0,
+                CborErrorKind::UnexpectedType { found: 5 },
+                "COSE_Sign1",
+            ))),
         ),
     ];
     for (name, bytes, expected) in cases {
@@ -204,7 +206,9 @@ fn bad_revocation_table() {
     );
     assert_eq!(
         store.apply_revocation(&forged),
-        Err(RevocationError::BadSignature)
+        Err(RevocationError::BadSignature {
+            issuer: m.authority.public_key().short_id()
+        })
     );
     assert_eq!(
         small.apply_revocation(&two.sign(&m.authority).unwrap()),

@@ -1,5 +1,6 @@
-//! proptest round trips of every encoded object: sign, decode, get the same content back;
-//! and decoding never panics on arbitrary bytes.
+//! proptest round trips of every encoded object: sign, decode, verify, get the same content
+//! back, its payload deterministic CBOR throughout; and decoding never panics on arbitrary
+//! bytes.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -10,6 +11,17 @@ use common::*;
 use iomt_identity::*;
 use iomt_schema::{DeviceId, ShortId, Timestamp};
 use proptest::prelude::*;
+
+/// Reads `bytes` as a signed object of `signer`: its payload is deterministic CBOR at every
+/// level, it names `signer`, and it verifies under `signer`'s key.
+fn open<T: SignedObject>(bytes: &[u8], signer: &SoftwareKey) -> T {
+    let payload = iomt_identity::cose::Sign1::parse(bytes).unwrap().payload();
+    let mut r = iomt_identity::cbor::Reader::new(payload);
+    assert_eq!(r.item(), Ok(payload), "deterministic payload");
+    let unverified = Unverified::<T>::decode(bytes).unwrap();
+    assert_eq!(unverified.signer(), signer.public_key().short_id());
+    unverified.verify(&signer.public_key()).unwrap()
+}
 
 fn key() -> impl Strategy<Value = SoftwareKey> {
     (any::<[u8; 32]>()).prop_map(|seed| SoftwareKey::from_ed25519_seed(&seed).unwrap())
@@ -101,9 +113,7 @@ proptest! {
     #[test]
     fn credential_round_trip(c in credential(), issuer in key()) {
         let bytes = c.sign(&issuer).unwrap();
-        let decoded = UnverifiedCredential::decode(&bytes).unwrap();
-        prop_assert_eq!(decoded.claims(), &c);
-        prop_assert_eq!(decoded.issuer(), issuer.public_key().short_id());
+        prop_assert_eq!(open::<Credential>(&bytes, &issuer), c.clone());
         let store = TrustStore::new(issuer.public_key(), c.mission.clone(), TrustStart::FirstBoot).unwrap();
         prop_assert!(store.verify_credential(&bytes, c.not_before).is_ok());
     }
@@ -128,7 +138,7 @@ proptest! {
             measurements: measurements.into_iter().map(|((layer, component), digest)| Measurement { layer, component, digest }).collect(),
         };
         let bytes = evidence.sign(&device).unwrap();
-        prop_assert_eq!(Evidence::decode(&bytes).unwrap(), (evidence, device.public_key().short_id()));
+        prop_assert_eq!(open::<Evidence>(&bytes, &device), evidence);
     }
 
     #[test]
@@ -151,7 +161,7 @@ proptest! {
             expires_at: Timestamp::from_millis(issued_at.as_millis() + life * 1000).unwrap(),
         };
         let bytes = result.sign(&verifier).unwrap();
-        prop_assert_eq!(AttestationResult::decode(&bytes).unwrap(), (result, verifier.public_key().short_id()));
+        prop_assert_eq!(open::<AttestationResult>(&bytes, &verifier), result);
     }
 
     #[test]
@@ -186,7 +196,7 @@ proptest! {
             policy_digest,
         };
         let bytes = package.sign(&authority).unwrap();
-        prop_assert_eq!(TrustPackage::decode(&bytes).unwrap(), (package, authority.public_key().short_id()));
+        prop_assert_eq!(open::<TrustPackage>(&bytes, &authority), package);
     }
 
     #[test]
@@ -198,8 +208,7 @@ proptest! {
     ) {
         let delta = RevocationDelta { sequence, entries: a.clone() };
         let bytes = delta.sign(&anchor).unwrap();
-        let (decoded, kid) = RevocationDelta::decode(&bytes).unwrap();
-        prop_assert_eq!(kid, anchor.public_key().short_id());
+        let decoded = open::<RevocationDelta>(&bytes, &anchor);
         let mut normal = RevocationSet::default();
         a.iter().for_each(|r| { normal.insert(*r); });
         prop_assert_eq!(&decoded.entries, &normal.entries().collect::<Vec<_>>());
@@ -293,11 +302,11 @@ proptest! {
 
     #[test]
     fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = UnverifiedCredential::decode(&bytes);
-        let _ = Evidence::decode(&bytes);
-        let _ = AttestationResult::decode(&bytes);
-        let _ = TrustPackage::decode(&bytes);
-        let _ = RevocationDelta::decode(&bytes);
+        let _ = Unverified::<Credential>::decode(&bytes);
+        let _ = Unverified::<Evidence>::decode(&bytes);
+        let _ = Unverified::<AttestationResult>::decode(&bytes);
+        let _ = Unverified::<TrustPackage>::decode(&bytes);
+        let _ = Unverified::<RevocationDelta>::decode(&bytes);
         let _ = Policy::decode(&bytes);
         let _ = iomt_identity::cose::Sign1::parse(&bytes);
         let _ = CertificateIdentity::parse(&bytes);

@@ -123,5 +123,5 @@ fn rfc8392_signed_cwt_with_any_signed_byte_changed_fails() {
 #[test]
 fn rfc8392_example_is_not_accepted_as_an_iomt_credential() {
     let cwt = hex(RFC8392_A3);
-    assert!(UnverifiedCredential::decode(&cwt).is_err());
+    assert!(Unverified::<Credential>::decode(&cwt).is_err());
 }

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::cbor::{self, CborError, Reader};
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
 
 /// Longest connection identifier this crate accepts, in bytes.
 pub const MAX_CONN_ID_LEN: usize = 8;
@@ -38,8 +38,13 @@ impl ConnId {
     /// Reads a connection identifier in either encoding.
     pub(crate) fn decode(reader: &mut Reader<'_>) -> Result<Self, CborError> {
         let mut bytes = [0; MAX_CONN_ID_LEN];
-        let len = read_short_bstr(reader, &mut bytes)?;
-        Self::new(bytes.get(..len).ok_or(CborError::OutOfRange)?).ok_or(CborError::OutOfRange)
+        let at = reader.position();
+        let len = read_short_bstr(reader, &mut bytes, "connection identifier")?;
+        bytes.get(..len).and_then(Self::new).ok_or(CborError::new(
+            at,
+            CborErrorKind::OutOfRange,
+            "connection identifier",
+        ))
     }
 }
 
@@ -67,35 +72,42 @@ pub(crate) fn write_short_bstr(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Reads a "bstr / -24..23" into `out`, returning its length. A bstr that should have been
-/// sent as an int is non-canonical; an int outside -24..23 is out of range.
-pub(crate) fn read_short_bstr(reader: &mut Reader<'_>, out: &mut [u8]) -> Result<usize, CborError> {
-    match reader.peek_major() {
+/// Reads a "bstr / -24..23" (`what`, for the error) into `out`, returning its length. A bstr
+/// that should have been sent as an int is non-canonical; an int outside -24..23, or more
+/// bytes than `out` holds, is out of range. On failure the position is unchanged.
+pub(crate) fn read_short_bstr(
+    reader: &mut Reader<'_>,
+    out: &mut [u8],
+    what: &'static str,
+) -> Result<usize, CborError> {
+    let at = reader.position();
+    let fail = |kind| CborError::new(at, kind, what);
+    let mut probe = reader.clone();
+    let len = match reader.peek_major() {
         Some(cbor::MAJOR_UINT | cbor::MAJOR_NINT) => {
-            let Some(byte) = reader.peek_byte() else {
-                return Err(CborError::Truncated);
-            };
-            if !is_short_int(&[byte]) {
-                return Err(CborError::OutOfRange);
-            }
-            reader.int()?;
-            let slot = out.first_mut().ok_or(CborError::OutOfRange)?;
-            *slot = byte;
-            Ok(1)
+            let byte = reader
+                .peek_byte()
+                .filter(|b| is_short_int(&[*b]))
+                .ok_or(fail(CborErrorKind::OutOfRange))?;
+            probe.int()?;
+            *out.first_mut().ok_or(fail(CborErrorKind::OutOfRange))? = byte;
+            1
         }
         Some(cbor::MAJOR_BSTR) => {
-            let bytes = reader.bstr()?;
+            let bytes = probe.bstr()?;
             if is_short_int(bytes) {
-                return Err(CborError::NonCanonical);
+                return Err(fail(CborErrorKind::NonCanonical));
             }
             out.get_mut(..bytes.len())
-                .ok_or(CborError::OutOfRange)?
+                .ok_or(fail(CborErrorKind::OutOfRange))?
                 .copy_from_slice(bytes);
-            Ok(bytes.len())
+            bytes.len()
         }
-        Some(_) => Err(CborError::UnexpectedType),
-        None => Err(CborError::Truncated),
-    }
+        Some(found) => return Err(fail(CborErrorKind::UnexpectedType { found })),
+        None => return Err(fail(CborErrorKind::Truncated)),
+    };
+    *reader = probe;
+    Ok(len)
 }
 
 #[cfg(test)]
@@ -130,18 +142,21 @@ mod tests {
 
     #[test]
     fn rejects_non_canonical_and_long() {
-        let bad: &[(&[u8], CborError)] = &[
-            (&[0x41, 0x2d], CborError::NonCanonical),
-            (&[0x18, 0x18], CborError::OutOfRange),
-            (&[0x38, 0x18], CborError::OutOfRange),
-            (&[0x49, 1, 2, 3, 4, 5, 6, 7, 8, 9], CborError::OutOfRange),
-            (&[0x60], CborError::UnexpectedType),
-            (&[], CborError::Truncated),
+        let bad: &[(&[u8], CborErrorKind)] = &[
+            (&[0x41, 0x2d], CborErrorKind::NonCanonical),
+            (&[0x18, 0x18], CborErrorKind::OutOfRange),
+            (&[0x38, 0x18], CborErrorKind::OutOfRange),
+            (
+                &[0x49, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+                CborErrorKind::OutOfRange,
+            ),
+            (&[0x60], CborErrorKind::UnexpectedType { found: 3 }),
+            (&[], CborErrorKind::Truncated),
         ];
-        for (bytes, err) in bad {
+        for (bytes, kind) in bad {
             assert_eq!(
-                ConnId::decode(&mut Reader::new(bytes)),
-                Err(*err),
+                ConnId::decode(&mut Reader::new(bytes)).map_err(|e| e.kind()),
+                Err(*kind),
                 "{bytes:02x?}"
             );
         }

@@ -17,11 +17,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
+use iomt_identity::{PublicKey, Signer};
 use iomt_schema::{DeviceId, Instant};
 
-use crate::cbor::{self, CborError, Reader};
 use crate::conn_id::{read_short_bstr, write_short_bstr};
-use crate::crypto::{PeerKey, Signer};
 use crate::ead::EadItem;
 use crate::suite::CipherSuite;
 
@@ -99,10 +99,9 @@ impl IdCred {
 
     /// Any COSE header map, given as its CBOR encoding.
     pub fn from_map(bytes: &[u8]) -> Result<Self, CborError> {
+        // A header map and nothing else: refuse any other item before reading it whole.
+        Reader::new(bytes).map()?;
         let mut r = Reader::new(bytes);
-        if r.peek_major() != Some(cbor::MAJOR_MAP) {
-            return Err(CborError::UnexpectedType);
-        }
         r.item()?;
         r.finish()?;
         let kid = Self::lone_kid(bytes);
@@ -161,16 +160,17 @@ impl IdCred {
 
     /// Reads the compact encoding; a lone `kid` sent as a map is non-canonical.
     pub(crate) fn decode_compact(reader: &mut Reader<'_>) -> Result<Self, CborError> {
+        let at = reader.position();
         if reader.peek_major() == Some(cbor::MAJOR_MAP) {
             let id = Self::from_map(reader.item()?)?;
             if id.kid.is_some() {
-                return Err(CborError::NonCanonical);
+                return Err(CborError::new(at, CborErrorKind::NonCanonical, "ID_CRED_x"));
             }
             return Ok(id);
         }
         let mut kid = [0; MAX_KID_LEN];
-        let len = read_short_bstr(reader, &mut kid)?;
-        Ok(Self::kid(kid.get(..len).ok_or(CborError::OutOfRange)?))
+        let len = read_short_bstr(reader, &mut kid, "kid")?;
+        Ok(Self::kid(kid.get(..len).unwrap_or_default()))
     }
 }
 
@@ -196,15 +196,21 @@ pub struct LocalCredential {
 
 impl LocalCredential {
     /// `cred` is CRED_x as one CBOR data item: for X.509 the DER certificate wrapped in a
-    /// bstr, for a CCS its map. Fails if `cred` is not exactly one CBOR item.
-    pub fn new(id_cred: IdCred, cred: Vec<u8>, signer: Box<dyn Signer>) -> Result<Self, CborError> {
+    /// bstr, for a CCS its map. `signer` is any `iomt-identity` signer (a
+    /// [`SoftwareKey`](iomt_identity::SoftwareKey), a secure element). Fails if `cred` is not
+    /// exactly one CBOR item.
+    pub fn new(
+        id_cred: IdCred,
+        cred: Vec<u8>,
+        signer: impl Signer + 'static,
+    ) -> Result<Self, CborError> {
         let mut r = Reader::new(&cred);
         r.item()?;
         r.finish()?;
         Ok(Self {
             id_cred,
             cred,
-            signer,
+            signer: Box::new(signer),
         })
     }
 
@@ -249,7 +255,7 @@ impl fmt::Debug for LocalCredential {
         f.debug_struct("LocalCredential")
             .field("id_cred", &self.id_cred)
             .field("cred_len", &self.cred.len())
-            .field("algorithm", &self.signer.algorithm())
+            .field("algorithm", &self.signer.public_key().algorithm())
             .finish()
     }
 }
@@ -267,7 +273,7 @@ pub enum CredentialForm {
 
 /// Which side of a handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub enum HandshakeRole {
     /// Sends message_1 and message_3.
     Initiator,
     /// Sends message_2 and message_4.
@@ -327,7 +333,7 @@ pub struct EadRequest<'a> {
 #[non_exhaustive]
 pub struct PeerCandidate<'a> {
     /// The peer's role in this handshake.
-    pub role: Role,
+    pub role: HandshakeRole,
     /// The selected cipher suite (its signature algorithm is the one the key must have).
     pub suite: CipherSuite,
     /// The peer's ID_CRED_x.
@@ -353,7 +359,7 @@ pub struct PeerCredential {
     /// CRED_x as one CBOR data item.
     pub cred: Vec<u8>,
     /// The peer's public authentication key.
-    pub key: PeerKey,
+    pub key: PublicKey,
 }
 
 /// The verifier's negative answer. Every variant but `UnknownCredential` is sent as EDHOC
@@ -477,8 +483,9 @@ mod tests {
         }
         assert_eq!(IdCred::kid(&[0x0f]).map_bytes(), [0xa1, 0x04, 0x41, 0x0f]);
         assert_eq!(
-            IdCred::decode_compact(&mut Reader::new(&[0xa1, 0x04, 0x41, 0x0f])),
-            Err(CborError::NonCanonical)
+            IdCred::decode_compact(&mut Reader::new(&[0xa1, 0x04, 0x41, 0x0f]))
+                .map_err(|e| e.kind()),
+            Err(CborErrorKind::NonCanonical)
         );
     }
 
@@ -494,11 +501,18 @@ mod tests {
         let id = IdCred::kccs(&ccs).unwrap();
         assert_eq!(id.by_value(), Some(&ccs[..]));
         assert_eq!(id.map_bytes(), [0xa1, 0x0e, 0xa1, 0x02, 0x61, b'x']);
-        assert_eq!(IdCred::kcwt(&[0xa1, 0x02]), Err(CborError::Truncated));
-        assert_eq!(IdCred::from_map(&[0x01]), Err(CborError::UnexpectedType));
+        let kind = |r: Result<IdCred, CborError>| r.map_err(|e| e.kind());
         assert_eq!(
-            IdCred::from_map(&[0xa0, 0x00]),
-            Err(CborError::TrailingBytes)
+            kind(IdCred::kcwt(&[0xa1, 0x02])),
+            Err(CborErrorKind::Truncated)
+        );
+        assert_eq!(
+            kind(IdCred::from_map(&[0x01])),
+            Err(CborErrorKind::UnexpectedType { found: 0 })
+        );
+        assert_eq!(
+            kind(IdCred::from_map(&[0xa0, 0x00])),
+            Err(CborErrorKind::TrailingBytes { count: 1 })
         );
     }
 }

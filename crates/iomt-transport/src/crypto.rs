@@ -1,20 +1,19 @@
-//! The crypto-backend seam, the production backend on `ring`, signing keys and peer keys.
+//! The crypto-backend seam and the production backend on `ring`.
 //!
 //! The EDHOC core is generic over [`Backend`] so that a test backend can supply what `ring`
 //! cannot: fixed ephemeral X25519 keys (to replay the RFC 9529 traces) and AES-CCM (cipher suite
 //! 0). Hashing, HMAC, HKDF-Expand and signature verification have default implementations on
-//! `ring` that a backend normally keeps.
+//! `ring` that a backend normally keeps. Signing and public keys are `iomt-identity`'s
+//! ([`Signer`](iomt_identity::Signer), [`PublicKey`]).
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use iomt_schema::DeviceId;
+use iomt_identity::PublicKey;
 use ring::rand::SecureRandom;
-use ring::signature::{self, KeyPair};
 use zeroize::Zeroize;
 
-use crate::suite::{AeadAlgorithm, CipherSuite, HASH_LEN, SignatureAlgorithm, X25519_LEN};
+use crate::suite::{AeadAlgorithm, CipherSuite, HASH_LEN, X25519_LEN};
 
 /// A cryptographic primitive failed or is not available in this backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -141,13 +140,8 @@ pub trait Backend {
     }
 
     /// Verifies `signature` over `message` with the peer's key.
-    fn verify(&self, key: &PeerKey, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
-        let (alg, bytes): (&dyn signature::VerificationAlgorithm, &[u8]) = match key {
-            PeerKey::Ed25519(k) => (&signature::ED25519, k),
-            PeerKey::EcdsaP256(k) => (&signature::ECDSA_P256_SHA256_FIXED, k),
-        };
-        signature::UnparsedPublicKey::new(alg, bytes)
-            .verify(message, signature)
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
+        key.verify(message, signature)
             .map_err(|_| CryptoError::Failed)
     }
 }
@@ -253,160 +247,6 @@ pub(crate) fn x25519_agree(
     Ok(Secret(shared.to_bytes()))
 }
 
-/// A peer's public authentication key, as the credential verifier extracted it.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PeerKey {
-    /// An Ed25519 public key.
-    Ed25519([u8; 32]),
-    /// A P-256 public key in uncompressed SEC1 form (65 bytes, `0x04 || x || y`).
-    EcdsaP256(Vec<u8>),
-}
-
-impl PeerKey {
-    /// The device this key names: the first 16 bytes of SHA-256 over the raw key, as
-    /// `iomt-identity` derives every [`DeviceId`]. `None` for a P-256 key that is not a
-    /// 65-byte uncompressed point (no signature verifies with one).
-    pub fn device_id(&self) -> Option<DeviceId> {
-        let key = match self {
-            Self::Ed25519(k) => iomt_identity::PublicKey::Ed25519(*k),
-            Self::EcdsaP256(point) => {
-                iomt_identity::PublicKey::from_bytes(iomt_identity::Algorithm::EcdsaP256, point)
-                    .ok()?
-            }
-        };
-        Some(key.device_id())
-    }
-
-    /// The signature algorithm this key verifies.
-    pub fn algorithm(&self) -> SignatureAlgorithm {
-        match self {
-            Self::Ed25519(_) => SignatureAlgorithm::Ed25519,
-            Self::EcdsaP256(_) => SignatureAlgorithm::EcdsaP256Sha256,
-        }
-    }
-}
-
-impl fmt::Debug for PeerKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, bytes): (&str, &[u8]) = match self {
-            Self::Ed25519(k) => ("Ed25519", k),
-            Self::EcdsaP256(k) => ("EcdsaP256", k),
-        };
-        write!(f, "{name}(")?;
-        bytes
-            .iter()
-            .take(8)
-            .try_for_each(|b| write!(f, "{b:02x}"))?;
-        write!(f, "..)")
-    }
-}
-
-/// A private signing key for EDHOC's Signature_or_MAC_2/3.
-pub trait Signer: Send + Sync {
-    /// The algorithm the key signs with.
-    fn algorithm(&self) -> SignatureAlgorithm;
-
-    /// Signs `message` (a COSE Sig_structure).
-    fn sign(&self, message: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, CryptoError>;
-
-    /// The matching public key, in the form a peer's verifier returns it.
-    fn public_key(&self) -> PeerKey;
-}
-
-/// An Ed25519 signing key on `ring`.
-pub struct Ed25519Signer(signature::Ed25519KeyPair);
-
-impl Ed25519Signer {
-    /// From a 32-byte private key (RFC 8032 seed).
-    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, CryptoError> {
-        signature::Ed25519KeyPair::from_seed_unchecked(seed)
-            .map(Self)
-            .map_err(|_| CryptoError::Failed)
-    }
-
-    /// From a PKCS#8 v1 or v2 document.
-    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, CryptoError> {
-        signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-            .map(Self)
-            .map_err(|_| CryptoError::Failed)
-    }
-
-    /// Generates a fresh key from a seed drawn from `rng` (held in a buffer wiped after use,
-    /// rather than in a PKCS#8 document that cannot be wiped).
-    pub fn generate(rng: &dyn SecureRandom) -> Result<Self, CryptoError> {
-        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-        rng.fill(&mut *seed).map_err(|_| CryptoError::Failed)?;
-        Self::from_seed(&seed)
-    }
-}
-
-impl Signer for Ed25519Signer {
-    fn algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::Ed25519
-    }
-
-    fn sign(&self, message: &[u8], _rng: &dyn SecureRandom) -> Result<Vec<u8>, CryptoError> {
-        Ok(self.0.sign(message).as_ref().to_vec())
-    }
-
-    fn public_key(&self) -> PeerKey {
-        let mut key = [0; 32];
-        key.copy_from_slice(self.0.public_key().as_ref());
-        PeerKey::Ed25519(key)
-    }
-}
-
-/// An ECDSA P-256 (ES256) signing key on `ring`.
-pub struct EcdsaP256Signer(signature::EcdsaKeyPair);
-
-impl EcdsaP256Signer {
-    /// From a PKCS#8 document.
-    pub fn from_pkcs8(pkcs8: &[u8], rng: &dyn SecureRandom) -> Result<Self, CryptoError> {
-        signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, rng)
-            .map(Self)
-            .map_err(|_| CryptoError::Failed)
-    }
-
-    /// Generates a fresh key.
-    pub fn generate(rng: &dyn SecureRandom) -> Result<Self, CryptoError> {
-        let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(
-            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            rng,
-        )
-        .map_err(|_| CryptoError::Failed)?;
-        Self::from_pkcs8(pkcs8.as_ref(), rng)
-    }
-}
-
-impl Signer for EcdsaP256Signer {
-    fn algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::EcdsaP256Sha256
-    }
-
-    fn sign(&self, message: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, CryptoError> {
-        self.0
-            .sign(rng, message)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| CryptoError::Failed)
-    }
-
-    fn public_key(&self) -> PeerKey {
-        PeerKey::EcdsaP256(self.0.public_key().as_ref().to_vec())
-    }
-}
-
-/// Generates a signing key suited to `suite`'s signature algorithm.
-pub fn generate_signer(
-    suite: CipherSuite,
-    rng: &dyn SecureRandom,
-) -> Result<Box<dyn Signer>, CryptoError> {
-    Ok(match suite.signature() {
-        SignatureAlgorithm::Ed25519 => Box::new(Ed25519Signer::generate(rng)?),
-        SignatureAlgorithm::EcdsaP256Sha256 => Box::new(EcdsaP256Signer::generate(rng)?),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,20 +308,17 @@ mod tests {
     }
 
     #[test]
-    fn signers_verify_through_backend() {
+    fn signatures_verify_through_backend() {
         let rng = ring::rand::SystemRandom::new();
         for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
-            let signer = generate_signer(suite, &rng).unwrap();
-            assert_eq!(signer.algorithm(), suite.signature());
-            let sig = signer.sign(b"msg", &rng).unwrap();
-            assert_eq!(sig.len(), 64);
+            let signer = iomt_identity::SoftwareKey::generate(suite.signature(), &rng).unwrap();
+            let sig = signer.sign(b"msg").unwrap();
             let key = signer.public_key();
-            RingBackend.verify(&key, b"msg", &sig).unwrap();
+            RingBackend.verify(&key, b"msg", sig.as_bytes()).unwrap();
             assert_eq!(
-                RingBackend.verify(&key, b"msh", &sig),
+                RingBackend.verify(&key, b"msh", sig.as_bytes()),
                 Err(CryptoError::Failed)
             );
-            assert!(!format!("{key:?}").is_empty());
         }
     }
 

@@ -6,7 +6,7 @@
 
 use alloc::vec::Vec;
 
-use crate::cbor::{self, CborError, Reader};
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
 
 /// Most EAD items one message may carry.
 pub const MAX_EAD_ITEMS: usize = 16;
@@ -61,16 +61,20 @@ pub(crate) fn encode(items: &[EadItem], out: &mut Vec<u8>) {
 pub(crate) fn decode(reader: &mut Reader<'_>) -> Result<Vec<EadItem>, CborError> {
     let mut items = Vec::new();
     while !reader.is_empty() {
+        let at = reader.position();
+        let fail = |kind| CborError::new(at, kind, "EAD label");
         if items.len() == MAX_EAD_ITEMS {
-            return Err(CborError::OutOfRange);
+            return Err(fail(CborErrorKind::OutOfRange));
         }
         let (critical, label) = match reader.peek_major() {
-            Some(cbor::MAJOR_UINT) => (false, reader.uint()?),
             Some(cbor::MAJOR_NINT) => {
-                let (_, n) = reader.head()?;
-                (true, n.checked_add(1).ok_or(CborError::OutOfRange)?)
+                let n = reader.nint()?;
+                (
+                    true,
+                    n.checked_add(1).ok_or(fail(CborErrorKind::OutOfRange))?,
+                )
             }
-            _ => return Err(CborError::UnexpectedType),
+            _ => (false, reader.uint()?),
         };
         let value = match reader.peek_major() {
             Some(cbor::MAJOR_BSTR) => Some(reader.bstr()?.to_vec()),
@@ -118,17 +122,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_sequences() {
+        let kind = |bytes: &[u8]| decode(&mut Reader::new(bytes)).map_err(|e| e.kind());
         assert_eq!(
-            decode(&mut Reader::new(&[0x41, 0x00])),
-            Err(CborError::UnexpectedType)
+            kind(&[0x41, 0x00]),
+            Err(CborErrorKind::UnexpectedType { found: 2 })
         );
         let many = vec![0x01; MAX_EAD_ITEMS + 1];
-        assert_eq!(decode(&mut Reader::new(&many)), Err(CborError::OutOfRange));
+        assert_eq!(kind(&many), Err(CborErrorKind::OutOfRange));
         assert_eq!(
-            decode(&mut Reader::new(&[
-                0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-            ])),
-            Err(CborError::OutOfRange)
+            kind(&[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Err(CborErrorKind::OutOfRange)
         );
         assert_eq!(decode(&mut Reader::new(&[])), Ok(vec![]));
     }

@@ -16,7 +16,7 @@ use ring::rand::SecureRandom;
 use self::cookie::CookieJar;
 use self::session::{AfterTimeout, Io, Session, usable_suites};
 use crate::conn_id::ConnId;
-use crate::credential::{Credentials, Role};
+use crate::credential::{Credentials, HandshakeRole};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, COOKIE_LEN, Datagram, DatagramError, Kind};
 use crate::ead::EadItem;
@@ -179,7 +179,7 @@ pub enum Event<A> {
         /// The peer's verified identity.
         peer: DeviceId,
         /// Our role.
-        role: Role,
+        role: HandshakeRole,
         /// The selected cipher suite.
         suite: CipherSuite,
         /// What the handshake established about the peer.
@@ -987,7 +987,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if let Some(hash) = s.message_1_hash {
             self.by_message_1.remove(&hash);
         }
-        if let (Role::Responder, Some(peer_id)) = (s.role, s.peer_id) {
+        if let (HandshakeRole::Responder, Some(peer_id)) = (s.role, s.peer_id) {
             self.by_initiator.remove(&(s.peer, peer_id, id));
         }
     }

@@ -2,9 +2,10 @@
 
 use core::fmt;
 
+use iomt_identity::SignError;
+use iomt_identity::cbor::CborError;
 use iomt_schema::DeviceId;
 
-use crate::cbor::CborError;
 use crate::credential::Refusal;
 use crate::crypto::CryptoError;
 use crate::message::ErrorMessage;
@@ -115,6 +116,9 @@ pub enum HandshakeError {
     /// A local cryptographic operation failed.
     #[error("local crypto failure: {0}")]
     Crypto(CryptoError),
+    /// Our signing key could not sign (a secure element absent or locked, for instance).
+    #[error("our signing key could not sign: {0}")]
+    Sign(SignError),
 }
 
 impl HandshakeError {
@@ -133,7 +137,7 @@ impl HandshakeError {
             | Self::UnexpectedPeer { .. }
             | Self::CriticalEad { .. }
             | Self::PeerError(_) => Fault::Policy,
-            Self::NoCredential | Self::Crypto(_) => Fault::Local,
+            Self::NoCredential | Self::Crypto(_) | Self::Sign(_) => Fault::Local,
         }
     }
 
@@ -160,7 +164,7 @@ impl HandshakeError {
             Self::CriticalEad { .. } => {
                 Some(ErrorMessage::Unspecified("unsupported critical EAD".into()))
             }
-            Self::NoCredential | Self::Crypto(_) => {
+            Self::NoCredential | Self::Crypto(_) | Self::Sign(_) => {
                 Some(ErrorMessage::Unspecified("internal error".into()))
             }
             _ => None,
@@ -171,6 +175,12 @@ impl HandshakeError {
 impl From<CryptoError> for HandshakeError {
     fn from(e: CryptoError) -> Self {
         Self::Crypto(e)
+    }
+}
+
+impl From<SignError> for HandshakeError {
+    fn from(e: SignError) -> Self {
+        Self::Sign(e)
     }
 }
 

@@ -12,16 +12,14 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::sync::{OnceLock, RwLock};
 
+use iomt_identity::cbor::Reader;
 use iomt_identity::{
-    AttestationResult, Credential, Mission, Roles, Signer as _, SoftwareKey, Tier, TrustPackage,
-    TrustStore,
+    AttestationResult, Credential, Mission, Roles, SoftwareKey, Tier, TrustPackage, TrustStore,
 };
 use iomt_schema::{DeviceId, Instant, Timestamp};
 use ring::rand::SystemRandom;
 
-use crate::cbor::Reader;
-use crate::credential::{Credentials, HandshakeNonce, IdCred, PeerCandidate, Role};
-use crate::crypto::generate_signer;
+use crate::credential::{Credentials, HandshakeNonce, HandshakeRole, IdCred, PeerCandidate};
 use crate::ead;
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::identity::{EAD_ATTESTATION_RESULT, IdentityCredentials, WallClock};
@@ -144,10 +142,18 @@ fn peers() -> &'static Peers {
         let mut r = StaticCredentials::new();
         let mut responder_id = None;
         for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
-            let (id, cred) = i.add_local_kid(suite, &[1], generate_signer(suite, &rng).unwrap());
+            let (id, cred) = i.add_local_kid(
+                suite,
+                &[1],
+                SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+            );
             r.add_peer(id, cred);
-            let (id, cred) = r.add_local_kid(suite, &[2], generate_signer(suite, &rng).unwrap());
-            responder_id = responder_id.or(cred.key.device_id());
+            let (id, cred) = r.add_local_kid(
+                suite,
+                &[2],
+                SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+            );
+            responder_id.get_or_insert(cred.key.device_id());
             i.add_peer(id, cred);
         }
         Peers {
@@ -332,7 +338,7 @@ pub fn identity_peer(data: &[u8]) {
     let f = identity_fixture();
     let nonce = HandshakeNonce([7; 32]);
     let candidate = PeerCandidate {
-        role: Role::Initiator,
+        role: HandshakeRole::Initiator,
         suite: CipherSuite::Suite4,
         id_cred: &id_cred,
         by_value: id_cred.by_value(),

@@ -12,14 +12,14 @@
 
 use alloc::vec::Vec;
 
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
 use iomt_schema::{DeviceId, Instant};
 use ring::rand::SecureRandom;
 
-use crate::cbor::{self, Reader};
 use crate::conn_id::ConnId;
 use crate::credential::{
-    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate,
-    PeerCredential, Refusal, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, HandshakeRole, IdCred,
+    PeerCandidate, PeerCredential, Refusal,
 };
 use crate::crypto::{Backend, CryptoError, Secret};
 use crate::ead::{self, EadItem};
@@ -183,7 +183,6 @@ impl<B: Backend> Initiator<B> {
     pub fn process_message_2(
         &self,
         b: &B,
-        rng: &dyn SecureRandom,
         now: Instant,
         message_2: &[u8],
         creds: &dyn Credentials,
@@ -192,9 +191,10 @@ impl<B: Backend> Initiator<B> {
             .map_err(malformed(MessageKind::Message2))
             .and_then(|inner| {
                 if inner.len() <= X25519_LEN {
+                    let kind = CborErrorKind::Truncated;
                     return Err(HandshakeError::Malformed {
                         message: MessageKind::Message2,
-                        error: cbor::CborError::Truncated,
+                        error: CborError::new(message_2.len(), kind, "G_Y || CIPHERTEXT_2"),
                     });
                 }
                 Ok(inner.split_at(X25519_LEN))
@@ -228,7 +228,7 @@ impl<B: Backend> Initiator<B> {
             let peer = verify_peer(
                 b,
                 creds,
-                Role::Responder,
+                HandshakeRole::Responder,
                 suite,
                 Freshness {
                     nonce: &nonce,
@@ -274,10 +274,10 @@ impl<B: Backend> Initiator<B> {
                 &ead_3_bytes,
                 &mac_3,
             );
-            let signature = local.signer().sign(&to_sign, rng)?;
-            let mut plaintext_3 = Vec::with_capacity(signature.len() + ead_3_bytes.len() + 32);
+            let signature = local.signer().sign(&to_sign)?;
+            let mut plaintext_3 = Vec::with_capacity(ead_3_bytes.len() + 96);
             id_cred_i.encode_compact(&mut plaintext_3);
-            cbor::write_bstr(&mut plaintext_3, &signature);
+            cbor::write_bstr(&mut plaintext_3, signature.as_bytes());
             plaintext_3.extend_from_slice(&ead_3_bytes);
             let th_4 = schedule::th_next(b, &th_3, &plaintext_3, local.cred());
 
@@ -434,7 +434,7 @@ impl Responder {
         let Answer { suite, c_r, form } = answer;
         let m1 = Message1::decode(message_1).map_err(malformed(MessageKind::Message1))?;
         let local = creds.local(suite).ok_or(HandshakeError::NoCredential)?;
-        if local.signer().algorithm() != suite.signature() {
+        if local.signer().public_key().algorithm() != suite.signature() {
             return Err(HandshakeError::NoCredential);
         }
         let id_cred_r = local.id_cred_in(form).ok_or(HandshakeError::NoCredential)?;
@@ -471,10 +471,10 @@ impl Responder {
             &ead_2_bytes,
             &mac_2,
         );
-        let signature = local.signer().sign(&to_sign, rng)?;
+        let signature = local.signer().sign(&to_sign)?;
         let mut plaintext_2 = c_r_bytes;
         id_cred_r.encode_compact(&mut plaintext_2);
-        cbor::write_bstr(&mut plaintext_2, &signature);
+        cbor::write_bstr(&mut plaintext_2, signature.as_bytes());
         plaintext_2.extend_from_slice(&ead_2_bytes);
 
         let keystream = schedule::keystream_2(b, &prk_2e, &th_2, plaintext_2.len())?;
@@ -542,7 +542,7 @@ impl Responder {
         let peer = verify_peer(
             b,
             creds,
-            Role::Initiator,
+            HandshakeRole::Initiator,
             self.suite,
             Freshness {
                 nonce: &self.nonce,
@@ -619,7 +619,7 @@ struct Freshness<'a> {
 fn verify_peer<B: Backend>(
     b: &B,
     creds: &dyn Credentials,
-    role: Role,
+    role: HandshakeRole,
     suite: CipherSuite,
     freshness: Freshness<'_>,
     signed: Signed<'_>,
@@ -663,10 +663,7 @@ fn verify_peer<B: Backend>(
     );
     b.verify(&credential.key, &to_verify, signed.signature)
         .map_err(|_| HandshakeError::BadSignature)?;
-    let device = credential
-        .key
-        .device_id()
-        .ok_or(HandshakeError::KeyAlgorithmMismatch)?;
+    let device = credential.key.device_id();
     if let Some(expected) = expected
         && expected != device
     {

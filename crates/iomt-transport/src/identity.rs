@@ -55,23 +55,21 @@ use alloc::vec::Vec;
 use core::fmt;
 use std::sync::{Mutex, PoisonError, RwLock};
 
+use iomt_identity::cbor::CborError;
 use iomt_identity::{
     Algorithm, Appraisal, AppraisalError, AttestationVerifier, Challenge, ChannelBinding,
-    CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer as DeviceSigner, Tier,
-    TrustStore, UnverifiedCredential, VerifiedCredential, VerifiedResult,
+    Credential, CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer, Tier,
+    TrustStore, Unverified, VerifiedCredential, VerifiedResult,
 };
 use iomt_schema::{DeviceId, Instant, ShortId, Timestamp};
-use ring::rand::SecureRandom;
 
-use crate::cbor::CborError;
 use crate::credential::{
     Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential, PeerCandidate,
     PeerCredential, Refusal,
 };
-use crate::crypto::{CryptoError, PeerKey, Signer};
 use crate::ead::EadItem;
 use crate::handshake::PeerInfo;
-use crate::suite::{CipherSuite, SignatureAlgorithm};
+use crate::suite::CipherSuite;
 
 /// EAD label of the sender's attestation result (the signed result is the value).
 pub const EAD_ATTESTATION_RESULT: u64 = 65_536;
@@ -170,7 +168,7 @@ pub struct VerifiedPeer {
 /// [`Credentials`] backed by `iomt-identity`: see the [module](self) documentation.
 pub struct IdentityCredentials {
     trust: Arc<RwLock<TrustStore>>,
-    key: Arc<dyn DeviceSigner>,
+    key: Arc<dyn Signer>,
     clock: RwLock<WallClock>,
     local: RwLock<Local>,
     cache: Mutex<PeerCache>,
@@ -200,11 +198,7 @@ impl IdentityCredentials {
     /// Credentials for the device holding `key`, deciding through `trust` (shared with the
     /// application, which applies trust packages and revocations to it). Nothing is sent
     /// until [`set_credential`](Self::set_credential).
-    pub fn new(
-        trust: Arc<RwLock<TrustStore>>,
-        key: Arc<dyn DeviceSigner>,
-        clock: WallClock,
-    ) -> Self {
+    pub fn new(trust: Arc<RwLock<TrustStore>>, key: Arc<dyn Signer>, clock: WallClock) -> Self {
         Self {
             trust,
             key,
@@ -230,7 +224,7 @@ impl IdentityCredentials {
     #[must_use]
     pub fn require_fresh_evidence<S>(mut self, verifier: AttestationVerifier<S>) -> Self
     where
-        S: DeviceSigner + 'static,
+        S: Signer + 'static,
     {
         self.appraiser = Some(Box::new(verifier));
         self
@@ -265,17 +259,14 @@ impl IdentityCredentials {
         if *verified.public_key() != public {
             return Err(SetupError::NotOurKey);
         }
-        let (suite, algorithm) = match public.algorithm() {
-            Algorithm::Ed25519 => (CipherSuite::Suite4, SignatureAlgorithm::Ed25519),
-            Algorithm::EcdsaP256 => (CipherSuite::Suite6, SignatureAlgorithm::EcdsaP256Sha256),
+        let suite = match public.algorithm() {
+            Algorithm::Ed25519 => CipherSuite::Suite4,
+            Algorithm::EcdsaP256 => CipherSuite::Suite6,
             _ => return Err(SetupError::UnsupportedKey),
         };
-        let signer = Box::new(DeviceKey {
-            key: Arc::clone(&self.key),
-            algorithm,
-        });
         let kid = verified.kid();
-        let local = LocalCredential::new(IdCred::kid(kid.as_bytes()), credential.to_vec(), signer)
+        let id_cred = IdCred::kid(kid.as_bytes());
+        let local = LocalCredential::new(id_cred, credential.to_vec(), Arc::clone(&self.key))
             .map_err(SetupError::Cbor)?;
         self.local
             .write()
@@ -313,9 +304,10 @@ impl IdentityCredentials {
     /// What this side verified about the peer of a completed handshake (call it on
     /// [`Event::Connected`](crate::Event::Connected), while the peer is still cached).
     pub fn verified_peer(&self, info: &PeerInfo) -> Option<VerifiedPeer> {
-        let kid = UnverifiedCredential::decode(&info.credential.cred)
+        let kid = Unverified::<Credential>::decode(&info.credential.cred)
             .ok()?
-            .kid();
+            .subject_key_unverified()
+            .short_id();
         let cache = self.lock_cache();
         let entry = cache.entries.get(&kid)?;
         if entry.cwt != info.credential.cred {
@@ -359,9 +351,10 @@ impl IdentityCredentials {
                 .insert(verified.kid(), verified.clone(), cwt.to_vec(), None);
             return Ok(verified);
         }
-        let kid = UnverifiedCredential::decode(cwt)
+        let kid = Unverified::<Credential>::decode(cwt)
             .map_err(|_| Refusal::Credential)?
-            .kid();
+            .subject_key_unverified()
+            .short_id();
         let mut cache = self.lock_cache();
         let entry = cache
             .touch(kid)
@@ -408,10 +401,11 @@ impl Credentials for IdentityCredentials {
     /// [module](self) documentation.
     fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         if let Some(cwt) = peer.by_value {
-            let unverified = UnverifiedCredential::decode(cwt).map_err(|_| Refusal::Credential)?;
+            let unverified =
+                Unverified::<Credential>::decode(cwt).map_err(|_| Refusal::Credential)?;
             return Ok(PeerCredential {
                 cred: cwt.to_vec(),
-                key: peer_key(&unverified.claims().subject),
+                key: *unverified.subject_key_unverified(),
             });
         }
         let kid = peer
@@ -424,7 +418,7 @@ impl Credentials for IdentityCredentials {
         let entry = cache.entries.get(&kid).ok_or(Refusal::UnknownCredential)?;
         Ok(PeerCredential {
             cred: entry.cwt.clone(),
-            key: peer_key(entry.credential.public_key()),
+            key: *entry.credential.public_key(),
         })
     }
 
@@ -507,39 +501,6 @@ fn ead_value(items: &[EadItem], label: u64) -> Option<&[u8]> {
         .and_then(|i| i.value.as_deref())
 }
 
-/// An `iomt-identity` public key as EDHOC verifies it.
-fn peer_key(key: &PublicKey) -> PeerKey {
-    match key {
-        PublicKey::Ed25519(k) => PeerKey::Ed25519(*k),
-        PublicKey::EcdsaP256(point) => PeerKey::EcdsaP256(point.to_vec()),
-    }
-}
-
-/// The device key (any `iomt-identity` signer: software, secure element) as EDHOC's signer.
-struct DeviceKey {
-    key: Arc<dyn DeviceSigner>,
-    algorithm: SignatureAlgorithm,
-}
-
-impl Signer for DeviceKey {
-    fn algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm
-    }
-
-    /// Both algorithms sign in COSE's fixed 64-byte form, as EDHOC wants; ECDSA draws its
-    /// randomness inside the device signer.
-    fn sign(&self, message: &[u8], _rng: &dyn SecureRandom) -> Result<Vec<u8>, CryptoError> {
-        self.key
-            .sign(message)
-            .map(|s| s.as_bytes().to_vec())
-            .map_err(|_| CryptoError::Failed)
-    }
-
-    fn public_key(&self) -> PeerKey {
-        peer_key(&self.key.public_key())
-    }
-}
-
 /// The verifier role, whatever key it signs results with.
 pub(crate) trait Appraiser: Send + Sync {
     fn appraise(
@@ -552,7 +513,7 @@ pub(crate) trait Appraiser: Send + Sync {
     ) -> Result<Appraisal, AppraisalError>;
 }
 
-impl<S: DeviceSigner> Appraiser for AttestationVerifier<S> {
+impl<S: Signer> Appraiser for AttestationVerifier<S> {
     fn appraise(
         &self,
         challenge: Challenge,

@@ -39,16 +39,19 @@
 //!
 //! ```
 //! use std::sync::Arc;
+//! use iomt_identity::SoftwareKey;
 //! use iomt_schema::Instant;
 //! use iomt_transport::*;
 //!
 //! let rng = Arc::new(ring::rand::SystemRandom::new());
 //! let suite = CipherSuite::Suite4;
 //! let (mut alice_creds, mut bob_creds) = (StaticCredentials::new(), StaticCredentials::new());
-//! let (id, cred) = alice_creds.add_local_kid(suite, b"A", generate_signer(suite, &*rng)?);
+//! let alice_key = SoftwareKey::generate(suite.signature(), &rng)?;
+//! let (id, cred) = alice_creds.add_local_kid(suite, b"A", alice_key);
 //! bob_creds.add_peer(id, cred);
-//! let (id, cred) = bob_creds.add_local_kid(suite, b"B", generate_signer(suite, &*rng)?);
-//! let bob_device = cred.key.device_id().expect("an Ed25519 key");
+//! let bob_key = SoftwareKey::generate(suite.signature(), &rng)?;
+//! let bob_device = bob_key.public_key().device_id();
+//! let (id, cred) = bob_creds.add_local_kid(suite, b"B", bob_key);
 //! alice_creds.add_peer(id, cred);
 //!
 //! let config = EndpointConfig::default();
@@ -97,7 +100,6 @@
 
 extern crate alloc;
 
-mod cbor;
 mod conn_id;
 mod credential;
 mod crypto;
@@ -122,16 +124,12 @@ mod rfc9529_trace1;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
-pub use cbor::CborError;
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
 pub use credential::{
-    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential,
-    MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal, Role,
+    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, HandshakeRole, IdCred,
+    LocalCredential, MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal,
 };
-pub use crypto::{
-    Backend, CryptoError, EcdsaP256Signer, Ed25519Signer, PeerKey, RingBackend, Secret, Signer,
-    generate_signer,
-};
+pub use crypto::{Backend, CryptoError, RingBackend, Secret};
 pub use datagram::COOKIE_LEN;
 pub use datagram::DatagramError;
 pub use ead::{EadItem, MAX_EAD_ITEMS};
@@ -163,4 +161,4 @@ pub use record::{
 pub use replay::{ReplayError, ReplayWindow, WINDOW};
 pub use schedule::SessionSecret;
 pub use static_credentials::{StaticCredentials, raw_public_key_ccs};
-pub use suite::{AeadAlgorithm, CipherSuite, HASH_LEN, SignatureAlgorithm, X25519_LEN};
+pub use suite::{AeadAlgorithm, CipherSuite, HASH_LEN, X25519_LEN};

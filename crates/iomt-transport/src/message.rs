@@ -5,7 +5,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::cbor::{self, CborError, Reader};
+use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
+
 use crate::conn_id::ConnId;
 use crate::credential::IdCred;
 use crate::ead::{self, EadItem};
@@ -51,13 +52,18 @@ impl Suites {
         if r.peek_major() != Some(cbor::MAJOR_ARRAY) {
             return Ok(Self(alloc::vec![r.int()?]));
         }
+        let at = r.position();
         let n = r.array()?;
         // A one-element array is the non-canonical spelling of a single int.
         if n < 2 {
-            return Err(CborError::NonCanonical);
+            return Err(CborError::new(at, CborErrorKind::NonCanonical, "SUITES"));
         }
         if n > MAX_SUITES {
-            return Err(CborError::OutOfRange);
+            let kind = CborErrorKind::TooLarge {
+                found: u64::try_from(n).unwrap_or(u64::MAX),
+                limit: MAX_SUITES,
+            };
+            return Err(CborError::new(at, kind, "SUITES"));
         }
         (0..n).map(|_| r.int()).collect::<Result<_, _>>().map(Self)
     }
@@ -232,7 +238,7 @@ impl ErrorMessage {
         let code = r.int()?;
         let message = match code {
             // ERR_CODE 0 is reserved for success and never sent.
-            0 => return Err(CborError::OutOfRange),
+            0 => return Err(CborError::new(0, CborErrorKind::OutOfRange, "ERR_CODE")),
             1 => {
                 let text = r.tstr()?;
                 let mut end = text.len().min(MAX_ERROR_TEXT);
@@ -244,7 +250,9 @@ impl ErrorMessage {
             2 => Self::WrongSelectedSuite(Suites::decode(&mut r)?),
             3 => {
                 if r.peek_byte() != Some(cbor::TRUE) {
-                    return Err(CborError::UnexpectedType);
+                    let found = r.peek_major().unwrap_or(cbor::MAJOR_SIMPLE);
+                    let kind = CborErrorKind::UnexpectedType { found };
+                    return Err(CborError::new(r.position(), kind, "true"));
                 }
                 r.item()?;
                 Self::UnknownCredential
@@ -293,7 +301,10 @@ mod tests {
         let mut bad = vec![0x00, 0x81, 0x04, 0x58, 0x20];
         bad.extend_from_slice(&g_x);
         bad.push(0x2d);
-        assert_eq!(Message1::decode(&bad), Err(CborError::NonCanonical));
+        assert_eq!(
+            Message1::decode(&bad).map_err(|e| (e.offset(), e.kind())),
+            Err((1, CborErrorKind::NonCanonical))
+        );
         assert!(Suites::new(vec![]).is_none());
         assert!(Suites::new(vec![0; 9]).is_none());
     }
@@ -325,17 +336,15 @@ mod tests {
             ErrorMessage::decode(&[0x18, 0x63, 0x80]),
             Ok(ErrorMessage::Other(99))
         );
+        let kind = |bytes: &[u8]| ErrorMessage::decode(bytes).map_err(|e| e.kind());
+        assert_eq!(kind(&[0x00, 0xf5]), Err(CborErrorKind::OutOfRange));
         assert_eq!(
-            ErrorMessage::decode(&[0x00, 0xf5]),
-            Err(CborError::OutOfRange)
+            kind(&[0x03, 0xf4]),
+            Err(CborErrorKind::UnexpectedType { found: 7 })
         );
         assert_eq!(
-            ErrorMessage::decode(&[0x03, 0xf4]),
-            Err(CborError::UnexpectedType)
-        );
-        assert_eq!(
-            ErrorMessage::decode(&[0x01, 0x60, 0x00]),
-            Err(CborError::TrailingBytes)
+            kind(&[0x01, 0x60, 0x00]),
+            Err(CborErrorKind::TrailingBytes { count: 1 })
         );
         let long = "é".repeat(100);
         let mut out = Vec::new();
@@ -349,10 +358,14 @@ mod tests {
     #[test]
     fn single_bstr_messages() {
         assert_eq!(decode_single_bstr(&[0x42, 1, 2]), Ok(&[1, 2][..]));
+        let kind = |bytes: &'static [u8]| decode_single_bstr(bytes).map_err(|e| e.kind());
         assert_eq!(
-            decode_single_bstr(&[0x42, 1, 2, 3]),
-            Err(CborError::TrailingBytes)
+            kind(&[0x42, 1, 2, 3]),
+            Err(CborErrorKind::TrailingBytes { count: 1 })
         );
-        assert_eq!(decode_single_bstr(&[0x02]), Err(CborError::UnexpectedType));
+        assert_eq!(
+            kind(&[0x02]),
+            Err(CborErrorKind::UnexpectedType { found: 0 })
+        );
     }
 }

@@ -49,7 +49,7 @@ use std::sync::{PoisonError, RwLock};
 
 use iomt_identity::{
     AppraisalError, AttestationVerifier, Challenge, ChannelBinding, Nonce, PublicKey, ResultError,
-    Signer as DeviceSigner, Tier, TrustStore, VerifiedResult,
+    Signer, Tier, TrustStore, VerifiedResult,
 };
 use iomt_schema::Timestamp;
 use ring::rand::SecureRandom;
@@ -341,7 +341,7 @@ impl BackhaulPolicy {
     #[must_use]
     pub fn require_fresh_evidence<S>(mut self, verifier: AttestationVerifier<S>) -> Self
     where
-        S: DeviceSigner + 'static,
+        S: Signer + 'static,
     {
         self.appraiser = Some(Box::new(verifier));
         self

@@ -57,7 +57,7 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use crate::conn_id::ConnId;
-use crate::credential::Role;
+use crate::credential::HandshakeRole;
 use crate::crypto::{CryptoError, RingBackend, Secret};
 use crate::replay::{ReplayError, ReplayWindow};
 use crate::schedule::{SessionSecret, edhoc_kdf, kdf_secret, label};
@@ -370,7 +370,7 @@ impl RecordLayer {
     pub fn new(
         suite: CipherSuite,
         secret: &SessionSecret,
-        role: Role,
+        role: HandshakeRole,
         local_id: ConnId,
         peer_id: ConnId,
         config: RecordConfig,
@@ -388,8 +388,8 @@ impl RecordLayer {
             AeadAlgorithm::ChaCha20Poly1305 => (MAX_SEQUENCE, 1 << 36),
         };
         let (send_label, recv_label) = match role {
-            Role::Initiator => (EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I),
-            Role::Responder => (EXPORTER_LABEL_R2I, EXPORTER_LABEL_I2R),
+            HandshakeRole::Initiator => (EXPORTER_LABEL_I2R, EXPORTER_LABEL_R2I),
+            HandshakeRole::Responder => (EXPORTER_LABEL_R2I, EXPORTER_LABEL_I2R),
         };
         let mut send_secret = Secret([0; HASH_LEN]);
         secret.export(send_label, &[], &mut send_secret.0)?;
@@ -619,8 +619,26 @@ impl RecordLayer {
             ..RecordConfig::default()
         };
         Some((
-            Self::new(suite, &secret, Role::Initiator, a, b, config, Instant::ZERO).ok()?,
-            Self::new(suite, &secret, Role::Responder, b, a, config, Instant::ZERO).ok()?,
+            Self::new(
+                suite,
+                &secret,
+                HandshakeRole::Initiator,
+                a,
+                b,
+                config,
+                Instant::ZERO,
+            )
+            .ok()?,
+            Self::new(
+                suite,
+                &secret,
+                HandshakeRole::Responder,
+                b,
+                a,
+                config,
+                Instant::ZERO,
+            )
+            .ok()?,
         ))
     }
 }

@@ -6,9 +6,9 @@
 
 use alloc::vec::Vec;
 
+use iomt_identity::{cbor, cose};
 use zeroize::Zeroizing;
 
-use crate::cbor;
 use crate::credential::HandshakeNonce;
 use crate::crypto::{Backend, CryptoError, RingBackend, Secret};
 use crate::suite::{AeadAlgorithm, HASH_LEN};
@@ -144,13 +144,7 @@ pub(crate) fn sig_structure(
     cbor::write_bstr(&mut external_aad, th);
     external_aad.extend_from_slice(cred);
     external_aad.extend_from_slice(ead);
-    let mut out = Vec::with_capacity(external_aad.len() + id_cred_map.len() + 64);
-    cbor::write_array(&mut out, 4);
-    cbor::write_tstr(&mut out, "Signature1");
-    cbor::write_bstr(&mut out, id_cred_map);
-    cbor::write_bstr(&mut out, &external_aad);
-    cbor::write_bstr(&mut out, mac);
-    out
+    cose::sig_structure(id_cred_map, &external_aad, mac)
 }
 
 /// The COSE Enc_structure used as AAD of message_3/4: `["Encrypt0", h'', TH_x]`.

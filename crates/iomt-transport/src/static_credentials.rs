@@ -2,55 +2,29 @@
 //! ID_CRED_x, as raw public keys in CWT Claims Sets. For tests, benches and small closed
 //! deployments; `iomt-identity` supplies the real policy.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use iomt_identity::{PublicKey, Signer, cbor, cose};
 use iomt_schema::DeviceId;
 
-use crate::cbor;
 use crate::credential::{
     Credentials, EadRequest, EadSlot, IdCred, LocalCredential, PeerCandidate, PeerCredential,
     Refusal,
 };
-use crate::crypto::{PeerKey, Signer};
 use crate::ead::EadItem;
 use crate::suite::CipherSuite;
 
+/// The CWT claim that carries the key (RFC 8747).
+const CLAIM_CNF: i64 = 8;
+
 /// A CWT Claims Set `{ 8 : { 1 : COSE_Key } }` carrying `key` as a raw public key (the CCS
-/// form of RFC 9528 section 3.5.2), used as CRED_x.
-pub fn raw_public_key_ccs(key: &PeerKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(80);
+/// form of RFC 9528 section 3.5.2, its COSE_Key without `kid`), used as CRED_x.
+pub fn raw_public_key_ccs(key: &PublicKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(84);
     cbor::write_map(&mut out, 1);
-    cbor::write_int(&mut out, 8);
-    cbor::write_map(&mut out, 1);
-    cbor::write_int(&mut out, 1);
-    match key {
-        PeerKey::Ed25519(x) => {
-            cbor::write_map(&mut out, 3);
-            cbor::write_int(&mut out, 1);
-            cbor::write_int(&mut out, 1);
-            cbor::write_int(&mut out, -1);
-            cbor::write_int(&mut out, 6);
-            cbor::write_int(&mut out, -2);
-            cbor::write_bstr(&mut out, x);
-        }
-        PeerKey::EcdsaP256(point) => {
-            let (x, y) = point
-                .get(1..)
-                .unwrap_or_default()
-                .split_at(point.len().saturating_sub(1) / 2);
-            cbor::write_map(&mut out, 4);
-            cbor::write_int(&mut out, 1);
-            cbor::write_int(&mut out, 2);
-            cbor::write_int(&mut out, -1);
-            cbor::write_int(&mut out, 1);
-            cbor::write_int(&mut out, -2);
-            cbor::write_bstr(&mut out, x);
-            cbor::write_int(&mut out, -3);
-            cbor::write_bstr(&mut out, y);
-        }
-    }
+    cbor::write_int(&mut out, CLAIM_CNF);
+    cose::write_confirmation(&mut out, key, None);
     out
 }
 
@@ -84,7 +58,7 @@ impl StaticCredentials {
         &mut self,
         suite: CipherSuite,
         kid: &[u8],
-        signer: Box<dyn Signer>,
+        signer: impl Signer + 'static,
     ) -> (IdCred, PeerCredential) {
         let key = signer.public_key();
         let cred = raw_public_key_ccs(&key);
@@ -135,9 +109,7 @@ impl Credentials for StaticCredentials {
     }
 
     fn knows_peer(&self, device: DeviceId) -> bool {
-        self.peers
-            .iter()
-            .any(|(_, c)| c.key.device_id() == Some(device))
+        self.peers.iter().any(|(_, c)| c.key.device_id() == device)
     }
 
     /// Every peer in the table is admitted once it proved its key.
@@ -161,22 +133,41 @@ impl Credentials for StaticCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cbor::Reader;
-    use crate::crypto::generate_signer;
+    use iomt_identity::SoftwareKey;
+    use iomt_identity::cbor::Reader;
 
     #[test]
     fn ccs_is_one_cbor_item() {
         let rng = ring::rand::SystemRandom::new();
         for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
-            let key = generate_signer(suite, &rng).unwrap().public_key();
+            let key = SoftwareKey::generate(suite.signature(), &rng)
+                .unwrap()
+                .public_key();
             let ccs = raw_public_key_ccs(&key);
             let mut r = Reader::new(&ccs);
             assert_eq!(r.item().map(<[u8]>::len), Ok(ccs.len()));
         }
-        let ed = raw_public_key_ccs(&PeerKey::Ed25519([7; 32]));
-        assert_eq!(
-            ed[..10],
-            [0xa1, 0x08, 0xa1, 0x01, 0xa3, 0x01, 0x01, 0x20, 0x06, 0x21]
-        );
+    }
+
+    /// The RFC 9528 CCS form, byte for byte: no `kid`, `y` in full.
+    #[test]
+    fn ccs_bytes() {
+        let ed = raw_public_key_ccs(&PublicKey::Ed25519([7; 32]));
+        let head = [
+            0xa1, 0x08, 0xa1, 0x01, 0xa3, 0x01, 0x01, 0x20, 0x06, 0x21, 0x58, 0x20,
+        ];
+        assert_eq!(ed[..12], head);
+        assert_eq!(ed[12..], [7; 32]);
+        let mut point = [0x04; 65];
+        point[1..33].fill(1);
+        point[33..].fill(2);
+        let p256 = raw_public_key_ccs(&PublicKey::EcdsaP256(point));
+        let head = [
+            0xa1, 0x08, 0xa1, 0x01, 0xa4, 0x01, 0x02, 0x20, 0x01, 0x21, 0x58, 0x20,
+        ];
+        assert_eq!(p256[..12], head);
+        assert_eq!(p256[12..44], [1; 32]);
+        assert_eq!(p256[44..47], [0x22, 0x58, 0x20]);
+        assert_eq!(p256[47..], [2; 32]);
     }
 }

@@ -1,5 +1,7 @@
 //! EDHOC cipher suites (RFC 9528 section 3.6) and the algorithms they name.
 
+use iomt_identity::Algorithm;
+
 /// The AEAD algorithm of a cipher suite (used both for EDHOC and for the application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -36,16 +38,6 @@ impl AeadAlgorithm {
             Self::ChaCha20Poly1305 | Self::Aes128Gcm => 16,
         }
     }
-}
-
-/// The signature algorithm of a cipher suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SignatureAlgorithm {
-    /// EdDSA with Ed25519 (COSE -8); 64-byte signatures.
-    Ed25519,
-    /// ECDSA with P-256 and SHA-256 (COSE -7), fixed-width `r || s`; 64-byte signatures.
-    EcdsaP256Sha256,
 }
 
 /// An EDHOC cipher suite this crate knows.
@@ -94,11 +86,11 @@ impl CipherSuite {
         }
     }
 
-    /// The signature algorithm.
-    pub const fn signature(self) -> SignatureAlgorithm {
+    /// The signature algorithm: EdDSA with Ed25519 for suites 0 and 4, ES256 for suite 6.
+    pub const fn signature(self) -> Algorithm {
         match self {
-            Self::Suite0 | Self::Suite4 => SignatureAlgorithm::Ed25519,
-            Self::Suite6 => SignatureAlgorithm::EcdsaP256Sha256,
+            Self::Suite0 | Self::Suite4 => Algorithm::Ed25519,
+            Self::Suite6 => Algorithm::EcdsaP256,
         }
     }
 }

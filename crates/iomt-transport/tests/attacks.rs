@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use iomt_identity::Algorithm;
+use iomt_identity::{Algorithm, SoftwareKey};
 use iomt_schema::{DeviceId, Instant};
 use iomt_transport::{
     CONN_ID_LEN, Credentials, EadItem, EadRequest, Endpoint, EndpointConfig, Event, HandshakeError,
@@ -440,7 +440,7 @@ fn a_forged_message_2_writes_nothing() {
             LocalCredential::new(
                 IdCred::kcwt(&other.credential).unwrap(),
                 other.credential.clone(),
-                Box::new(iomt_transport::Ed25519Signer::generate(&SystemRandom::new()).unwrap()),
+                SoftwareKey::generate(Algorithm::Ed25519, &SystemRandom::new()).unwrap(),
             )
             .unwrap(),
         ),
@@ -477,7 +477,8 @@ struct Impostor {
 
 impl Credentials for Impostor {
     fn local(&self, suite: iomt_transport::CipherSuite) -> Option<Arc<LocalCredential>> {
-        (suite.signature() == self.credential.signer().algorithm()).then(|| self.credential.clone())
+        (suite.signature() == self.credential.signer().public_key().algorithm())
+            .then(|| self.credential.clone())
     }
 
     fn resolve_peer(&self, _: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use iomt_identity::{
-    Algorithm, Nonce, Revocation, RevocationDelta, RevocationReason, RevocationTarget, Signer as _,
-    SoftwareKey, Tier,
+    Algorithm, Nonce, Revocation, RevocationDelta, RevocationReason, RevocationTarget, SoftwareKey,
+    Tier,
 };
 use iomt_schema::{Instant, Timestamp};
 use iomt_transport::{
@@ -594,7 +594,7 @@ fn own_credential_and_result_are_checked_when_installed() {
     assert!(matches!(
         c.set_result(b.result.clone(), Instant::ZERO),
         Err(iomt_transport::SetupError::Result(
-            iomt_identity::ResultError::WrongKey
+            iomt_identity::ResultError::WrongKey { .. }
         ))
     ));
     assert!(matches!(

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use iomt_identity::tls::{Refusal as TlsRefusal, RotatingCertResolver};
-use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce, Signer as _};
+use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce};
 use iomt_schema::Timestamp;
 use iomt_transport::post_handshake::{BackhaulMessage, EXPORTER_LABEL};
 use iomt_transport::tls::{TlsBinding, client_config, peer_key, server_config, server_name};

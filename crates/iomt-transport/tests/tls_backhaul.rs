@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use iomt_identity::tls::{Refusal as TlsRefusal, RotatingCertResolver};
-use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce, Signer as _};
+use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce};
 use iomt_schema::Timestamp;
 use iomt_transport::post_handshake::{AttestError, Attested, Verdict};
 use iomt_transport::tls::{TlsBinding, client_config, peer_key, server_config, server_name};

@@ -16,7 +16,7 @@ use super::{
     Retry, SessionId, error_datagram,
 };
 use crate::conn_id::ConnId;
-use crate::credential::{Credentials, EadRequest, EadSlot, Refusal, Role};
+use crate::credential::{Credentials, EadRequest, EadSlot, HandshakeRole, Refusal};
 use crate::crypto::{Backend, RingBackend};
 use crate::datagram::{self, COOKIE_LEN, Kind};
 use crate::ead::EadItem;
@@ -106,7 +106,7 @@ pub(super) struct Session<A> {
     pub(super) peer: A,
     /// The initiator's attempt (`None` for a responder).
     attempt: Option<Attempt>,
-    pub(super) role: Role,
+    pub(super) role: HandshakeRole,
     /// The expected device (initiator) until the handshake verifies the peer, then the
     /// verified one.
     device: Option<DeviceId>,
@@ -157,7 +157,7 @@ impl<A: Clone> Session<A> {
             id,
             peer,
             attempt: Some(attempt),
-            role: Role::Initiator,
+            role: HandshakeRole::Initiator,
             device: Some(expected),
             local_id,
             peer_id: None,
@@ -215,7 +215,7 @@ impl<A: Clone> Session<A> {
             id,
             peer,
             attempt: None,
-            role: Role::Responder,
+            role: HandshakeRole::Responder,
             device: None,
             local_id,
             peer_id: Some(c_i),
@@ -371,43 +371,42 @@ impl<A: Clone> Session<A> {
             State::Failed { .. } => return Err(InputError::Closed),
             _ => return Err(InputError::Unexpected(MessageKind::Message2)),
         };
-        let failure =
-            match handshake.process_message_2(&RingBackend, io.rng, now, message, io.creds) {
-                Ok((awaiting, message_3)) => {
-                    let completed = awaiting.completed();
-                    let record = RecordLayer::new(
-                        completed.suite,
-                        &completed.secret,
-                        Role::Initiator,
-                        completed.c_i,
-                        completed.c_r,
-                        io.config.record,
-                        now,
-                    );
-                    let record = match record {
-                        Ok(record) => record,
-                        Err(e) => {
-                            self.fail(now, CloseReason::Record(e), None, io);
-                            return Err(InputError::Record(e));
-                        }
-                    };
-                    let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
-                    self.peer_id = Some(completed.c_r);
-                    self.device = Some(completed.peer.device);
-                    self.processed_hash = Some(hash);
-                    self.rto = io.config.initial_rto;
-                    self.retransmits = 0;
-                    self.timer = Some(now.saturating_add(self.rto));
-                    io.out.push(self.peer.clone(), datagram.clone());
-                    self.state = State::InitiatorWaitM4 {
-                        handshake: Box::new(awaiting),
-                        record,
-                        datagram,
-                    };
-                    return Ok(());
-                }
-                Err(failure) => failure,
-            };
+        let failure = match handshake.process_message_2(&RingBackend, now, message, io.creds) {
+            Ok((awaiting, message_3)) => {
+                let completed = awaiting.completed();
+                let record = RecordLayer::new(
+                    completed.suite,
+                    &completed.secret,
+                    HandshakeRole::Initiator,
+                    completed.c_i,
+                    completed.c_r,
+                    io.config.record,
+                    now,
+                );
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) => {
+                        self.fail(now, CloseReason::Record(e), None, io);
+                        return Err(InputError::Record(e));
+                    }
+                };
+                let datagram = datagram::frame(Kind::Message3, Some(completed.c_r), &message_3);
+                self.peer_id = Some(completed.c_r);
+                self.device = Some(completed.peer.device);
+                self.processed_hash = Some(hash);
+                self.rto = io.config.initial_rto;
+                self.retransmits = 0;
+                self.timer = Some(now.saturating_add(self.rto));
+                io.out.push(self.peer.clone(), datagram.clone());
+                self.state = State::InitiatorWaitM4 {
+                    handshake: Box::new(awaiting),
+                    record,
+                    datagram,
+                };
+                return Ok(());
+            }
+            Err(failure) => failure,
+        };
         let error = failure.error;
         // Our verifier does not know the responder's reference: tell it (code 3), and start
         // again asking for its credential by value, once. This is the ordinary first contact,
@@ -509,7 +508,7 @@ impl<A: Clone> Session<A> {
         let record = match RecordLayer::new(
             suite,
             &secret,
-            Role::Responder,
+            HandshakeRole::Responder,
             c_r,
             c_i,
             io.config.record,
@@ -527,7 +526,7 @@ impl<A: Clone> Session<A> {
             session: self.id,
             address: self.peer.clone(),
             peer: peer.device,
-            role: Role::Responder,
+            role: HandshakeRole::Responder,
             suite,
             info: peer,
         });
@@ -553,7 +552,7 @@ impl<A: Clone> Session<A> {
             State::InitiatorWaitM4 { handshake, .. } => {
                 handshake.process_message_4(&RingBackend, message, io.creds)
             }
-            State::Established { .. } if self.role == Role::Initiator => {
+            State::Established { .. } if self.role == HandshakeRole::Initiator => {
                 return Err(InputError::Duplicate(MessageKind::Message4));
             }
             State::Failed { .. } => return Err(InputError::Closed),
@@ -586,7 +585,7 @@ impl<A: Clone> Session<A> {
                     session: self.id,
                     address: self.peer.clone(),
                     peer: completed.peer.device,
-                    role: Role::Initiator,
+                    role: HandshakeRole::Initiator,
                     suite: completed.suite,
                     info: completed.peer,
                 });

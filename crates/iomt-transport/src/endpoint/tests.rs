@@ -5,13 +5,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use std::sync::Mutex;
 
+use iomt_identity::SoftwareKey;
 use ring::rand::SystemRandom;
 
 use super::*;
 use crate::credential::{
     EadRequest, EadSlot, HandshakeNonce, IdCred, PeerCandidate, PeerCredential, Refusal,
 };
-use crate::crypto::generate_signer;
 use crate::message::Message1;
 use crate::static_credentials::StaticCredentials;
 
@@ -40,12 +40,16 @@ fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials)
     let mut i = StaticCredentials::new();
     let mut r = StaticCredentials::new();
     for suite in suites {
-        let (id, cred) = i.add_local_kid(*suite, &[0x0a], generate_signer(*suite, &rng).unwrap());
+        let (id, cred) = i.add_local_kid(
+            *suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         r.add_peer(id, cred);
         let (id, cred) = r.add_local_kid(
             *suite,
             &[0x0b, 0x01],
-            generate_signer(*suite, &rng).unwrap(),
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
         );
         i.add_peer(id, cred);
     }
@@ -56,7 +60,7 @@ fn credentials(suites: &[CipherSuite]) -> (StaticCredentials, StaticCredentials)
 fn device_of(ep: &Endpoint<u8>) -> DeviceId {
     let suite = usable_suites(&ep.config, &*ep.creds)[0];
     let local = ep.creds.local(suite).unwrap();
-    local.signer().public_key().device_id().unwrap()
+    local.signer().public_key().device_id()
 }
 
 fn endpoint(config: EndpointConfig, creds: impl Credentials + 'static) -> Endpoint<u8> {
@@ -571,9 +575,17 @@ fn unknown_credential_is_answered_with_code_3() {
     let rng = SystemRandom::new();
     let suite = CipherSuite::Suite6;
     let mut ci = StaticCredentials::new();
-    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    ci.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     let mut cr = StaticCredentials::new();
-    let (id, cred) = cr.add_local_kid(suite, &[0x0b, 0x01], generate_signer(suite, &rng).unwrap());
+    let (id, cred) = cr.add_local_kid(
+        suite,
+        &[0x0b, 0x01],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     ci.add_peer(id, cred);
     let mut net = Net::with(
         endpoint(config_with(&[suite]), ci),
@@ -1021,10 +1033,17 @@ fn unknown_kid_falls_back_to_credential_by_value() {
     let rng = SystemRandom::new();
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
         let mut ci = StaticCredentials::new();
-        let (_, initiator_cred) =
-            ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let (_, initiator_cred) = ci.add_local_kid(
+            suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         let mut cr = StaticCredentials::new();
-        let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        let (id, cred) = cr.add_local_kid(
+            suite,
+            &[0x0b],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         ci.add_peer(id, cred);
         // The responder knows the initiator's credential, but under another kid.
         cr.add_peer(IdCred::kid(&[0x77]), initiator_cred.clone());
@@ -1150,11 +1169,18 @@ fn unknown_responder_kid_is_answered_with_code_3_and_sent_by_value() {
     let rng = SystemRandom::new();
     for suite in [CipherSuite::Suite4, CipherSuite::Suite6] {
         let mut ci = StaticCredentials::new();
-        let (id, cred) = ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+        let (id, cred) = ci.add_local_kid(
+            suite,
+            &[0x0a],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         let mut cr = StaticCredentials::new();
         cr.add_peer(id, cred);
-        let (_, responder_cred) =
-            cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+        let (_, responder_cred) = cr.add_local_kid(
+            suite,
+            &[0x0b],
+            SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+        );
         // The initiator knows the responder's credential, but under another kid.
         ci.add_peer(IdCred::kid(&[0x77]), responder_cred.clone());
         let mut net = Net::with(
@@ -1273,9 +1299,17 @@ fn a_refused_message_3_is_answered_again_when_repeated() {
     let rng = SystemRandom::new();
     let suite = CipherSuite::Suite4;
     let mut ci = StaticCredentials::new();
-    ci.add_local_kid(suite, &[0x0a], generate_signer(suite, &rng).unwrap());
+    ci.add_local_kid(
+        suite,
+        &[0x0a],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     let mut cr = StaticCredentials::new();
-    let (id, cred) = cr.add_local_kid(suite, &[0x0b], generate_signer(suite, &rng).unwrap());
+    let (id, cred) = cr.add_local_kid(
+        suite,
+        &[0x0b],
+        SoftwareKey::generate(suite.signature(), &rng).unwrap(),
+    );
     ci.add_peer(id, cred);
     let mut net = Net::with(
         endpoint(config_with(&[suite]), ci),
@@ -1327,8 +1361,10 @@ fn connection_identifiers_are_four_random_bytes() {
     let (creds, responder) = credentials(&[CipherSuite::Suite4]);
     let known = responder
         .local(CipherSuite::Suite4)
-        .and_then(|l| l.signer().public_key().device_id())
-        .unwrap();
+        .unwrap()
+        .signer()
+        .public_key()
+        .device_id();
     let mut ep = endpoint(config_with(&[CipherSuite::Suite4]), creds);
     let mut sizes = Vec::new();
     let mut ids = Vec::new();

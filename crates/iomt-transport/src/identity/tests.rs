@@ -215,7 +215,7 @@ fn unresolvable_references_are_unknown_credentials() {
         IdCred::x5t(-15, &[0; 8]),
     ] {
         let candidate = PeerCandidate {
-            role: crate::Role::Initiator,
+            role: crate::HandshakeRole::Initiator,
             suite: CipherSuite::Suite4,
             id_cred: &id_cred,
             by_value: None,
@@ -232,7 +232,7 @@ fn unresolvable_references_are_unknown_credentials() {
     }
     let garbage = IdCred::kcwt(&[0x84, 0x40, 0xa0, 0x40, 0x40]).unwrap();
     let candidate = PeerCandidate {
-        role: crate::Role::Initiator,
+        role: crate::HandshakeRole::Initiator,
         suite: CipherSuite::Suite4,
         id_cred: &garbage,
         by_value: garbage.by_value(),

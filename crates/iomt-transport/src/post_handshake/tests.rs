@@ -6,7 +6,7 @@ use alloc::vec;
 
 use iomt_identity::{
     Algorithm, AppraisalConfig, AttestationResult, DebugState, Evidence, FirmwareVersion,
-    Measurement, Mission, ReferenceValues, Signer as _, SoftwareKey, TrustPackage,
+    Measurement, Mission, ReferenceValues, SoftwareKey, TrustPackage,
 };
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
@@ -436,11 +436,15 @@ fn refusals_and_protocol_errors_are_sticky() {
     .unwrap();
     let mut client = PostHandshakeAttester::new(&binding, m.result.clone(), None).unwrap();
     let (s, c) = exchange(&mut server, &mut client, 64);
-    assert_eq!(s, Some(Err(AttestError::Result(ResultError::WrongKey))));
+    let wrong_key = ResultError::WrongKey {
+        bound: m.device.public_key().short_id(),
+        peer: stranger.public_key().short_id(),
+    };
+    assert_eq!(s, Some(Err(AttestError::Result(wrong_key))));
     assert_eq!(c, Some(Err(AttestError::Refused(Verdict::Refused))));
     assert!(matches!(
         server.handle_input(at(T0), &[0x02]),
-        Err(AttestError::Result(ResultError::WrongKey))
+        Err(AttestError::Result(ResultError::WrongKey { .. }))
     ));
 
     // Expired by the time it arrives.

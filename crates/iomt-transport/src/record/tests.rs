@@ -10,8 +10,26 @@ fn pair_with(suite: CipherSuite, config: RecordConfig) -> (RecordLayer, RecordLa
     let i = ConnId::new(&[0x2d, 0x00, 0x00, 0x01]).unwrap();
     let r = ConnId::new(&[0x01, 0x18, 0xa0, 0x5c]).unwrap();
     (
-        RecordLayer::new(suite, &secret, Role::Initiator, i, r, config, Instant::ZERO).unwrap(),
-        RecordLayer::new(suite, &secret, Role::Responder, r, i, config, Instant::ZERO).unwrap(),
+        RecordLayer::new(
+            suite,
+            &secret,
+            HandshakeRole::Initiator,
+            i,
+            r,
+            config,
+            Instant::ZERO,
+        )
+        .unwrap(),
+        RecordLayer::new(
+            suite,
+            &secret,
+            HandshakeRole::Responder,
+            r,
+            i,
+            config,
+            Instant::ZERO,
+        )
+        .unwrap(),
     )
 }
 
@@ -396,7 +414,7 @@ fn connection_ids_must_fit_the_header() {
         let r = RecordLayer::new(
             CipherSuite::Suite4,
             &secret,
-            Role::Initiator,
+            HandshakeRole::Initiator,
             ok,
             bad,
             RecordConfig::default(),

@@ -225,7 +225,7 @@ pub fn device_of(creds: &dyn Credentials) -> DeviceId {
     [CipherSuite::Suite4, CipherSuite::Suite6]
         .into_iter()
         .find_map(|suite| creds.local(suite))
-        .and_then(|local| local.signer().public_key().device_id())
+        .map(|local| local.signer().public_key().device_id())
         .unwrap_or_default()
 }
 
