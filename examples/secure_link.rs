@@ -213,7 +213,7 @@ fn main() -> Res<()> {
         "\n-- first contact over the radio ({LOSS_PER_MILLE}/1000 lost, {DUPLICATE_PER_MILLE}/1000 duplicated)"
     );
     println!(
-        "   (neither knows the other's credential yet: each reference is answered with EDHOC error code 3, then the credential travels by value)"
+        "   (neither holds the other's credential yet: the sensor asks for the post's by value and sends its own by value)"
     );
     // The sensor asks for the post by identity: only the device holding the post's key can
     // complete the handshake, whoever answers at address 1.
@@ -249,9 +249,12 @@ fn main() -> Res<()> {
                 }
                 sessions[usize::from(node)] = Some(session);
             }
-            Event::Closed { reason, .. } => {
+            Event::Closed { session, reason } => {
                 println!("{} {name:>6}: session closed: {reason}", radio.t());
-                sessions[usize::from(node)] = None;
+                // Only the session this side holds: a handshake left behind ends separately.
+                if sessions[usize::from(node)] == Some(session) {
+                    sessions[usize::from(node)] = None;
+                }
             }
             Event::Received { data, .. } => {
                 let _ = data;
