@@ -327,6 +327,7 @@ fn main() -> Res<()> {
     );
     radio.eps[1].close(p);
     radio.eps[0].close(s);
+    sessions = [None, None];
 
     println!("\n-- the sensor tries to reconnect");
     radio.eps[0].connect(radio.now, 1, post_id)?;
