@@ -27,5 +27,7 @@
 pub use iomt_identity as identity;
 pub use iomt_mesh as mesh;
 pub use iomt_schema as schema;
+/// Security randomness for every state machine and key generation: `SecureRandom`,
+/// `SystemRandom` (the operating system's, through `ring`).
+pub use iomt_schema::rand;
 pub use iomt_transport as transport;
-pub use ring::rand;

@@ -10,8 +10,9 @@
 
 use core::fmt;
 
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DeviceId, ShortId};
-use ring::rand::{SecureRandom as _, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use zeroize::Zeroizing;
 
@@ -273,10 +274,13 @@ const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
 ];
 
 impl SoftwareKey {
-    /// Generates a new key with randomness from `rng`. An Ed25519 key's PKCS#8 document is
-    /// the RFC 8410 v1 form (seed only), as [`from_ed25519_seed`](Self::from_ed25519_seed)
-    /// makes it.
-    pub fn generate(alg: Algorithm, rng: &SystemRandom) -> Result<Self, KeyError> {
+    /// Generates a new key. An Ed25519 key's 32-byte seed comes from `rng` (so a
+    /// [`SeededRandom`](iomt_schema::rand::SeededRandom) makes the same key again) and its
+    /// PKCS#8 document is the RFC 8410 v1 form (seed only), as
+    /// [`from_ed25519_seed`](Self::from_ed25519_seed) makes it. A P-256 key comes from the
+    /// operating system's generator whatever `rng` is: `ring` makes P-256 keys only from its
+    /// own.
+    pub fn generate(alg: Algorithm, rng: &dyn SecureRandom) -> Result<Self, KeyError> {
         match alg {
             Algorithm::Ed25519 => {
                 // ring's own Ed25519 generator returns its document in a buffer nobody can
@@ -286,24 +290,28 @@ impl SoftwareKey {
                 Self::from_ed25519_seed(&seed)
             }
             Algorithm::EcdsaP256 => {
-                let doc =
-                    EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng)
-                        .map_err(|_| KeyError::Generate)?;
-                Self::from_pkcs8(doc.as_ref(), rng)
+                let system = SystemRandom::new();
+                let doc = EcdsaKeyPair::generate_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &system,
+                )
+                .map_err(|_| KeyError::Generate)?;
+                Self::from_pkcs8(doc.as_ref())
             }
         }
     }
 
-    /// Loads a PKCS#8 document (RFC 5958): Ed25519 (v1 or v2) or P-256. `rng` is kept for the
-    /// randomness ECDSA signing needs.
-    pub fn from_pkcs8(der: &[u8], rng: &SystemRandom) -> Result<Self, KeyError> {
+    /// Loads a PKCS#8 document (RFC 5958): Ed25519 (v1 or v2) or P-256. ECDSA signing draws
+    /// its randomness from the operating system's generator.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
         let inner = if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
             Inner::Ed25519(pair)
         } else {
             let pair =
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, rng)
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
                     .map_err(|_| KeyError::BadPkcs8)?;
-            Inner::EcdsaP256(pair, rng.clone())
+            Inner::EcdsaP256(pair, rng)
         };
         let public = match &inner {
             Inner::Ed25519(pair) => {

@@ -156,3 +156,6 @@ pub use trust::{
     VerifiedCredential,
 };
 pub use x509::{CertificateAuthority, CertificateIdentity};
+
+/// Security randomness (`SecureRandom`, `SystemRandom`), as [`iomt_schema::rand`] defines it.
+pub use iomt_schema::rand;

@@ -899,11 +899,11 @@ fn private_keys_stay_out_of_debug() {
             }
         };
         let tls = iomt_identity::tls::TlsSigningKey::new(Arc::new(
-            SoftwareKey::from_pkcs8(&pkcs8, &rng).unwrap(),
+            SoftwareKey::from_pkcs8(&pkcs8).unwrap(),
         ));
         let shown = format!("{key:?} {tls:?}");
         assert!(!shown.contains(&hex_string(&private)), "{alg:?}: {shown}");
-        let reloaded = SoftwareKey::from_pkcs8(&pkcs8, &rng).unwrap();
+        let reloaded = SoftwareKey::from_pkcs8(&pkcs8).unwrap();
         assert_eq!(reloaded.public_key(), key.public_key());
     }
 }

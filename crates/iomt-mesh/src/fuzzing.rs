@@ -69,7 +69,8 @@ pub fn router(data: &[u8]) {
     };
     let mut cfg = RouterConfig::new(ShortId::from_u64(1));
     cfg.limits = limits;
-    let rng = Arc::new(ring::rand::SystemRandom::new());
+    // Randomness from the input, so that a crash replays from it alone.
+    let rng = Arc::new(iomt_schema::rand::SeededRandom::from_bytes(data));
     let mut now = Instant::ZERO;
     let mut r = Router::new(cfg, now, 7, rng);
     for i in 0..2u16 {

@@ -109,8 +109,9 @@
 //! - `std` (default): `std::error::Error` through `iomt-schema` and `thiserror`. Without it
 //!   the crate is `no_std` + `alloc` on targets with atomic pointers (the `rng` is an `Arc`).
 //!
-//! The [`rand`] module re-exports `ring::rand`, whose [`SecureRandom`](rand::SecureRandom) is
-//! the router's `rng`, so a driver needs no `ring` dependency of its own to make one.
+//! The [`rand`] module re-exports `iomt_schema::rand`: its [`SecureRandom`](rand::SecureRandom)
+//! is the router's `rng` and [`SystemRandom`](rand::SystemRandom) makes one, so a driver needs
+//! no `ring` dependency of its own.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -132,7 +133,7 @@ pub mod fuzzing;
 
 /// `ring`'s randomness: [`Router::new`] takes an `Arc<dyn rand::SecureRandom + Send + Sync>`
 /// (in production a [`rand::SystemRandom`]).
-pub use ring::rand;
+pub use iomt_schema::rand;
 
 pub use config::{InterfaceConfig, Limits, RouterConfig};
 pub use datagram::{DataAuth, DataPacket, DatagramError, Header, Target};

@@ -93,6 +93,7 @@ mod limits;
 mod message;
 mod open_enum;
 mod precedence;
+pub mod rand;
 mod time;
 mod units;
 mod wire;

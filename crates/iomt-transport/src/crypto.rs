@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use iomt_identity::PublicKey;
-use ring::rand::SecureRandom;
+use iomt_schema::rand::SecureRandom;
 use zeroize::Zeroize;
 
 use crate::suite::{AeadAlgorithm, CipherSuite, HASH_LEN, X25519_LEN};

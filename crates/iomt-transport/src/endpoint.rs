@@ -10,8 +10,8 @@ use alloc::vec::Vec;
 use core::hash::Hash;
 use core::time::Duration;
 
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DeviceId, Instant};
-use ring::rand::SecureRandom;
 
 use self::cookie::CookieJar;
 use self::session::{AfterTimeout, Io, Session, usable_suites};
@@ -437,7 +437,7 @@ pub enum SendError {
 pub struct Endpoint<A> {
     config: EndpointConfig,
     creds: Arc<dyn Credentials>,
-    rng: Arc<dyn SecureRandom + Send + Sync>,
+    rng: Arc<dyn SecureRandom>,
     cookies: CookieJar,
     sessions: BTreeMap<SessionId, Session<A>>,
     by_local_id: BTreeMap<ConnId, SessionId>,
@@ -494,7 +494,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     pub fn new(
         config: EndpointConfig,
         creds: Arc<dyn Credentials>,
-        rng: Arc<dyn SecureRandom + Send + Sync>,
+        rng: Arc<dyn SecureRandom>,
     ) -> Self {
         let limit = config.max_transmits;
         Self {

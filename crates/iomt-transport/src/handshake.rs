@@ -13,8 +13,8 @@
 use alloc::vec::Vec;
 
 use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DeviceId, Instant};
-use ring::rand::SecureRandom;
 
 use crate::conn_id::ConnId;
 use crate::credential::{

@@ -43,13 +43,13 @@
 //! use iomt_schema::Instant;
 //! use iomt_transport::*;
 //!
-//! let rng = Arc::new(ring::rand::SystemRandom::new());
+//! let rng = Arc::new(iomt_transport::rand::SystemRandom::new());
 //! let suite = CipherSuite::Suite4;
 //! let (mut alice_creds, mut bob_creds) = (StaticCredentials::new(), StaticCredentials::new());
-//! let alice_key = SoftwareKey::generate(suite.signature(), &rng)?;
+//! let alice_key = SoftwareKey::generate(suite.signature(), &*rng)?;
 //! let (id, cred) = alice_creds.add_local_kid(suite, b"A", alice_key);
 //! bob_creds.add_peer(id, cred);
-//! let bob_key = SoftwareKey::generate(suite.signature(), &rng)?;
+//! let bob_key = SoftwareKey::generate(suite.signature(), &*rng)?;
 //! let bob_device = bob_key.public_key().device_id();
 //! let (id, cred) = bob_creds.add_local_kid(suite, b"B", bob_key);
 //! alice_creds.add_peer(id, cred);
@@ -162,3 +162,6 @@ pub use replay::{ReplayError, ReplayWindow, WINDOW};
 pub use schedule::SessionSecret;
 pub use static_credentials::{StaticCredentials, raw_public_key_ccs};
 pub use suite::{AeadAlgorithm, CipherSuite, HASH_LEN, X25519_LEN};
+
+/// Security randomness (`SecureRandom`, `SystemRandom`), as [`iomt_schema::rand`] defines it.
+pub use iomt_schema::rand;

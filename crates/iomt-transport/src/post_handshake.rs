@@ -52,7 +52,7 @@ use iomt_identity::{
     Signer, Tier, TrustStore, VerifiedResult,
 };
 use iomt_schema::Timestamp;
-use ring::rand::SecureRandom;
+use iomt_schema::rand::SecureRandom;
 
 use crate::endpoint::{Endpoint, SendError, SessionId};
 use crate::identity::{Appraiser, Attester};

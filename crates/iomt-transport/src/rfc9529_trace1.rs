@@ -18,7 +18,7 @@ use ccm::consts::{U8, U13};
 use iomt_identity::cbor::Reader;
 use iomt_identity::{PublicKey, SoftwareKey};
 use iomt_schema::Instant;
-use ring::rand::{SecureRandom, SystemRandom};
+use iomt_schema::rand::{SecureRandom, SystemRandom};
 
 use self::values::*;
 use crate::conn_id::ConnId;

@@ -5,8 +5,8 @@ use core::fmt;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DeviceId, Timestamp};
-use ring::rand::SecureRandom;
 
 use super::{
     BadNonce, CLAIM_CNF, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS, CLAIM_TIER, Evidence, FirmwareVersion,

@@ -70,10 +70,10 @@ impl Mission1 {
         let verifier_pkcs8 = SoftwareKey::generate(Algorithm::EcdsaP256, &rng)
             .unwrap()
             .to_pkcs8();
-        let verifier_key = SoftwareKey::from_pkcs8(&verifier_pkcs8, &rng).unwrap();
+        let verifier_key = SoftwareKey::from_pkcs8(&verifier_pkcs8).unwrap();
         let verifier_public = verifier_key.public_key();
         let verifier = AttestationVerifier::new(
-            SoftwareKey::from_pkcs8(&verifier_pkcs8, &rng).unwrap(),
+            SoftwareKey::from_pkcs8(&verifier_pkcs8).unwrap(),
             AppraisalConfig::default(),
         );
         let policy = Policy::default();

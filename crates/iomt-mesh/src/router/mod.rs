@@ -11,10 +11,10 @@ use alloc::vec::Vec;
 use core::net::Ipv6Addr;
 use core::time::Duration;
 
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{Expiry, FrameView, Instant, Precedence, ShortId};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use ring::rand::SecureRandom;
 
 use crate::config::{InterfaceConfig, RouterConfig};
 use crate::datagram::{DataPacket, DatagramError, Header, MAX_LIFETIME, Target};
@@ -398,7 +398,7 @@ pub struct Router {
     /// While set, no route learned from a neighbour is selected (see `startup`).
     startup: Option<startup::Startup>,
     jitter: Xoshiro256PlusPlus,
-    rng: Arc<dyn SecureRandom + Send + Sync>,
+    rng: Arc<dyn SecureRandom>,
     stats: Stats,
 }
 
@@ -428,7 +428,7 @@ impl Router {
         config: RouterConfig,
         now: Instant,
         jitter_seed: u64,
-        rng: Arc<dyn SecureRandom + Send + Sync>,
+        rng: Arc<dyn SecureRandom>,
     ) -> Self {
         let mut jitter = Xoshiro256PlusPlus::seed_from_u64(jitter_seed);
         let seqno = config

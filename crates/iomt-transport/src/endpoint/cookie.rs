@@ -5,8 +5,8 @@ use core::hash::{Hash, Hasher};
 use core::time::Duration;
 
 use iomt_schema::Instant;
+use iomt_schema::rand::SecureRandom;
 use ring::hmac;
-use ring::rand::SecureRandom;
 
 use crate::conn_id::ConnId;
 use crate::datagram::COOKIE_LEN;
@@ -30,7 +30,9 @@ impl CookieJar {
         back: u64,
     ) -> Option<[u8; COOKIE_LEN]> {
         if self.key.is_none() {
-            self.key = hmac::Key::generate(hmac::HMAC_SHA256, rng).ok();
+            let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+            rng.fill(&mut *secret).ok()?;
+            self.key = Some(hmac::Key::new(hmac::HMAC_SHA256, &*secret));
         }
         let key = self.key.as_ref()?;
         let lifetime = lifetime.as_millis().max(1);

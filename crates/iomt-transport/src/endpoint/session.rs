@@ -8,8 +8,8 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DeviceId, Instant};
-use ring::rand::SecureRandom;
 
 use super::{
     CloseReason, EAD_CREDENTIAL_REQUEST, EndpointConfig, Event, InputError, OpenError, Outbox,

@@ -381,8 +381,7 @@ fn with_evidence(
 #[test]
 fn fresh_evidence_must_be_over_the_servers_own_binding() {
     let m = mission();
-    let device =
-        Arc::new(SoftwareKey::from_pkcs8(&m.device.to_pkcs8(), &SystemRandom::new()).unwrap());
+    let device = Arc::new(SoftwareKey::from_pkcs8(&m.device.to_pkcs8()).unwrap());
     let honest = |app: &'static [u8]| -> Arc<dyn Attester> {
         let key = device.clone();
         Arc::new(move |nonce: &Nonce, now| Some(evidence(&key, nonce, now, app)))
