@@ -15,8 +15,9 @@
 //!   the time.
 //!
 //! `now` is an [`Instant`](crate::Instant): monotonic, passed in, never read from a clock.
-//! Security randomness is an `Arc<dyn ring::rand::SecureRandom + Send + Sync>` named `rng`,
-//! given at construction; jitter comes from a seeded generator inside the machine. A
+//! Security randomness is an `Arc<dyn `[`SecureRandom`](crate::rand::SecureRandom)`>` named
+//! `rng`, given at construction (`SystemRandom` in production, `SeededRandom` where a run must
+//! replay); jitter comes from a seeded generator inside the machine. A
 //! constructor takes its configuration first (`config`), then what it owns (credentials,
 //! identity), then `now` and `rng` where it needs them.
 //!

@@ -18,7 +18,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use iomt_identity::cbor::{self, CborError, CborErrorKind, Reader};
-use iomt_identity::{PublicKey, Signer};
+use iomt_identity::{
+    AppraisalError, BadNonce, CredentialError, PublicKey, ResultError, Signer, Tier,
+};
 use iomt_schema::{DeviceId, Instant};
 
 use crate::conn_id::{read_short_bstr, write_short_bstr};
@@ -363,8 +365,9 @@ pub struct PeerCredential {
 }
 
 /// The verifier's negative answer. Every variant but `UnknownCredential` is sent as EDHOC
-/// error code 1 with the same generic text: the peer learns that it was refused, not why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// error code 1 with the same generic text: the peer learns that it was refused, not why. The
+/// typed cause stays on this side, for the operator (in [`Event::Closed`](crate::Event)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
     /// ID_CRED_x refers to a credential this side does not have (the peer may retry by
@@ -372,20 +375,39 @@ pub enum Refusal {
     #[error("unknown credential referenced")]
     UnknownCredential,
     /// The credential is not acceptable: malformed, wrong issuer or signature, outside its
-    /// validity, revoked, another mission, or a key unfit for the suite.
-    #[error("peer credential not acceptable")]
-    Credential,
+    /// validity, revoked, another mission, or a key unfit for the suite; the trust store's
+    /// reason says which.
+    #[error("peer credential not acceptable: {0}")]
+    Credential(CredentialError),
     /// The policy asks for attestation the peer did not send (an attestation result, or
     /// evidence bound to this handshake).
     #[error("peer sent no attestation")]
     Unattested,
-    /// The peer's attestation is not acceptable: its result does not verify, is expired,
-    /// bound to another key or not affirming, or its evidence does not appraise as affirming.
-    #[error("peer attestation not acceptable")]
-    Attestation,
+    /// The peer's attestation is not acceptable.
+    #[error("peer attestation not acceptable: {0}")]
+    Attestation(AttestationRefusal),
     /// Refused for another reason of the application's policy.
     #[error("peer refused by policy")]
     Refused,
+}
+
+/// Why a peer's attestation was not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestationRefusal {
+    /// Its attestation result does not verify, is expired, bound to another key, about a
+    /// revoked device, or not affirming.
+    #[error(transparent)]
+    Result(ResultError),
+    /// Its evidence bound to this handshake does not appraise.
+    #[error(transparent)]
+    Evidence(AppraisalError),
+    /// Its evidence appraised, but not as affirming.
+    #[error("evidence appraised as {0:?}")]
+    NotAffirming(Tier),
+    /// The handshake nonce could not serve as the evidence's challenge.
+    #[error(transparent)]
+    Binding(BadNonce),
 }
 
 /// The application's credentials and policy for handshakes (implemented by `iomt-identity`'s

@@ -64,8 +64,8 @@ use iomt_identity::{
 use iomt_schema::{DeviceId, Instant, ShortId, Timestamp};
 
 use crate::credential::{
-    Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential, PeerCandidate,
-    PeerCredential, Refusal,
+    AttestationRefusal, Credentials, EadRequest, EadSlot, HandshakeNonce, IdCred, LocalCredential,
+    PeerCandidate, PeerCredential, Refusal,
 };
 use crate::ead::EadItem;
 use crate::handshake::PeerInfo;
@@ -346,13 +346,13 @@ impl IdentityCredentials {
         if peer.by_value.is_some() {
             let verified = trust
                 .verify_credential(cwt, now)
-                .map_err(|_| Refusal::Credential)?;
+                .map_err(Refusal::Credential)?;
             self.lock_cache()
                 .insert(verified.kid(), verified.clone(), cwt.to_vec(), None);
             return Ok(verified);
         }
         let kid = Unverified::<Credential>::decode(cwt)
-            .map_err(|_| Refusal::Credential)?
+            .map_err(|e| Refusal::Credential(e.into()))?
             .subject_key_unverified()
             .short_id();
         let mut cache = self.lock_cache();
@@ -361,9 +361,9 @@ impl IdentityCredentials {
             .filter(|e| e.cwt == cwt)
             .ok_or(Refusal::UnknownCredential)?;
         let credential = entry.credential.clone();
-        if trust.revalidate(&credential, now).is_err() {
+        if let Err(why) = trust.revalidate(&credential, now) {
             cache.entries.remove(&kid);
-            return Err(Refusal::Credential);
+            return Err(Refusal::Credential(why));
         }
         Ok(credential)
     }
@@ -402,7 +402,7 @@ impl Credentials for IdentityCredentials {
     fn resolve_peer(&self, peer: &PeerCandidate<'_>) -> Result<PeerCredential, Refusal> {
         if let Some(cwt) = peer.by_value {
             let unverified =
-                Unverified::<Credential>::decode(cwt).map_err(|_| Refusal::Credential)?;
+                Unverified::<Credential>::decode(cwt).map_err(|e| Refusal::Credential(e.into()))?;
             return Ok(PeerCredential {
                 cred: cwt.to_vec(),
                 key: *unverified.subject_key_unverified(),
@@ -443,21 +443,22 @@ impl Credentials for IdentityCredentials {
         let verified = self.admit_credential(peer, &credential.cred, &trust, now)?;
         let key = *verified.public_key();
         let passport = ead_value(peer.ead, EAD_ATTESTATION_RESULT).ok_or(Refusal::Unattested)?;
+        let refused = |why| Refusal::Attestation(why);
         let result = trust
             .verify_result(passport, &key, now)
-            .map_err(|_| Refusal::Attestation)?;
+            .map_err(|e| refused(AttestationRefusal::Result(e)))?;
         result
             .require_affirming()
-            .map_err(|_| Refusal::Attestation)?;
+            .map_err(|e| refused(AttestationRefusal::Result(e)))?;
         if let Some(appraiser) = &self.appraiser {
             let evidence = ead_value(peer.ead, EAD_EVIDENCE).ok_or(Refusal::Unattested)?;
-            let challenge =
-                Challenge::for_channel(peer.nonce, since).map_err(|_| Refusal::Attestation)?;
+            let challenge = Challenge::for_channel(peer.nonce, since)
+                .map_err(|e| refused(AttestationRefusal::Binding(e)))?;
             let appraisal = appraiser
                 .appraise(challenge, &key, evidence, trust.reference_values(), now)
-                .map_err(|_| Refusal::Attestation)?;
+                .map_err(|e| refused(AttestationRefusal::Evidence(e)))?;
             if appraisal.tier() != Tier::Affirming {
-                return Err(Refusal::Attestation);
+                return Err(refused(AttestationRefusal::NotAffirming(appraisal.tier())));
             }
         }
         self.lock_cache()

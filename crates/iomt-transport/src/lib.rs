@@ -126,8 +126,8 @@ pub mod tls;
 
 pub use conn_id::{ConnId, MAX_CONN_ID_LEN};
 pub use credential::{
-    CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce, HandshakeRole, IdCred,
-    LocalCredential, MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal,
+    AttestationRefusal, CredentialForm, Credentials, EadRequest, EadSlot, HandshakeNonce,
+    HandshakeRole, IdCred, LocalCredential, MAX_KID_LEN, PeerCandidate, PeerCredential, Refusal,
 };
 pub use crypto::{Backend, CryptoError, RingBackend, Secret};
 pub use datagram::COOKIE_LEN;
