@@ -120,7 +120,7 @@ mod suite;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 #[cfg(test)]
-mod rfc9529_trace1;
+mod tests;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
