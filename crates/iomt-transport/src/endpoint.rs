@@ -497,11 +497,12 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         rng: Arc<dyn SecureRandom>,
     ) -> Self {
         let limit = config.max_transmits;
+        let cookies = CookieJar::new(config.cookie_lifetime);
         Self {
             config,
             creds,
             rng,
-            cookies: CookieJar::default(),
+            cookies,
             sessions: BTreeMap::new(),
             by_local_id: BTreeMap::new(),
             by_message_1: BTreeMap::new(),
@@ -544,13 +545,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         }
         let local_id = self.allocate_id().ok_or(OpenError::TooManySessions)?;
         let id = SessionId(self.next_session);
-        let mut io = Io {
-            config: &self.config,
-            creds: &*self.creds,
-            rng: &*self.rng,
-            out: &mut self.out,
-            events: &mut self.events,
-        };
+        let mut io = self.io();
         let session = Session::connect(id, now, peer, expected, local_id, &mut io)?;
         self.insert(id, session);
         Ok(id)
@@ -585,13 +580,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                 .iter()
                 .any(|i| i.label == EAD_CREDENTIAL_REQUEST);
         let id = SessionId(self.next_session);
-        let mut io = Io {
-            config: &self.config,
-            creds: &*self.creds,
-            rng: &*self.rng,
-            out: &mut self.out,
-            events: &mut self.events,
-        };
+        let mut io = self.io();
         let session = Session::accept(
             id,
             now,
@@ -709,15 +698,8 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             | Datagram::Retry(to, _) => to,
         };
         let id = self.session_for(to)?;
-        let Some(s) = self.sessions.get_mut(&id) else {
+        let Some((s, mut io)) = self.session_io(id) else {
             return Err(InputError::UnknownSession);
-        };
-        let mut io = Io {
-            config: &self.config,
-            creds: &*self.creds,
-            rng: &*self.rng,
-            out: &mut self.out,
-            events: &mut self.events,
         };
         match datagram {
             Datagram::Message2(_, message) => s.on_message_2(now, message, &mut io)?,
@@ -761,16 +743,8 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             self.answer_message_1_copy(now, id, m1.c_i, cookie);
             return Err(InputError::Duplicate(MessageKind::Message1));
         }
-        let validated = cookie.is_some_and(|c| {
-            self.cookies.is_valid(
-                &*self.rng,
-                self.config.cookie_lifetime,
-                now,
-                &from,
-                m1.c_i,
-                c,
-            )
-        });
+        let validated =
+            cookie.is_some_and(|c| self.cookies.is_valid(&*self.rng, now, &from, m1.c_i, c));
         if !validated && self.pending_count() >= self.config.cookie_threshold {
             self.reply_retry(now, from, m1.c_i);
             return Err(InputError::AddressNotValidated);
@@ -816,10 +790,7 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             return;
         };
         let peer = s.peer.clone();
-        let proven = cookie.is_some_and(|c| {
-            self.cookies
-                .is_valid(&*self.rng, self.config.cookie_lifetime, now, &peer, c_i, c)
-        });
+        let proven = cookie.is_some_and(|c| self.cookies.is_valid(&*self.rng, now, &peer, c_i, c));
         if proven {
             s.mark_validated();
         }
@@ -827,20 +798,14 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             self.reply_retry(now, peer, c_i);
             return;
         }
-        let mut io = Io {
-            config: &self.config,
-            creds: &*self.creds,
-            rng: &*self.rng,
-            out: &mut self.out,
-            events: &mut self.events,
-        };
-        s.answer_copy(MessageKind::Message1, &mut io);
+        if let Some((s, mut io)) = self.session_io(id) {
+            s.answer_copy(MessageKind::Message1, &mut io);
+        }
     }
 
     /// Answers `to`'s message_1 with a retry carrying its cookie.
     fn reply_retry(&mut self, now: Instant, to: A, c_i: ConnId) {
-        let lifetime = self.config.cookie_lifetime;
-        if let Some(cookie) = self.cookies.cookie(&*self.rng, lifetime, now, &to, c_i, 0) {
+        if let Some(cookie) = self.cookies.cookie(&*self.rng, now, &to, c_i, 0) {
             let retry = datagram::frame(Kind::Retry, Some(c_i), &cookie);
             self.out.reply(to, retry);
         }
@@ -863,17 +828,10 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
         if self.events.len() >= self.config.max_events {
             return Err(InputError::Backpressure);
         }
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(InputError::UnknownSession);
-        };
         let mut buf = self.recycled.pop().unwrap_or_default();
         buf.extend_from_slice(bytes);
-        let mut io = Io {
-            config: &self.config,
-            creds: &*self.creds,
-            rng: &*self.rng,
-            out: &mut self.out,
-            events: &mut self.events,
+        let Some((s, mut io)) = self.session_io(id) else {
+            return Err(InputError::UnknownSession);
         };
         match s.on_record(now, &mut buf, &mut io) {
             Ok(peer) => {
@@ -901,15 +859,8 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let Some(s) = self.sessions.get_mut(&id) else {
+            let Some((s, mut io)) = self.session_io(id) else {
                 continue;
-            };
-            let mut io = Io {
-                config: &self.config,
-                creds: &*self.creds,
-                rng: &*self.rng,
-                out: &mut self.out,
-                events: &mut self.events,
             };
             if let AfterTimeout::Remove = s.handle_timeout(now, &mut io) {
                 self.remove(id);
@@ -941,17 +892,10 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
                     });
                 }
                 Outgoing::Record { session, data } => {
-                    let Some(s) = self.sessions.get_mut(&session) else {
+                    let Some((s, mut io)) = self.session_io(session) else {
                         continue;
                     };
                     buf.reserve(data.len() + MAX_OVERHEAD);
-                    let mut io = Io {
-                        config: &self.config,
-                        creds: &*self.creds,
-                        rng: &*self.rng,
-                        out: &mut self.out,
-                        events: &mut self.events,
-                    };
                     let sealed = s.seal(now, &data, buf, &mut io);
                     let destination = s.peer.clone();
                     self.recycle(data);
@@ -971,6 +915,30 @@ impl<A: Clone + Ord + Hash> Endpoint<A> {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event<A>> {
         self.events.pop_front()
+    }
+
+    /// What a session's handlers use of the endpoint.
+    fn io(&mut self) -> Io<'_, A> {
+        Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
+        }
+    }
+
+    /// A session, and what its handlers use of the endpoint, borrowed together.
+    fn session_io(&mut self, id: SessionId) -> Option<(&mut Session<A>, Io<'_, A>)> {
+        let session = self.sessions.get_mut(&id)?;
+        let io = Io {
+            config: &self.config,
+            creds: &*self.creds,
+            rng: &*self.rng,
+            out: &mut self.out,
+            events: &mut self.events,
+        };
+        Some((session, io))
     }
 
     fn insert(&mut self, id: SessionId, session: Session<A>) {

@@ -11,19 +11,25 @@ use ring::hmac;
 use crate::conn_id::ConnId;
 use crate::datagram::COOKIE_LEN;
 
-/// The cookie key, drawn when the first cookie is needed.
-#[derive(Default)]
+/// The cookie key, drawn when the first cookie is needed, and how long a cookie lives.
 pub(super) struct CookieJar {
     key: Option<hmac::Key>,
+    lifetime: Duration,
 }
 
 impl CookieJar {
+    pub(super) fn new(lifetime: Duration) -> Self {
+        Self {
+            key: None,
+            lifetime,
+        }
+    }
+
     /// The cookie for `peer` and `c_i` in the epoch of `now`, or `back` epochs before it.
     /// `None` when no key could be drawn (then no cookie is ever valid).
     pub(super) fn cookie<A: Hash>(
         &mut self,
         rng: &dyn SecureRandom,
-        lifetime: Duration,
         now: Instant,
         peer: &A,
         c_i: ConnId,
@@ -35,7 +41,7 @@ impl CookieJar {
             self.key = Some(hmac::Key::new(hmac::HMAC_SHA256, &*secret));
         }
         let key = self.key.as_ref()?;
-        let lifetime = lifetime.as_millis().max(1);
+        let lifetime = self.lifetime.as_millis().max(1);
         let elapsed = now.saturating_duration_since(Instant::ZERO).as_millis();
         let epoch = u64::try_from(elapsed / lifetime)
             .unwrap_or(u64::MAX)
@@ -54,14 +60,13 @@ impl CookieJar {
     pub(super) fn is_valid<A: Hash>(
         &mut self,
         rng: &dyn SecureRandom,
-        lifetime: Duration,
         now: Instant,
         peer: &A,
         c_i: ConnId,
         cookie: &[u8; COOKIE_LEN],
     ) -> bool {
         (0..2).any(|back| {
-            self.cookie(rng, lifetime, now, peer, c_i, back)
+            self.cookie(rng, now, peer, c_i, back)
                 .is_some_and(|expected| {
                     // Compared without an early exit, so timing says nothing about the prefix.
                     expected
