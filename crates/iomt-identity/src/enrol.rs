@@ -7,10 +7,10 @@
 //!   verifier key (it signs attestation results). Provisioning the mission makes the signed
 //!   trust package that names the verifier, the reference values and the policy: the
 //!   [`Provisioning`] every device starts from.
-//! - A **device** holds its own key (a [`SoftwareKey`](crate::SoftwareKey) or a secure element
-//!   behind [`Signer`]) and knows its [`Platform`] state as its boot chain measured it. It
-//!   answers the authority's [`Challenge`] with an [`EnrolmentRequest`]: its public key and
-//!   evidence over the challenge's nonce, which also proves it holds the key.
+//! - A **device** holds its own key (a [`SoftwareKey`] or a secure element behind [`Signer`])
+//!   and knows its [`Platform`] state as its boot chain measured it. It answers the
+//!   authority's [`Challenge`] with an [`EnrolmentRequest`]: its public key and evidence over
+//!   the challenge's nonce, which also proves it holds the key.
 //! - The authority appraises the evidence against the reference values and, if the device is
 //!   affirming, issues an [`Enrolment`]: the attestation result, the compact credential for
 //!   radio links and the X.509 certificate for TLS (carrying the result). The device checks

@@ -95,7 +95,7 @@ pub fn evidence(key: &SoftwareKey, nonce: &Nonce, now: Timestamp) -> Vec<u8> {
         .expect("the device signs its evidence")
 }
 
-/// The mission: provisioned at its start `t0` with [`reference`] values and the default
+/// The mission: provisioned at its start `t0` with [`reference()`] values and the default
 /// policy; the authority's X.509 root and credentials it issues through
 /// [`credential_for`](Self::credential_for) run from a day before `t0`.
 pub struct MissionFixture {
