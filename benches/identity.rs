@@ -9,136 +9,73 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use iomt::identity::*;
-use iomt::schema::Timestamp;
-use ring::rand::SystemRandom;
+use iomt_testkit::{DAY, MissionFixture, T0, at, evidence, mission};
 use ring::signature::{self, UnparsedPublicKey};
 use rustls::RootCertStore;
 use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::ParsedCertificate;
 
-const T0: u64 = 1_800_000_000_000;
-
-fn at(ms: u64) -> Timestamp {
-    Timestamp::from_millis(ms).unwrap()
-}
-
 struct Fixture {
-    trust: TrustStore,
+    mission: MissionFixture,
     credential: Vec<u8>,
-    x509_root: Vec<u8>,
     x509_leaf: Vec<u8>,
     device: SoftwareKey,
-    verifier: AttestationVerifier<SoftwareKey>,
     nonce: [u8; 32],
     evidence: Vec<u8>,
     result: Vec<u8>,
     raw_message: Vec<u8>,
     raw_signature: Signature,
-    authority_public: PublicKey,
 }
 
 fn fixture() -> Fixture {
-    let rng = SystemRandom::new();
-    let mission = Mission::new("op-nordic").unwrap();
-    let authority = std::sync::Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());
-    let ca = CertificateAuthority::new(
-        authority.clone(),
-        "op-nordic authority",
-        at(T0 - 1),
-        at(T0 + 86_400_000),
-    )
-    .unwrap();
-    let verifier_key = SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap();
-    let mut reference = ReferenceValues {
-        min_firmware: FirmwareVersion::new(2, 0, 0),
-        require_secure_boot: true,
-        require_debug_disabled: true,
-        ..ReferenceValues::default()
-    };
-    let measurements = vec![
-        Measurement::of(0, "bootloader", b"bootloader v3"),
-        Measurement::of(1, "kernel", b"kernel 6.1"),
-        Measurement::of(2, "app", b"squad-app 2.4"),
-    ];
-    for m in &measurements {
-        reference.allow(&m.component, m.digest);
-    }
-    let package = TrustPackage {
-        sequence: 1,
-        verifiers: vec![verifier_key.public_key()],
-        x509_roots: vec![ca.certificate_der().to_vec()],
-        reference,
-        ..TrustPackage::default()
-    }
-    .sign(&authority)
-    .unwrap();
-    let mut trust = TrustStore::new(
-        authority.public_key(),
-        mission.clone(),
-        TrustStart::FirstBoot,
-    )
-    .unwrap();
-    trust.apply_package(&package).unwrap();
-
-    let device = SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap();
+    let m = MissionFixture::seeded(1);
+    let device = m.device(Algorithm::Ed25519);
     let claims = Credential {
         subject: device.public_key(),
-        mission,
+        mission: mission(),
         roles: Roles::EMPTY.with(Role::Operator).with(Role::Relay),
         not_before: at(T0),
-        not_after: at(T0 + 86_400_000),
+        not_after: at(T0 + DAY),
         serial: 0x0001_0203,
     };
-    let credential = ca.issue_compact(&claims).unwrap();
-    let x509_leaf = ca.issue_x509(&claims, None).unwrap();
+    let credential = m.ca().issue_compact(&claims).unwrap();
+    let x509_leaf = m.ca().issue_x509(&claims, None).unwrap();
 
-    let verifier = AttestationVerifier::new(verifier_key, AppraisalConfig::default());
     let nonce = [0x42; 32];
-    let evidence = Evidence {
-        device: device.public_key().device_id(),
-        nonce: Nonce::new(&nonce).unwrap(),
-        issued_at: at(T0),
-        secure_boot: true,
-        debug: DebugState::DisabledPermanently,
-        firmware: FirmwareVersion::new(2, 4, 1),
-        measurements,
-    }
-    .sign(&device)
-    .unwrap();
+    let evidence = evidence(&device, &Nonce::new(&nonce).unwrap(), at(T0));
     let challenge = Challenge::from_channel_binding(&nonce, at(T0)).unwrap();
-    let appraisal = verifier
+    let appraisal = m
+        .verifier
         .appraise(
             challenge,
             &device.public_key(),
             &evidence,
-            trust.reference_values(),
+            m.trust.reference_values(),
             at(T0),
         )
         .unwrap();
-    let result = verifier.sign_result(&appraisal).unwrap();
+    let result = m.verifier.sign_result(&appraisal).unwrap();
 
     // The raw baseline: one Ed25519 signature over a message as long as the credential.
     let raw_message = vec![0x5a; credential.len()];
-    let raw_signature = authority.sign(&raw_message).unwrap();
+    let raw_signature = m.authority.sign(&raw_message).unwrap();
     Fixture {
-        trust,
+        mission: m,
         credential,
-        x509_root: ca.certificate_der().to_vec(),
         x509_leaf,
         device,
-        verifier,
         nonce,
         evidence,
         result,
         raw_message,
         raw_signature,
-        authority_public: authority.public_key(),
     }
 }
 
 fn benches(c: &mut Criterion) {
     let f = fixture();
+    let trust = &f.mission.trust;
     println!(
         "sizes: credential={} x509_leaf={} evidence={} result={}",
         f.credential.len(),
@@ -151,13 +88,13 @@ fn benches(c: &mut Criterion) {
 
     g.bench_function("verify_credential/iomt", |b| {
         b.iter(|| {
-            f.trust
+            trust
                 .verify_credential(black_box(&f.credential), now)
                 .unwrap()
         })
     });
-    let raw_key =
-        UnparsedPublicKey::new(&signature::ED25519, f.authority_public.as_bytes().to_vec());
+    let authority = f.mission.authority.public_key();
+    let raw_key = UnparsedPublicKey::new(&signature::ED25519, authority.as_bytes().to_vec());
     g.bench_function("verify_credential/ring_ed25519_verify", |b| {
         b.iter(|| {
             raw_key
@@ -171,12 +108,13 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             || Challenge::from_channel_binding(&f.nonce, at(T0)).unwrap(),
             |challenge| {
-                f.verifier
+                f.mission
+                    .verifier
                     .appraise(
                         challenge,
                         &device_key,
                         black_box(&f.evidence),
-                        f.trust.reference_values(),
+                        trust.reference_values(),
                         now,
                     )
                     .unwrap()
@@ -187,7 +125,7 @@ fn benches(c: &mut Criterion) {
 
     g.bench_function("verify_result/iomt", |b| {
         b.iter(|| {
-            f.trust
+            trust
                 .verify_result(black_box(&f.result), &device_key, now)
                 .unwrap()
         })
@@ -195,7 +133,9 @@ fn benches(c: &mut Criterion) {
 
     let mut roots = RootCertStore::empty();
     roots
-        .add(CertificateDer::from(f.x509_root.clone()))
+        .add(CertificateDer::from(
+            f.mission.ca().certificate_der().to_vec(),
+        ))
         .unwrap();
     let leaf = CertificateDer::from(f.x509_leaf.clone());
     let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;

@@ -17,11 +17,6 @@
     reason = "bench set-up: a failed step stops the run where it happened"
 )]
 
-#[path = "../examples/common/mesh_node.rs"]
-mod mesh_node;
-#[path = "../examples/common/sim_router.rs"]
-mod sim_router;
-
 use core::net::Ipv6Addr;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -32,8 +27,7 @@ use iomt::mesh::wire::{Ae, Packet, SubTlvs, Tlv, encode_packet};
 use iomt::mesh::{BABEL_MULTICAST, Channel, InterfaceConfig, Router, RouterConfig, address_of};
 use iomt::schema::{Instant, ShortId};
 use iomt_sim::{Boot, LinkParams, Mobility, NodeId, Point, Seed, Simulator};
-use mesh_node::{MeshNode, short};
-use sim_router::link_local;
+use iomt_testkit::{MeshNode, link_local, short};
 
 const CAPTURED: &[u8] = &[
     0x2a, 0x02, 0x00, 0x4e, 0x04, 0x06, 0x00, 0x00, 0x28, 0x3b, 0x00, 0x64, 0x08, 0x0a, 0x00, 0x00,

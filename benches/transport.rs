@@ -26,33 +26,23 @@
     reason = "bench set-up: a failed step stops the run where it happened"
 )]
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iomt::identity::tls::RotatingCertResolver;
-use iomt::identity::{
-    Algorithm, AttestationResult, CertificateAuthority, Credential, Mission, Roles, SoftwareKey,
-    Tier, TrustPackage, TrustStore,
-};
-use iomt::schema::{DeviceId, Instant, Timestamp};
+use iomt::identity::{Algorithm, SoftwareKey};
+use iomt::schema::{DeviceId, Instant};
 use iomt::transport::tls::{client_config, server_config, server_name};
 use iomt::transport::{
     CipherSuite, ConnId, Endpoint, EndpointConfig, Event, HandshakeRole, IdentityCredentials,
     Initiator, RecordConfig, RecordLayer, Responder, RingBackend, StaticCredentials, Suites,
-    WallClock,
 };
+use iomt_testkit::{MissionFixture, T0, TestDevice};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
 use rustls::pki_types::UnixTime;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
-
-const T0: u64 = 1_800_000_000_000;
-
-fn at(ms: u64) -> Timestamp {
-    Timestamp::from_millis(ms).unwrap()
-}
 
 /// rustls' clock: a fixed time inside every validity window.
 #[derive(Debug)]
@@ -66,92 +56,25 @@ impl rustls::time_provider::TimeProvider for FixedTime {
     }
 }
 
-/// One device of the mission: its key, compact credential, result, certificate.
-struct Device {
-    key: Arc<SoftwareKey>,
-    credential: Vec<u8>,
-    result: Vec<u8>,
-    certificate: Vec<u8>,
+/// The mission and two of its devices, Ed25519, attested for an hour.
+struct TwoDevices {
+    fixture: MissionFixture,
+    a: TestDevice,
+    b: TestDevice,
 }
 
-struct Mission1 {
-    trust: TrustStore,
-    a: Device,
-    b: Device,
-}
-
-fn mission() -> Mission1 {
-    let rng = SystemRandom::new();
-    let authority = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());
-    let ca = CertificateAuthority::new(
-        authority.clone(),
-        "op-nordic authority",
-        at(T0 - 86_400_000),
-        at(T0 + 86_400_000),
-    )
-    .unwrap();
-    let verifier = SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap();
-    let package = TrustPackage {
-        sequence: 1,
-        verifiers: vec![verifier.public_key()],
-        x509_roots: vec![ca.certificate_der().to_vec()],
-        ..TrustPackage::default()
-    }
-    .sign(&*authority)
-    .unwrap();
-    let mut trust = TrustStore::new(
-        authority.public_key(),
-        Mission::new("op-nordic").unwrap(),
-        iomt::identity::TrustStart::FirstBoot,
-    )
-    .unwrap();
-    trust.apply_package(&package).unwrap();
-    let device = |serial| {
-        let key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &rng).unwrap());
-        let claims = Credential {
-            subject: key.public_key(),
-            mission: Mission::new("op-nordic").unwrap(),
-            roles: Roles::EMPTY,
-            not_before: at(T0 - 1000),
-            not_after: at(T0 + 86_400_000),
-            serial,
-        };
-        let result = AttestationResult {
-            device: key.public_key().device_id(),
-            key: key.public_key(),
-            tier: Tier::Affirming,
-            statuses: BTreeMap::new(),
-            issued_at: at(T0 - 1000),
-            expires_at: at(T0 + 3_600_000),
-        }
-        .sign(&verifier)
-        .unwrap();
-        Device {
-            credential: ca.issue_compact(&claims).unwrap(),
-            certificate: ca.issue_x509(&claims, Some(&result)).unwrap(),
-            result,
-            key,
-        }
-    };
-    Mission1 {
-        a: device(1),
-        b: device(2),
-        trust,
+fn mission() -> TwoDevices {
+    let fixture = MissionFixture::seeded(1);
+    TwoDevices {
+        a: fixture.enrol(Algorithm::Ed25519, 3_600_000),
+        b: fixture.enrol(Algorithm::Ed25519, 3_600_000),
+        fixture,
     }
 }
 
-fn identity(m: &Mission1, device: &Device, peer: &Device) -> Arc<IdentityCredentials> {
-    let creds = IdentityCredentials::new(
-        Arc::new(RwLock::new(m.trust.clone())),
-        device.key.clone(),
-        WallClock::new(Instant::ZERO, at(T0)),
-    );
-    creds
-        .set_credential(&device.credential, Instant::ZERO)
-        .unwrap();
-    creds
-        .set_result(device.result.clone(), Instant::ZERO)
-        .unwrap();
+/// `device`'s EDHOC credentials, `peer`'s credential already verified and cached.
+fn identity(m: &TwoDevices, device: &TestDevice, peer: &TestDevice) -> Arc<IdentityCredentials> {
+    let creds = m.fixture.credentials(device);
     creds.learn_peer(&peer.credential, Instant::ZERO).unwrap();
     Arc::new(creds)
 }
@@ -214,13 +137,13 @@ struct TlsPair {
     name: rustls::pki_types::ServerName<'static>,
 }
 
-fn tls_pair(m: &Mission1) -> TlsPair {
-    let resolver = |d: &Device| {
+fn tls_pair(m: &TwoDevices) -> TlsPair {
+    let resolver = |d: &TestDevice| {
         let r = RotatingCertResolver::new();
         r.install(vec![d.certificate.clone()], d.key.clone());
         r
     };
-    let trust = || Arc::new(RwLock::new(m.trust.clone()));
+    let trust = || m.fixture.store();
     TlsPair {
         client: client_config(trust(), None, resolver(&m.a), Arc::new(FixedTime)).unwrap(),
         server: server_config(trust(), None, resolver(&m.b), Arc::new(FixedTime)).unwrap(),

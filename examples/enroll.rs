@@ -1,7 +1,10 @@
 //! Enrolment and the life of a device's trust, offline.
 //!
-//! A device proves its state to a verifier and receives an attestation result and a
-//! credential; a peer verifies both offline and trusts it. Then the device's firmware digest
+//! The mission authority provisions the mission and enrols a device through
+//! `iomt::identity::enrol`: the device answers a challenge with its key and evidence, the
+//! authority appraises it and issues an attestation result and a credential (compact and
+//! X.509), and the device checks them through its own trust store. A peer verifies credential
+//! and result offline and trusts the device. Then the device's firmware digest
 //! changes: re-attestation contraindicates it and the peer quarantines it (it may still reach a
 //! command post, never relay). Finally a revocation delta floods through the mission and every
 //! peer refuses it.
@@ -17,6 +20,7 @@
 
 use std::error::Error;
 
+use iomt::identity::enrol::{MissionAuthority, MissionConfig, Platform};
 use iomt::identity::*;
 use iomt::rand::SystemRandom;
 use iomt::schema::Timestamp;
@@ -30,135 +34,98 @@ fn at(ms: u64) -> Result<Timestamp, Box<dyn Error>> {
 fn main() -> Result<(), Box<dyn Error>> {
     let rng = SystemRandom::new();
     let t0 = 1_800_000_000_000;
-    let mission = Mission::new("op-nordic")?;
+    let now = at(t0)?;
 
-    // Provisioning: the mission authority and the attestation verifier, and the trust package
-    // every device carries (anchors, verifier keys, reference values, policy digest).
-    let authority = SoftwareKey::generate(Algorithm::Ed25519, &rng)?;
-    let verifier_key = SoftwareKey::generate(Algorithm::Ed25519, &rng)?;
-    let verifier_public = verifier_key.public_key();
-    let verifier = AttestationVerifier::new(verifier_key, AppraisalConfig::default());
-    let firmware = [
-        Measurement::of(0, "bootloader", b"bootloader v3"),
-        Measurement::of(1, "kernel", b"kernel 6.1 hardened"),
-        Measurement::of(2, "radio-fw", b"radio firmware 4.2"),
-    ];
+    // What every device of the mission runs, as its boot chain measures it.
+    let platform = Platform {
+        secure_boot: true,
+        debug: DebugState::DisabledPermanently,
+        firmware: FirmwareVersion::new(4, 2, 0),
+        measurements: vec![
+            Measurement::of(0, "bootloader", b"bootloader v3"),
+            Measurement::of(1, "kernel", b"kernel 6.1 hardened"),
+            Measurement::of(2, "radio-fw", b"radio firmware 4.2"),
+        ],
+    };
+
+    // Provisioning: the mission authority (with its attestation verifier) and the trust
+    // package every device carries (anchors, verifier keys, reference values, policy digest).
     let mut reference = ReferenceValues {
         min_firmware: FirmwareVersion::new(4, 0, 0),
         require_secure_boot: true,
         require_debug_disabled: true,
         ..ReferenceValues::default()
     };
-    for m in &firmware {
+    for m in &platform.measurements {
         reference.allow(&m.component, m.digest);
     }
-    let policy = Policy::default();
-    let package = TrustPackage {
-        sequence: 1,
-        verifiers: vec![verifier_public],
-        reference,
-        policy_digest: policy.digest(),
-        ..TrustPackage::default()
-    }
-    .sign(&authority)?;
-    let provision = || -> Result<TrustStore, Box<dyn Error>> {
-        let mut trust = TrustStore::new(
-            authority.public_key(),
-            mission.clone(),
-            TrustStart::FirstBoot,
-        )?;
-        trust.apply_package(&package)?;
-        trust.install_policy(Policy::default())?;
-        Ok(trust)
-    };
-    let verifier_trust = provision()?;
-    let mut peers = [provision()?, provision()?];
+    let config = MissionConfig::new(Mission::new("op-nordic")?, reference);
+    let mut authority = MissionAuthority::generate(config, now, &rng)?;
+    let provisioning = authority.provisioning().clone();
+    let policy = &provisioning.policy;
+    let mut peers = [provisioning.trust_store()?, provisioning.trust_store()?];
     println!(
-        "trust package #1: {} bytes, installed on the verifier and 2 peers",
-        package.len()
+        "trust package #1: {} bytes, installed on 2 peers",
+        provisioning.package.len()
     );
 
-    // The device (an ES256 key, EDHOC suite 6) proves its state to the verifier.
+    // The device (an ES256 key, EDHOC suite 6) answers the authority's challenge with its key
+    // and evidence; the authority appraises it and issues a result and a credential in both
+    // forms (compact for the radio, X.509 for TLS).
     let device = SoftwareKey::generate(Algorithm::EcdsaP256, &rng)?;
     let device_id = device.public_key().device_id();
-    let now = at(t0)?;
     let challenge = Challenge::new(&rng, now)?;
-    let evidence = Evidence {
-        device: device_id,
-        nonce: challenge.nonce().clone(),
-        issued_at: now,
-        secure_boot: true,
-        debug: DebugState::DisabledPermanently,
-        firmware: FirmwareVersion::new(4, 2, 0),
-        measurements: firmware.to_vec(),
-    };
-    let signed_evidence = evidence.sign(&device)?;
-    let appraisal = verifier.appraise(
-        challenge,
-        &device.public_key(),
-        &signed_evidence,
-        verifier_trust.reference_values(),
-        now,
-    )?;
-    let result = verifier.sign_result(&appraisal)?;
+    let request = platform.request(&device, challenge.nonce(), now)?;
+    let roles = Roles::EMPTY.with(Role::Operator).with(Role::Relay);
+    let enrolment = authority.enrol(challenge, &request, roles, now)?;
+    // The device checks what it received through its own trust store before installing it.
+    let own = enrolment.verify(&provisioning.trust_store()?, &device.public_key(), now)?;
     println!(
         "device {device_id}: evidence {} bytes appraised {:?}; attestation result {} bytes",
-        signed_evidence.len(),
-        appraisal.tier(),
-        result.len()
+        request.evidence.len(),
+        own.result.tier(),
+        enrolment.result.len()
     );
-
-    // The authority issues its credential (compact form for the radio).
-    let credential = Credential {
-        subject: device.public_key(),
-        mission: mission.clone(),
-        roles: Roles::EMPTY.with(Role::Operator).with(Role::Relay),
-        not_before: now,
-        not_after: at(t0 + 24 * 60 * MINUTE)?,
-        serial: 1,
-    }
-    .sign(&authority)?;
-    println!("compact credential: {} bytes", credential.len());
+    println!(
+        "compact credential: {} bytes (serial {}); X.509 certificate: {} bytes",
+        enrolment.credential.len(),
+        own.credential.serial(),
+        enrolment.certificate.len()
+    );
+    let (credential, result) = (&enrolment.credential, &enrolment.result);
 
     // A peer verifies credential and result offline, and trusts the device.
     let later = at(t0 + MINUTE)?;
-    let verified = peers[0].verify_credential(&credential, later)?;
+    let verified = peers[0].verify_credential(credential, later)?;
     let mut state = PeerTrust::new(&verified);
-    let passport = peers[0].verify_result(&result, verified.public_key(), later)?;
+    let passport = peers[0].verify_result(result, verified.public_key(), later)?;
     state.on_result(&passport, later)?;
     println!(
         "peer 1: {:?}; may relay: {}",
         state.state(),
-        state.may(&policy, Action::Relay)
+        state.may(policy, Action::Relay)
     );
 
     // The device's radio firmware digest changes. Re-attestation contraindicates it.
     let now = at(t0 + 5 * MINUTE)?;
+    let mut implanted = platform.clone();
+    implanted.measurements[2] = Measurement::of(2, "radio-fw", b"radio firmware 4.2 + implant");
     let challenge = Challenge::new(&rng, now)?;
-    let mut tampered = evidence.clone();
-    tampered.nonce = challenge.nonce().clone();
-    tampered.issued_at = now;
-    tampered.measurements[2] = Measurement::of(2, "radio-fw", b"radio firmware 4.2 + implant");
-    let appraisal = verifier.appraise(
-        challenge,
-        &device.public_key(),
-        &tampered.sign(&device)?,
-        verifier_trust.reference_values(),
-        now,
-    )?;
+    let evidence = implanted.evidence(&device, challenge.nonce(), now)?;
+    let attested = authority.attest(challenge, &device.public_key(), &evidence, now)?;
     println!(
         "re-attestation: {:?}, findings {:?}",
-        appraisal.tier(),
-        appraisal.findings()
+        attested.appraisal.tier(),
+        attested.appraisal.findings()
     );
-    let bad_result = verifier.sign_result(&appraisal)?;
+    let bad_result = attested.result;
     let passport = peers[0].verify_result(&bad_result, verified.public_key(), now)?;
     state.on_result(&passport, now)?;
     println!(
         "peer 1: {:?}; may reach a command post: {}, may relay: {}",
         state.state(),
-        state.may(&policy, Action::ReachCommandPost),
-        state.may(&policy, Action::Relay)
+        state.may(policy, Action::ReachCommandPost),
+        state.may(policy, Action::Relay)
     );
 
     // The authority revokes the device; the delta floods through the mesh.
@@ -170,13 +137,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             at: now,
         }],
     }
-    .sign(&authority)?;
+    .sign(authority.authority())?;
     println!("revocation delta: {} bytes", delta.len());
     for (i, peer) in peers.iter_mut().enumerate() {
         let changed = peer.apply_revocation(&delta)?;
         let again = peer.apply_revocation(&delta)?;
         let refused = peer
-            .verify_credential(&credential, now)
+            .verify_credential(credential, now)
             .map(|_| ())
             .unwrap_err();
         println!(
@@ -188,7 +155,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "peer 1: {:?}; may reach a command post: {}",
         state.state(),
-        state.may(&policy, Action::ReachCommandPost)
+        state.may(policy, Action::ReachCommandPost)
     );
     Ok(())
 }

@@ -15,13 +15,6 @@
     reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
 )]
 
-#[path = "common/mesh_node.rs"]
-mod mesh_node;
-#[path = "common/route_coverage.rs"]
-mod route_coverage;
-#[path = "common/sim_router.rs"]
-mod sim_router;
-
 use std::time::Duration;
 
 use iomt::mesh::InterfaceConfig;
@@ -31,9 +24,7 @@ use iomt_sim::{
     Action, Boot, Convergence, Loss, Metrics, Mobility, NodeId, Observer, Point, Purpose,
     RadioParams, RandomWaypoint, Seed, Simulator, below,
 };
-use mesh_node::{MeshNode, short};
-use route_coverage::coverage;
-use sim_router::link_local;
+use iomt_testkit::{MeshNode, coverage, link_local, short};
 
 const NODES: u32 = 50;
 

@@ -1,7 +1,8 @@
 //! Two devices meet over a lossy radio link.
 //!
-//! A sensor and a command post enrol with their mission (credential from the authority,
-//! attestation result from the verifier after appraising their evidence). They run EDHOC over
+//! A sensor and a command post enrol with their mission through `iomt::identity::enrol`
+//! (credential from the authority, attestation result from its verifier after appraising their
+//! evidence). They run EDHOC over
 //! a simulated radio link that loses, duplicates and delays datagrams: each checks the other's
 //! credential and attestation result through `iomt-identity`, and the command post also asks
 //! for evidence bound to the handshake. They exchange records while the record keys rotate.
@@ -19,18 +20,17 @@
     reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
 )]
 
-#[path = "common/enrolment.rs"]
-mod enrolment;
-
-use std::sync::Arc;
+use std::error::Error;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use iomt::identity::enrol::{MissionAuthority, MissionConfig, Platform};
 use iomt::identity::*;
 use iomt::rand::SystemRandom;
 use iomt::schema::{Instant, Timestamp};
-use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId};
+use iomt::transport::{Endpoint, EndpointConfig, Event, IdentityCredentials, SessionId, WallClock};
 
-use enrolment::{Hardware, MissionAuthority, Res};
+type Res<T> = Result<T, Box<dyn Error>>;
 
 const SEED: u64 = 0x5eed_2026;
 /// The radio loses one datagram in five.
@@ -45,26 +45,70 @@ fn at(ms: u64) -> Res<Timestamp> {
     Timestamp::from_millis(ms).ok_or_else(|| "timestamp out of range".into())
 }
 
-/// A device of the mission: its name, attester and credentials.
+/// The firmware every device of the mission runs, as its boot chain measures it.
+fn platform() -> Platform {
+    Platform {
+        secure_boot: true,
+        debug: DebugState::DisabledPermanently,
+        firmware: FirmwareVersion::new(4, 2, 0),
+        measurements: vec![
+            Measurement::of(0, "bootloader", b"bootloader v3"),
+            Measurement::of(1, "radio-fw", b"radio firmware 4.2"),
+        ],
+    }
+}
+
+/// The mission: its authority appraises evidence against this firmware, and its results last
+/// five minutes.
+fn provision(rng: &SystemRandom) -> Res<MissionAuthority> {
+    let mut reference = ReferenceValues {
+        min_firmware: FirmwareVersion::new(4, 0, 0),
+        require_secure_boot: true,
+        require_debug_disabled: true,
+        ..ReferenceValues::default()
+    };
+    for m in platform().measurements {
+        reference.allow(&m.component, m.digest);
+    }
+    let mut config = MissionConfig::new(Mission::new("op-nordic")?, reference);
+    config.appraisal.result_lifetime = RESULT_LIFETIME;
+    Ok(MissionAuthority::generate(config, at(START_MS)?, rng)?)
+}
+
+/// A device of the mission: its name, key and credentials.
 struct Device {
     name: String,
-    hw: Arc<Hardware>,
+    key: Arc<SoftwareKey>,
     creds: IdentityCredentials,
 }
 
-fn enrol(m: &MissionAuthority, name: &str, role: Role, rng: &SystemRandom) -> Res<Device> {
-    let key = SoftwareKey::generate(Algorithm::Ed25519, rng)?;
-    let device = m.enrol(key, Roles::EMPTY.with(role))?;
+/// A device enrols at the mission's start with `role`, and installs what it received as its
+/// credentials for EDHOC, on a wall clock that reads the start at `Instant::ZERO`.
+fn enrol(m: &mut MissionAuthority, name: &str, role: Role, rng: &SystemRandom) -> Res<Device> {
+    let start = at(START_MS)?;
+    let key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, rng)?);
+    // The authority challenges the device; its key and evidence over the nonce enrol it.
+    let challenge = Challenge::new(rng, start)?;
+    let request = platform().request(&*key, challenge.nonce(), start)?;
+    let enrolment = m.enrol(challenge, &request, Roles::EMPTY.with(role), start)?;
+    // Installing verifies both through the device's own trust store; peers' evidence requests
+    // are answered from its platform.
+    let trust = Arc::new(RwLock::new(m.provisioning().trust_store()?));
+    let attester = key.clone();
+    let creds = IdentityCredentials::new(trust, key.clone(), WallClock::new(Instant::ZERO, start))
+        .with_attester(move |nonce: &Nonce, now| platform().evidence(&*attester, nonce, now).ok());
+    creds.set_credential(&enrolment.credential, Instant::ZERO)?;
+    creds.set_result(enrolment.result.clone(), Instant::ZERO)?;
     println!(
         "{name:>6}: enrolled as {}, credential {} bytes, attestation result {} bytes",
-        device.hw.key.public_key().device_id(),
-        device.credential.len(),
-        device.result.len()
+        key.public_key().device_id(),
+        enrolment.credential.len(),
+        enrolment.result.len()
     );
     Ok(Device {
         name: name.to_owned(),
-        hw: device.hw,
-        creds: device.creds,
+        key,
+        creds,
     })
 }
 
@@ -173,32 +217,23 @@ impl Radio {
 
 fn main() -> Res<()> {
     let rng = SystemRandom::new();
-    let m = MissionAuthority::new(
-        "op-nordic",
-        SoftwareKey::generate(Algorithm::Ed25519, &rng)?,
-        SoftwareKey::generate(Algorithm::Ed25519, &rng)?,
-        AppraisalConfig {
-            result_lifetime: RESULT_LIFETIME,
-            ..AppraisalConfig::default()
-        },
-        at(START_MS)?,
-    )?;
-    let sensor = enrol(&m, "sensor", Role::Sensor, &rng)?;
-    let post = enrol(&m, "post", Role::CommandPost, &rng)?;
+    let mut m = provision(&rng)?;
+    let sensor = enrol(&mut m, "sensor", Role::Sensor, &rng)?;
+    let post = enrol(&mut m, "post", Role::CommandPost, &rng)?;
 
     // The command post hosts a verifier too: it asks every peer for evidence bound to the
     // handshake, on top of the attestation result.
-    let post_id = post.hw.key.public_key().device_id();
+    let post_id = post.key.public_key().device_id();
     let post_creds = Arc::new(post.creds.require_fresh_evidence(m.verifier()));
     let sensor_creds = Arc::new(sensor.creds);
 
     let mut config = EndpointConfig::default();
     config.record.key_update_after_records = 64;
-    let rng = Arc::new(SystemRandom::new());
+    let random = Arc::new(SystemRandom::new());
     let mut radio = Radio {
         eps: [
-            Endpoint::new(config.clone(), sensor_creds.clone(), rng.clone()),
-            Endpoint::new(config, post_creds.clone(), rng),
+            Endpoint::new(config.clone(), sensor_creds.clone(), random.clone()),
+            Endpoint::new(config, post_creds.clone(), random),
         ],
         names: [sensor.name.clone(), post.name.clone()],
         now: Instant::ZERO,
@@ -310,8 +345,11 @@ fn main() -> Res<()> {
     println!("\n-- four minutes later the post re-attests; the sensor does not");
     let four_minutes = Instant::ZERO + Duration::from_secs(4 * 60);
     radio.run(four_minutes, |r, n, e| report(r, n, e, &mut sessions));
-    let fresh = m.attest(&post.hw, post_creds.wall_clock(radio.now))?;
-    post_creds.set_result(fresh, radio.now)?;
+    let wall = post_creds.wall_clock(radio.now);
+    let challenge = Challenge::new(&rng, wall)?;
+    let evidence = platform().evidence(&*post.key, challenge.nonce(), wall)?;
+    let fresh = m.attest(challenge, &post.key.public_key(), &evidence, wall)?;
+    post_creds.set_result(fresh.result, radio.now)?;
     println!("{}   post: new attestation result installed", radio.t());
 
     println!("\n-- six minutes: the sensor's attestation result has expired");

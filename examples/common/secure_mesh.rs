@@ -20,8 +20,7 @@ use iomt::transport::{
     TransmitKind,
 };
 use iomt_sim::{Counter, NodeId, Received};
-
-use super::sim_router::{router_input, router_transmit};
+use iomt_testkit::{router_input, router_transmit};
 
 /// How long the mesh keeps a datagram before dropping it.
 pub const DATAGRAM_LIFETIME: Duration = Duration::from_secs(30);

@@ -4,7 +4,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use iomt::identity::{AppraisalConfig, Role, Roles, SoftwareKey, TrustStore};
+use iomt::identity::enrol::{MissionAuthority, MissionConfig, Platform};
+use iomt::identity::{
+    Challenge, DebugState, FirmwareVersion, Measurement, Mission, ReferenceValues, Role, Roles,
+    SoftwareKey, TrustStore,
+};
 use iomt::mesh::{InterfaceConfig, MacKey, Router, RouterConfig};
 use iomt::rand::SystemRandom;
 use iomt::schema::{
@@ -12,16 +16,16 @@ use iomt::schema::{
     Position, Precedence, ShortId, Timestamp,
 };
 use iomt::transport::{
-    BackhaulPolicy, CloseReason, Endpoint, EndpointConfig, HandshakeError, SessionId,
+    BackhaulPolicy, CloseReason, Endpoint, EndpointConfig, HandshakeError, IdentityCredentials,
+    SessionId, WallClock,
 };
 use iomt_sim::{Node, NodeId, Point, Received, Transmit};
+use iomt_testkit::{Hardware, link_local};
 
-use super::enrolment::{MissionAuthority, Res};
 use super::field::Field;
 use super::post::Post;
 use super::secure_mesh::{SecureMesh, Up};
-use super::sim_router::link_local;
-use super::{HELLO, POST, START_MS, UAV, names};
+use super::{HELLO, POST, Res, START_MS, UAV, names};
 
 /// Who is who: device numbers, names, ShortIds (router-id, mesh address and credential kid)
 /// and DeviceIds.
@@ -256,16 +260,80 @@ fn seeded_key(seed: u64, label: &str) -> Res<SoftwareKey> {
     Ok(SoftwareKey::from_ed25519_seed(digest.as_ref().try_into()?)?)
 }
 
+/// The firmware every device of the mission runs, as its boot chain measures it.
+fn platform() -> Platform {
+    Platform {
+        secure_boot: true,
+        debug: DebugState::DisabledPermanently,
+        firmware: FirmwareVersion::new(4, 2, 0),
+        measurements: vec![
+            Measurement::of(0, "bootloader", b"bootloader v3"),
+            Measurement::of(1, "radio-fw", b"radio firmware 4.2"),
+        ],
+    }
+}
+
+/// A device as enrolment leaves it: its hardware, its credentials for EDHOC (credential and
+/// attestation result installed), the trust store they decide with, and the two documents.
+struct Enrolled {
+    hw: Arc<Hardware>,
+    creds: IdentityCredentials,
+    trust: Arc<RwLock<TrustStore>>,
+    credential: Vec<u8>,
+    result: Vec<u8>,
+}
+
+/// The device holding `key` enrols at `start` with `roles`: it answers the authority's
+/// challenge, installs its credential and result on a wall clock that reads `start` at
+/// `Instant::ZERO`, and answers peers' evidence requests from its hardware.
+fn enrol(
+    authority: &mut MissionAuthority,
+    key: SoftwareKey,
+    roles: Roles,
+    start: Timestamp,
+    rng: &SystemRandom,
+) -> Res<Enrolled> {
+    let hw = Arc::new(Hardware::new(Arc::new(key), platform()));
+    let challenge = Challenge::new(rng, start)?;
+    let request = hw.request(challenge.nonce(), start)?;
+    let enrolment = authority.enrol(challenge, &request, roles, start)?;
+    let trust = Arc::new(RwLock::new(authority.provisioning().trust_store()?));
+    let creds = IdentityCredentials::new(
+        trust.clone(),
+        hw.key.clone(),
+        WallClock::new(Instant::ZERO, start),
+    )
+    .with_attester(hw.attester());
+    creds.set_credential(&enrolment.credential, Instant::ZERO)?;
+    creds.set_result(enrolment.result.clone(), Instant::ZERO)?;
+    Ok(Enrolled {
+        hw,
+        creds,
+        trust,
+        credential: enrolment.credential,
+        result: enrolment.result,
+    })
+}
+
 /// Enrols every device and builds its stack, in device order; also says what enrolment made.
 pub fn provision(seed: u64) -> Res<(Vec<Device>, Arc<Roster>, String)> {
     let start = Timestamp::from_millis(START_MS).ok_or("timestamp out of range")?;
-    let authority = MissionAuthority::new(
-        "op-nordic",
-        seeded_key(seed, "authority")?,
-        seeded_key(seed, "verifier")?,
-        AppraisalConfig::default(),
+    let mut reference = ReferenceValues {
+        min_firmware: FirmwareVersion::new(4, 0, 0),
+        require_secure_boot: true,
+        require_debug_disabled: true,
+        ..ReferenceValues::default()
+    };
+    for m in platform().measurements {
+        reference.allow(&m.component, m.digest);
+    }
+    let mut authority = MissionAuthority::new(
+        MissionConfig::new(Mission::new("op-nordic")?, reference),
+        Arc::new(seeded_key(seed, "authority")?),
+        Arc::new(seeded_key(seed, "verifier")?),
         start,
     )?;
+    let rng = SystemRandom::new();
     let names = names();
     let roles = |i: usize| match i {
         POST => Roles::EMPTY.with(Role::CommandPost),
@@ -273,7 +341,15 @@ pub fn provision(seed: u64) -> Res<(Vec<Device>, Arc<Roster>, String)> {
         _ => Roles::EMPTY.with(Role::Operator).with(Role::Relay),
     };
     let enrolled = (names.iter().enumerate())
-        .map(|(i, name)| authority.enrol(seeded_key(seed, name)?, roles(i)))
+        .map(|(i, name)| {
+            enrol(
+                &mut authority,
+                seeded_key(seed, name)?,
+                roles(i),
+                start,
+                &rng,
+            )
+        })
         .collect::<Res<Vec<_>>>()?;
     let said = format!(
         "enrolled {} devices: compact credentials of {} bytes, attestation results of {} \
@@ -326,7 +402,7 @@ pub fn provision(seed: u64) -> Res<(Vec<Device>, Arc<Roster>, String)> {
                 let backhaul = BackhaulPolicy::new(e.trust.clone())
                     .require_fresh_evidence(authority.verifier());
                 App::Post(Box::new(Post::new(
-                    authority.authority.clone(),
+                    authority.authority().clone(),
                     policy,
                     Arc::new(backhaul),
                     roster.clone(),

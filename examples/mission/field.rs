@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use iomt::identity::Nonce;
 use iomt::schema::*;
 use iomt::transport::post_handshake::{AttestError, BackhaulMessage};
 use iomt::transport::{
@@ -11,9 +10,9 @@ use iomt::transport::{
     PostHandshakeAttester, SessionId,
 };
 use iomt_sim::Point;
+use iomt_testkit::Hardware;
 
 use super::device::{Io, Note, key, position};
-use super::enrolment::Hardware;
 use super::secure_mesh::CONTROL;
 use super::{MAX_TRIES, POST, RETRY};
 
@@ -305,8 +304,7 @@ impl Field {
         let Ok(binding) = EdhocBinding::from_session(&io.stack.endpoint, session) else {
             return;
         };
-        let hw = self.hw.clone();
-        let evidence: Arc<dyn Attester> = Arc::new(move |nonce: &Nonce, at| hw.evidence(nonce, at));
+        let evidence: Arc<dyn Attester> = Arc::new(self.hw.attester());
         let Ok(mut attester) =
             PostHandshakeAttester::new(&binding, self.result.clone(), Some(evidence))
         else {

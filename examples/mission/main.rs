@@ -44,14 +44,8 @@
     reason = "example code keeps to the calls it shows: a failed step stops it where it happened"
 )]
 
-#[path = "../common/enrolment.rs"]
-mod enrolment;
-#[path = "../common/route_coverage.rs"]
-mod route_coverage;
 #[path = "../common/secure_mesh.rs"]
 mod secure_mesh;
-#[path = "../common/sim_router.rs"]
-mod sim_router;
 
 #[path = "device.rs"]
 mod device;
@@ -70,10 +64,11 @@ use iomt_sim::{
 };
 
 use device::{App, Device, Note, Roster, provision};
-use enrolment::Res;
+use iomt_testkit::coverage;
 use post::Contact;
-use route_coverage::coverage;
 use secure_mesh::OnAir;
+
+pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 pub(crate) const SEED: u64 = 0x2026_1121;
 /// 2026-11-21 08:00 UTC, the wall-clock time at `Instant::ZERO`.

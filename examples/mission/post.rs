@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 
 use iomt::identity::{
     Action, PeerTrust, Policy, PublicKey, Revocation, RevocationDelta, RevocationReason,
-    RevocationTarget, SoftwareKey,
+    RevocationTarget, Signer,
 };
 use iomt::schema::*;
 use iomt::transport::post_handshake::{AttestError, BackhaulMessage};
@@ -47,7 +47,7 @@ pub struct Contact {
 
 pub struct Post {
     /// Signs revocation deltas: the mission authority sits with the post.
-    authority: Arc<SoftwareKey>,
+    authority: Arc<dyn Signer>,
     /// The mission's policy, as the trust package pinned it.
     policy: Policy,
     backhaul: Arc<BackhaulPolicy>,
@@ -62,7 +62,7 @@ pub struct Post {
 
 impl Post {
     pub fn new(
-        authority: Arc<SoftwareKey>,
+        authority: Arc<dyn Signer>,
         policy: Policy,
         backhaul: Arc<BackhaulPolicy>,
         roster: Arc<Roster>,

@@ -427,6 +427,64 @@ pub enum RevocationError {
     Full(usize),
 }
 
+/// Why enrolment, re-attestation or provisioning failed ([`enrol`](crate::enrol)).
+///
+/// Classed by fault: the device's evidence or state ([`Appraisal`](Self::Appraisal),
+/// [`NotAffirming`](Self::NotAffirming)); what the device received and checks
+/// ([`Credential`](Self::Credential), [`Result`](Self::Result), [`NotOurKey`](Self::NotOurKey),
+/// [`Certificate`](Self::Certificate), [`CertificateMismatch`](Self::CertificateMismatch));
+/// the provisioning ([`Package`](Self::Package), [`Restore`](Self::Restore)); and local
+/// failures of the authority ([`Key`](Self::Key), [`Sign`](Self::Sign),
+/// [`TimeOutOfRange`](Self::TimeOutOfRange), [`SerialsExhausted`](Self::SerialsExhausted)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrolError {
+    /// The evidence cannot be trusted at all: forged, replayed, stale or malformed.
+    #[error("evidence refused: {0}")]
+    Appraisal(#[from] AppraisalError),
+    /// The evidence was appraised, and the device's state is not affirming: no credential.
+    #[error("device appraised {tier:?}, not affirming: {findings:?}")]
+    NotAffirming {
+        /// The overall tier.
+        tier: Tier,
+        /// What the appraisal found.
+        findings: Vec<crate::attest::Finding>,
+    },
+    /// The credential the device received does not verify through its trust store.
+    #[error("issued credential refused: {0}")]
+    Credential(#[from] CredentialError),
+    /// The attestation result the device received does not verify, or is not affirming.
+    #[error("issued attestation result refused: {0}")]
+    Result(#[from] ResultError),
+    /// The credential names another key than the device's.
+    #[error("the issued credential is for another key")]
+    NotOurKey,
+    /// The certificate does not parse as an `iomt` certificate.
+    #[error("issued certificate unreadable: {0}")]
+    Certificate(CredentialError),
+    /// The certificate and the credential or result disagree on the named field.
+    #[error("issued certificate disagrees with the credential on its {0}")]
+    CertificateMismatch(&'static str),
+    /// The trust package or the policy was refused while provisioning a trust store.
+    #[error("provisioning refused: {0}")]
+    Package(#[from] PackageError),
+    /// A trust store could not be started.
+    #[error("trust store: {0}")]
+    Restore(#[from] RestoreError),
+    /// A key could not be generated.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// An authority or verifier key could not sign.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// A validity window does not fit the range of a [`Timestamp`].
+    #[error("validity window out of the timestamp range")]
+    TimeOutOfRange,
+    /// Every serial number has been issued.
+    #[error("no serial number left to issue")]
+    SerialsExhausted,
+}
+
 /// A [`Timestamp`] in RFC 3339 form, UTC (`2026-12-04T12:00:00Z`), with milliseconds when it
 /// has any.
 pub(crate) struct Utc(pub(crate) Timestamp);

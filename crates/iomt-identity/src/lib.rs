@@ -22,6 +22,10 @@
 //!   [`AttestationVerifier`] against [`ReferenceValues`] with a [`Challenge`] it issued, signed
 //!   as an [`AttestationResult`] that relying parties check offline
 //!   ([`TrustStore::verify_result`] returns a [`VerifiedResult`]).
+//! - **Enrolment** ([`enrol`]): the mission authority provisions the mission (keys, trust
+//!   package, X.509 root) and enrols devices: it appraises their evidence against a challenge
+//!   and issues the attestation result, the compact credential and the certificate, which the
+//!   device checks through its own trust store.
 //! - **Continuous trust**: [`PeerTrust`] moves a peer through [`TrustState`]s; a [`Policy`]
 //!   says what each role and state may do ([`PeerTrust::may`]).
 //! - **Persistence**: a [`TrustStore`] starts from a [`TrustStart`], either the
@@ -113,6 +117,7 @@ mod attest;
 pub mod cbor;
 pub mod cose;
 mod credential;
+pub mod enrol;
 mod error;
 pub mod key;
 mod package;
@@ -138,7 +143,7 @@ pub use attest::{
 };
 pub use credential::{BadMission, Credential, Mission, Role, Roles};
 pub use error::{
-    AppraisalError, CredentialError, DecodeError, KeyError, PackageError, RestoreError,
+    AppraisalError, CredentialError, DecodeError, EnrolError, KeyError, PackageError, RestoreError,
     ResultError, RevocationError, SignError,
 };
 pub use key::{Algorithm, BadSignature, PublicKey, Signature, Signer, SoftwareKey};

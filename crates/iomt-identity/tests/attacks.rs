@@ -9,18 +9,16 @@
 //! - Private keys never show in `Debug`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use core::time::Duration;
 use std::sync::{Arc, RwLock};
 
-use common::*;
 use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::tls::{
     DeviceClientVerifier, DeviceServerVerifier, PathError, Refusal, ResultStore,
     RotatingCertResolver, SharedTrust, server_name,
 };
 use iomt_identity::*;
+use iomt_testkit::*;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{
@@ -33,11 +31,11 @@ use rustls::{
 // ---------------------------------------------------------------------------------------------
 
 /// A package like the fixture's, at `sequence`.
-fn package(m: &Mission1, sequence: u64) -> TrustPackage {
+fn package(m: &MissionFixture, sequence: u64) -> TrustPackage {
     TrustPackage {
         sequence,
         verifiers: vec![m.verifier_public],
-        x509_roots: vec![m.ca.certificate_der().to_vec()],
+        x509_roots: vec![m.ca().certificate_der().to_vec()],
         reference: reference(),
         policy_digest: m.policy.digest(),
         ..TrustPackage::default()
@@ -45,7 +43,7 @@ fn package(m: &Mission1, sequence: u64) -> TrustPackage {
 }
 
 /// What a runtime does across a restart: encode the snapshot, decode it, restore.
-fn reboot(m: &Mission1, store: &TrustStore) -> TrustStore {
+fn reboot(m: &MissionFixture, store: &TrustStore) -> TrustStore {
     let stored = store.snapshot().encode();
     let snapshot = TrustSnapshot::decode(&stored, &TrustConfig::default()).unwrap();
     TrustStore::new(
@@ -56,7 +54,7 @@ fn reboot(m: &Mission1, store: &TrustStore) -> TrustStore {
     .unwrap()
 }
 
-fn revoke(m: &Mission1, sequence: u64, target: RevocationTarget) -> Vec<u8> {
+fn revoke(m: &MissionFixture, sequence: u64, target: RevocationTarget) -> Vec<u8> {
     RevocationDelta {
         sequence,
         entries: vec![Revocation {
@@ -74,7 +72,7 @@ fn revoke(m: &Mission1, sequence: u64, target: RevocationTarget) -> Vec<u8> {
 /// rollback, and the removed anchor's credentials stay refused.
 #[test]
 fn older_package_after_reboot_is_a_rollback() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let rogue = m.device(Algorithm::Ed25519);
     let mut lax = package(&m, 3);
     lax.anchors = vec![rogue.public_key()];
@@ -118,7 +116,7 @@ fn older_package_after_reboot_is_a_rollback() {
 /// attestation result after it. Both stay refused, by device and by (issuer, serial).
 #[test]
 fn revocations_survive_a_reboot() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let lost = m.device(Algorithm::EcdsaP256);
     let lost_credential = m.issue(&lost.public_key(), Roles::EMPTY.with(Role::Operator), 10);
     let (_, lost_result) = m.attest(&lost, at(T0), |_| {});
@@ -172,7 +170,7 @@ fn revocations_survive_a_reboot() {
 /// damaged in storage. Each is its own typed error; nothing is restored.
 #[test]
 fn foreign_or_corrupt_snapshot_is_refused() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store = m.trust.clone();
     store
         .apply_revocation(&revoke(
@@ -345,7 +343,7 @@ fn foreign_or_corrupt_snapshot_is_refused() {
 /// now the package is refused whole and the store is unchanged.
 #[test]
 fn package_revocations_that_do_not_fit_refuse_the_package() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store = TrustStore::with_config(
         m.authority.public_key(),
         mission(),
@@ -429,11 +427,11 @@ struct Server {
     resolver: Arc<RotatingCertResolver>,
 }
 
-fn server(m: &Mission1) -> Server {
+fn server(m: &MissionFixture) -> Server {
     let key = Arc::new(m.device(Algorithm::Ed25519));
     let (_, result) = m.attest(&key, at(T0), |_| {});
     let credential = m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::CommandPost), 2);
-    let cert = m.ca.issue_x509(&credential, Some(&result)).unwrap();
+    let cert = m.ca().issue_x509(&credential, Some(&result)).unwrap();
     let resolver = presenting(vec![cert], key.clone());
     Server { key, resolver }
 }
@@ -499,7 +497,7 @@ fn transfer(from: &mut Connection, to: &mut Connection, to_result: &mut Result<(
 
 /// An attested client device whose certificate, from the mission CA, has `serial`.
 fn attested_client(
-    m: &Mission1,
+    m: &MissionFixture,
     results: &ResultStore,
     serial: u64,
 ) -> (Arc<SoftwareKey>, Vec<u8>) {
@@ -507,10 +505,10 @@ fn attested_client(
     let (_, result) = m.attest(&key, at(T0), |_| {});
     results.insert(&key.public_key(), result);
     let credential = m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::Operator), serial);
-    (key, m.ca.issue_x509(&credential, None).unwrap())
+    (key, m.ca().issue_x509(&credential, None).unwrap())
 }
 
-fn revoked_by(trust: &SharedTrust, m: &Mission1, target: RevocationTarget) {
+fn revoked_by(trust: &SharedTrust, m: &MissionFixture, target: RevocationTarget) {
     trust
         .write()
         .unwrap()
@@ -522,7 +520,7 @@ fn revoked_by(trust: &SharedTrust, m: &Mission1, target: RevocationTarget) {
 /// of that credential over TLS. Refused as revoked, as the compact credential is.
 #[test]
 fn tls_refuses_a_leaf_revoked_by_issuer_and_serial() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let results = Arc::new(ResultStore::default());
     let server = server(&m);
     let (key, cert) = attested_client(&m, &results, 7);
@@ -618,7 +616,7 @@ fn leaf_params(
     params
 }
 
-fn hierarchy(m: &Mission1, intermediate_serial: u8) -> Hierarchy {
+fn hierarchy(m: &MissionFixture, intermediate_serial: u8) -> Hierarchy {
     let root = m.device(Algorithm::Ed25519);
     let root_params = ca_params("theatre root", 1);
     let root_der = root_params
@@ -658,7 +656,7 @@ fn hierarchy(m: &Mission1, intermediate_serial: u8) -> Hierarchy {
 }
 
 /// The fixture's store with a package that also anchors `root_der`.
-fn trusting(m: &Mission1, root_der: &[u8]) -> SharedTrust {
+fn trusting(m: &MissionFixture, root_der: &[u8]) -> SharedTrust {
     let mut store = m.trust.clone();
     let mut p = package(m, 2);
     p.x509_roots.push(root_der.to_vec());
@@ -671,7 +669,7 @@ fn trusting(m: &Mission1, root_der: &[u8]) -> SharedTrust {
 /// revoked; a re-issued intermediate (same key, new serial) gives a path again.
 #[test]
 fn tls_refuses_a_chain_through_a_revoked_intermediate() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let h = hierarchy(&m, 0x42);
     let results = Arc::new(ResultStore::default());
     let (_, result) = m.attest(&h.device, at(T0), |_| {});
@@ -757,7 +755,7 @@ fn tls_refuses_a_chain_through_a_revoked_intermediate() {
 /// server gets rustls' own typed error (not a string), and the client the matching alert.
 #[test]
 fn tls_path_failures_are_typed_and_alert_the_peer() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let results = Arc::new(ResultStore::default());
     let server = server(&m);
     let h = hierarchy(&m, 0x42);
@@ -769,10 +767,11 @@ fn tls_path_failures_are_typed_and_alert_the_peer() {
             m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::Operator), 3);
         credential.not_before = at(not_before);
         credential.not_after = at(not_after);
-        m.ca.issue_x509(&credential, None).unwrap()
+        m.ca().issue_x509(&credential, None).unwrap()
     };
-    let mut forged =
-        m.ca.issue_x509(
+    let mut forged = m
+        .ca()
+        .issue_x509(
             &m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::Operator), 3),
             None,
         )
@@ -800,7 +799,7 @@ fn tls_path_failures_are_typed_and_alert_the_peer() {
     .unwrap()
     .der()
     .to_vec();
-    let authority = Arc::new(SoftwareKey::from_ed25519_seed(&[1; 32]).unwrap());
+    let authority = m.authority.clone();
 
     let cases: Vec<(&str, Vec<u8>, CertificateError, AlertDescription)> = vec![
         (
@@ -856,7 +855,7 @@ fn tls_path_failures_are_typed_and_alert_the_peer() {
         &trust,
         &results,
         &server,
-        presenting(vec![m.ca.certificate_der().to_vec()], authority),
+        presenting(vec![m.ca().certificate_der().to_vec()], authority),
     );
     let Err(Error::InvalidCertificate(CertificateError::Other(other))) = s else {
         panic!("{s:?}");

@@ -1,16 +1,14 @@
 //! Evidence, appraisal and attestation results: the happy path and every way to fail.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use core::time::Duration;
 
-use common::*;
 use iomt_identity::*;
+use iomt_testkit::*;
 
 #[test]
 fn affirming_round_trip() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
         let device = m.device(alg);
         let (appraisal, result) = m.attest(&device, at(T0), |_| {});
@@ -31,7 +29,7 @@ fn affirming_round_trip() {
 
 #[test]
 fn channel_bound_challenge() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     // The transport derives the nonce from its handshake transcript (an exporter).
     let exporter = [0x5a; 32];
@@ -104,7 +102,7 @@ type ResultCase<'a> = (
 );
 
 fn appraise(
-    m: &Mission1,
+    m: &MissionFixture,
     device: &SoftwareKey,
     challenge: Challenge,
     evidence: &[u8],
@@ -122,7 +120,7 @@ fn appraise(
 /// Evidence that must not be appraised at all: each its own error.
 #[test]
 fn bad_evidence_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let other = m.device(Algorithm::Ed25519);
     let now = at(T0);
@@ -197,7 +195,7 @@ fn bad_evidence_table() {
 /// Evidence that appraises, but not affirmingly: each its own finding and tier.
 #[test]
 fn findings_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::EcdsaP256);
     let now = at(T0);
     type Tweak = fn(&mut Evidence);
@@ -270,7 +268,7 @@ fn findings_table() {
 /// Attestation results a relying party must refuse: each its own error.
 #[test]
 fn bad_result_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let other = m.device(Algorithm::Ed25519);
     let (_, good) = m.attest(&device, at(T0), |_| {});
@@ -386,7 +384,7 @@ fn bad_result_table() {
 
 #[test]
 fn short_result_lifetime_is_honoured() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let verifier = AttestationVerifier::new(
         SoftwareKey::from_ed25519_seed(&[9; 32]).unwrap(),
         AppraisalConfig {

@@ -1,11 +1,9 @@
 //! Compact credentials and their X.509 twins: issuing, verifying, and every way to fail.
 #![allow(missing_docs, clippy::unwrap_used, clippy::as_conversions)]
 
-mod common;
-
-use common::*;
 use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::*;
+use iomt_testkit::*;
 
 /// Name, store, credential bytes, now, expected error.
 type CredentialCase<'a> = (
@@ -22,7 +20,7 @@ fn sensor() -> Roles {
 
 #[test]
 fn issued_credential_verifies_and_exposes_its_claims() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
         let device = m.device(alg);
         let bytes = m.issue(&device.public_key(), sensor(), 42);
@@ -52,11 +50,11 @@ fn issued_credential_verifies_and_exposes_its_claims() {
 /// leaf for the same identity.
 #[test]
 fn compact_credential_is_at_most_half_the_x509_leaf() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let credential = m.credential_for(&device.public_key(), sensor(), 0x0102_0304);
-    let compact = m.ca.issue_compact(&credential).unwrap();
-    let x509 = m.ca.issue_x509(&credential, None).unwrap();
+    let compact = m.ca().issue_compact(&credential).unwrap();
+    let x509 = m.ca().issue_x509(&credential, None).unwrap();
     println!(
         "compact credential {} bytes, X.509 leaf {} bytes",
         compact.len(),
@@ -72,10 +70,13 @@ fn compact_credential_is_at_most_half_the_x509_leaf() {
 
 #[test]
 fn x509_form_carries_the_same_identity() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::EcdsaP256);
     let credential = m.credential_for(&device.public_key(), sensor(), 99);
-    let der = m.ca.issue_x509(&credential, Some(b"result bytes")).unwrap();
+    let der = m
+        .ca()
+        .issue_x509(&credential, Some(b"result bytes"))
+        .unwrap();
     let id = CertificateIdentity::parse(&der).unwrap();
     assert_eq!(id.key, device.public_key());
     assert_eq!(id.device, device.public_key().device_id());
@@ -90,7 +91,7 @@ fn x509_form_carries_the_same_identity() {
 
 #[test]
 fn every_tampered_byte_is_refused() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let bytes = m.issue(&device.public_key(), sensor(), 7);
     for i in 0..bytes.len() {
@@ -123,7 +124,7 @@ fn every_tampered_byte_is_refused() {
 /// One row per way a credential can fail, each with its own error.
 #[test]
 fn bad_credential_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let key = device.public_key();
     let good = m.issue(&key, sensor(), 7);
@@ -270,7 +271,7 @@ fn bad_credential_table() {
 
 #[test]
 fn non_canonical_encodings_are_refused() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let good = m.issue(&device.public_key(), sensor(), 7);
     // The COSE_Sign1 array header 0x84 as the two-byte form 0x98 0x04.
@@ -300,7 +301,7 @@ fn non_canonical_encodings_are_refused() {
 
 #[test]
 fn intermediate_authority_chain() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut trust = m.trust.clone();
     let sub_key = m.device(Algorithm::EcdsaP256);
     let sub = Credential {
@@ -353,7 +354,7 @@ fn intermediate_authority_chain() {
 
 #[test]
 fn credential_cache_finds_by_kid_and_stays_bounded() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut cache = CredentialCache::new(2);
     let keys: Vec<_> = (0..3).map(|_| m.device(Algorithm::Ed25519)).collect();
     let creds: Vec<_> = keys
@@ -375,7 +376,7 @@ fn credential_cache_finds_by_kid_and_stays_bounded() {
 
 #[test]
 fn revalidation_sees_expiry_revocation_and_issuer_changes() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let bytes = m.issue(&device.public_key(), sensor(), 9);
     let verified = m.trust.verify_credential(&bytes, at(T0 + 1)).unwrap();

@@ -1,17 +1,15 @@
 //! Trust packages (anti-rollback) and revocation deltas (idempotent, order-independent).
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use iomt_identity::cbor::{CborError, CborErrorKind};
 use iomt_identity::*;
+use iomt_testkit::*;
 
-fn package(m: &Mission1, sequence: u64) -> TrustPackage {
+fn package(m: &MissionFixture, sequence: u64) -> TrustPackage {
     TrustPackage {
         sequence,
         verifiers: vec![m.verifier_public],
-        x509_roots: vec![m.ca.certificate_der().to_vec()],
+        x509_roots: vec![m.ca().certificate_der().to_vec()],
         reference: reference(),
         policy_digest: m.policy.digest(),
         ..TrustPackage::default()
@@ -21,7 +19,7 @@ fn package(m: &Mission1, sequence: u64) -> TrustPackage {
 /// Trust packages that must be refused: each its own error, and the store is unchanged.
 #[test]
 fn bad_package_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store = m.trust.clone();
     store
         .apply_package(&package(&m, 5).sign(&m.authority).unwrap())
@@ -89,7 +87,7 @@ fn bad_package_table() {
 
 #[test]
 fn policy_must_match_the_package_digest() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store = m.trust.clone();
     let mut other = Policy::default();
     other.states.insert(TrustState::Quarantined, Actions::NONE);
@@ -103,7 +101,7 @@ fn policy_must_match_the_package_digest() {
 
 #[test]
 fn package_revocations_survive_newer_packages() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store = m.trust.clone();
     let device = m.device(Algorithm::Ed25519);
     let mut p = package(&m, 2);
@@ -129,7 +127,7 @@ fn entry(device: u8, reason: RevocationReason, at_ms: u64) -> Revocation {
 
 #[test]
 fn revocation_deltas_merge_idempotently_in_any_order() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let a = RevocationDelta {
         sequence: 1,
         entries: vec![
@@ -171,7 +169,7 @@ fn revocation_deltas_merge_idempotently_in_any_order() {
 
 #[test]
 fn bad_revocation_table() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let stranger = m.device(Algorithm::Ed25519);
     let delta = RevocationDelta {
         sequence: 1,
@@ -220,7 +218,7 @@ fn bad_revocation_table() {
 
 #[test]
 fn a_delta_is_small_enough_to_flood() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let one = RevocationDelta {
         sequence: 1,
         entries: vec![entry(1, RevocationReason::DeviceLost, T0)],
@@ -233,7 +231,7 @@ fn a_delta_is_small_enough_to_flood() {
 /// carries, and only then.
 #[test]
 fn revision_moves_with_every_persisted_change() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let mut store =
         TrustStore::new(m.authority.public_key(), mission(), TrustStart::FirstBoot).unwrap();
     let mut last = store.revision();

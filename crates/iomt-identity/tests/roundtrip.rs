@@ -3,13 +3,11 @@
 //! bytes.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
 use iomt_identity::*;
 use iomt_schema::{DeviceId, ShortId, Timestamp};
+use iomt_testkit::*;
 use proptest::prelude::*;
 
 /// Reads `bytes` as a signed object of `signer`: its payload is deterministic CBOR at every
@@ -327,6 +325,6 @@ fn actions(bits: u16) -> Actions {
 
 #[test]
 fn fixture_builds() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     assert_eq!(m.trust.package_sequence(), Some(1));
 }

@@ -2,16 +2,14 @@
 //! revoked or contraindicated one is refused.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::{Arc, RwLock};
 
-use common::*;
 use iomt_identity::tls::{
     DeviceClientVerifier, DeviceServerVerifier, Refusal, ResultStore, RotatingCertResolver,
     SharedTrust, server_name,
 };
 use iomt_identity::*;
+use iomt_testkit::*;
 use rustls::pki_types::UnixTime;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Error, ServerConfig, ServerConnection,
@@ -34,10 +32,10 @@ struct Device {
     resolver: Arc<RotatingCertResolver>,
 }
 
-fn device(m: &Mission1, alg: Algorithm, result: Option<&[u8]>) -> Device {
+fn device(m: &MissionFixture, alg: Algorithm, result: Option<&[u8]>) -> Device {
     let key = Arc::new(m.device(alg));
     let credential = m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::Operator), 1);
-    let cert = m.ca.issue_x509(&credential, result).unwrap();
+    let cert = m.ca().issue_x509(&credential, result).unwrap();
     let resolver = RotatingCertResolver::new();
     resolver.install(vec![cert], key.clone());
     Device { key, resolver }
@@ -131,7 +129,7 @@ fn refusal(e: &Error) -> Option<Refusal> {
 
 #[test]
 fn attested_devices_connect_and_the_others_are_refused() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let now = T0 + 60_000;
     let trust: SharedTrust = Arc::new(RwLock::new(m.trust.clone()));
     let results = Arc::new(ResultStore::default());
@@ -140,8 +138,9 @@ fn attested_devices_connect_and_the_others_are_refused() {
     let cp_key = m.device(Algorithm::Ed25519);
     let (_, cp_result) = m.attest(&cp_key, at(T0), |_| {});
     let cp_key = Arc::new(cp_key);
-    let cp_cert =
-        m.ca.issue_x509(
+    let cp_cert = m
+        .ca()
+        .issue_x509(
             &m.credential_for(
                 &cp_key.public_key(),
                 Roles::EMPTY.with(Role::CommandPost),
@@ -264,10 +263,10 @@ fn attested_devices_connect_and_the_others_are_refused() {
     ));
 }
 
-fn device_with_key(m: &Mission1, key: SoftwareKey, result: Option<&[u8]>) -> Device {
+fn device_with_key(m: &MissionFixture, key: SoftwareKey, result: Option<&[u8]>) -> Device {
     let key = Arc::new(key);
     let credential = m.credential_for(&key.public_key(), Roles::EMPTY.with(Role::Operator), 1);
-    let cert = m.ca.issue_x509(&credential, result).unwrap();
+    let cert = m.ca().issue_x509(&credential, result).unwrap();
     let resolver = RotatingCertResolver::new();
     resolver.install(vec![cert], key.clone());
     Device { key, resolver }
@@ -276,7 +275,7 @@ fn device_with_key(m: &Mission1, key: SoftwareKey, result: Option<&[u8]>) -> Dev
 #[test]
 fn resolver_rotates_certificates() {
     use rustls::client::ResolvesClientCert;
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let d = device(&m, Algorithm::Ed25519, None);
     let first = d
         .resolver
@@ -284,7 +283,7 @@ fn resolver_rotates_certificates() {
         .unwrap();
     let credential = m.credential_for(&d.key.public_key(), Roles::EMPTY.with(Role::Operator), 2);
     d.resolver.install(
-        vec![m.ca.issue_x509(&credential, None).unwrap()],
+        vec![m.ca().issue_x509(&credential, None).unwrap()],
         d.key.clone(),
     );
     let second = d

@@ -1,10 +1,8 @@
 //! Model-based test of the continuous-trust state machine, and authorization through it.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use iomt_identity::*;
+use iomt_testkit::*;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -67,7 +65,7 @@ impl Model {
 }
 
 /// Signs a result for `device` with the mission's verifier, issued at `issued`.
-fn result_for(m: &Mission1, device: &SoftwareKey, tier: Tier, issued: u64) -> Vec<u8> {
+fn result_for(m: &MissionFixture, device: &SoftwareKey, tier: Tier, issued: u64) -> Vec<u8> {
     let result = AttestationResult {
         device: device.public_key().device_id(),
         key: device.public_key(),
@@ -83,7 +81,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn state_machine_matches_the_model(events in proptest::collection::vec(event(), 1..40)) {
-        let m = Mission1::new();
+        let m = MissionFixture::new();
         let device = m.device(Algorithm::Ed25519);
         let credential = m.trust.verify_credential(&m.issue(&device.public_key(), Roles::EMPTY.with(Role::Operator), 1), at(T0)).unwrap();
         let mut peer = PeerTrust::new(&credential);
@@ -138,7 +136,7 @@ proptest! {
 
 #[test]
 fn replayed_old_affirming_result_does_not_lift_quarantine() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let credential = m
         .trust
@@ -189,7 +187,7 @@ fn replayed_old_affirming_result_does_not_lift_quarantine() {
 
 #[test]
 fn revocation_set_revokes_the_peer() {
-    let m = Mission1::new();
+    let m = MissionFixture::new();
     let device = m.device(Algorithm::Ed25519);
     let credential = m
         .trust

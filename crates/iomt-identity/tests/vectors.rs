@@ -1,11 +1,9 @@
 //! The RFCs' own test vectors, through this crate's API.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
-use common::hex;
 use iomt_identity::cose::Sign1;
 use iomt_identity::*;
+use iomt_testkit::{hex, hex_string};
 use ring::rand::SystemRandom;
 
 /// RFC 8032 section 7.1, TEST 1 to 3: (secret seed, public key, message, signature).
@@ -45,7 +43,7 @@ fn rfc8032_ed25519_vectors_through_the_key_api() {
         // Saved as PKCS#8 and loaded again, the key still produces the vector.
         let reloaded = SoftwareKey::from_pkcs8(&key.to_pkcs8()).unwrap();
         assert_eq!(reloaded.sign(&hex(message)).unwrap(), sig);
-        assert!(!format!("{key:?}").contains(&common::hex_string(&seed)));
+        assert!(!format!("{key:?}").contains(&hex_string(&seed)));
     }
 }
 

@@ -3,14 +3,12 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::as_conversions)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use iomt_identity::{Algorithm, SoftwareKey};
 use iomt_schema::{DeviceId, Instant};
+use iomt_testkit::*;
 use iomt_transport::{
     CONN_ID_LEN, Credentials, EadItem, EadRequest, Endpoint, EndpointConfig, Event, HandshakeError,
     IdCred, IdentityCredentials, InputError, LocalCredential, MAX_OVERHEAD, PeerCandidate,
@@ -69,7 +67,7 @@ fn deliver(ep: &mut Endpoint<u8>, now: Instant, from: u8, datagram: &[u8]) {
 /// (so the relay never reads what the soldier sends), and completes with the genuine post.
 #[test]
 fn a_relay_cannot_answer_in_the_posts_place() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (soldier, post, relay) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -122,7 +120,7 @@ fn a_relay_cannot_answer_in_the_posts_place() {
 /// `DeviceId` credits nothing to the victim.
 #[test]
 fn an_initiator_using_a_victims_address_is_known_for_who_it_is() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (post, relay) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -164,7 +162,7 @@ fn an_initiator_using_a_victims_address_is_known_for_who_it_is() {
     assert_eq!(peer, device(&cr), "the record is credited to the relay");
 }
 
-fn established(f: &Fixture) -> (Endpoint<u8>, Endpoint<u8>, SessionId, SessionId) {
+fn established(f: &MissionFixture) -> (Endpoint<u8>, Endpoint<u8>, SessionId, SessionId) {
     let (a, b) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -194,7 +192,7 @@ fn established(f: &Fixture) -> (Endpoint<u8>, Endpoint<u8>, SessionId, SessionId
 /// only makes the receiver ask for a new key. Genuine records flow throughout.
 #[test]
 fn junk_records_kill_no_session() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (mut a, mut b, sa, sb) = established(&f);
     let now = Instant::ZERO;
     a.send(now, sa, b"first").unwrap();
@@ -253,7 +251,7 @@ fn junk_records_kill_no_session() {
 /// a genuine initiator that follows its retry still gets in.
 #[test]
 fn spoofed_message_1s_cannot_exhaust_the_responder() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (post, soldier) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -309,7 +307,7 @@ fn spoofed_message_1s_cannot_exhaust_the_responder() {
 /// tries each with the same key, sends nothing new, and completes with the genuine one.
 #[test]
 fn garbage_message_2s_and_errors_do_not_end_a_handshake() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (soldier, post) = (
         f.enrol(Algorithm::EcdsaP256, 3_600_000),
         f.enrol(Algorithm::EcdsaP256, 3_600_000),
@@ -360,7 +358,7 @@ fn garbage_message_2s_and_errors_do_not_end_a_handshake() {
 /// handshake is still answered by reference.
 #[test]
 fn a_code_3_from_a_victims_address_does_not_switch_replies_to_values() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (victim, post, insider) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -422,7 +420,7 @@ impl Credentials for Forgetful {
 /// checked. Now it costs one failed signature check and writes nothing.
 #[test]
 fn a_forged_message_2_writes_nothing() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (soldier, post, other) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -506,7 +504,7 @@ impl Credentials for Impostor {
 /// that address, with message_2 (at most `max_retransmits` times) once one has.
 #[test]
 fn replayed_message_1s_draw_nothing_larger_than_themselves() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (soldier, post) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -553,7 +551,7 @@ fn replayed_message_1s_draw_nothing_larger_than_themselves() {
 /// honest session ends, and the post's tables stay within their bounds at every step.
 #[test]
 fn an_attacker_on_the_path_changes_no_outcome() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let (soldier, post, spoofer) = (
         f.enrol(Algorithm::Ed25519, 3_600_000),
         f.enrol(Algorithm::Ed25519, 3_600_000),
@@ -583,7 +581,7 @@ fn an_attacker_on_the_path_changes_no_outcome() {
             for (dest, d) in outbox(&mut p, now) {
                 air.push((dest, POST, d));
             }
-            air.retain(|_| !rng.next().is_multiple_of(10));
+            air.retain(|_| !rng.next_u64().is_multiple_of(10));
             for (_, _, d) in &air {
                 heard.push(d.clone());
             }
@@ -591,31 +589,31 @@ fn an_attacker_on_the_path_changes_no_outcome() {
                 heard.drain(..heard.len() - 256);
             }
             for _ in 0..2 {
-                let pick = rng.next();
+                let pick = rng.next_u64();
                 let (to, from) = if pick & 1 == 0 {
                     (SOLDIER, POST)
                 } else {
                     (POST, SOLDIER)
                 };
-                let any = |rng: &mut XorShift| heard[rng.next() as usize % heard.len()].clone();
+                let any = |rng: &mut XorShift| heard[rng.next_u64() as usize % heard.len()].clone();
                 let d = match (pick >> 1) % 6 {
                     _ if heard.is_empty() => continue,
                     0 => any(&mut rng),
                     1 => {
                         let mut d = any(&mut rng);
-                        let at = rng.next() as usize % d.len();
-                        d[at] ^= 1 << (rng.next() % 8);
+                        let at = rng.next_u64() as usize % d.len();
+                        d[at] ^= 1 << (rng.next_u64() % 8);
                         d
                     }
                     2 => {
-                        let len = 1 + rng.next() as usize % 120;
-                        (0..len).map(|_| rng.next() as u8).collect()
+                        let len = 1 + rng.next_u64() as usize % 120;
+                        (0..len).map(|_| rng.next_u64() as u8).collect()
                     }
                     3 => {
                         let mut e = endpoint(spoofing.clone());
                         e.connect(now, POST, device(&cp)).unwrap();
                         let (_, m1) = outbox(&mut e, now).remove(0);
-                        air.push((POST, 100 + (rng.next() % 100) as u8, m1));
+                        air.push((POST, 100 + (rng.next_u64() % 100) as u8, m1));
                         continue;
                     }
                     4 => {

@@ -4,17 +4,15 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use iomt_identity::{
     Algorithm, CredentialError, Nonce, Revocation, RevocationDelta, RevocationReason,
     RevocationTarget, SoftwareKey, Tier,
 };
 use iomt_schema::{Instant, Timestamp};
+use iomt_testkit::*;
 use iomt_transport::{
     CloseReason, Credentials, EAD_ATTESTATION_RESULT, EAD_EVIDENCE, EAD_EVIDENCE_REQUEST, EadItem,
     EadRequest, EndpointConfig, ErrorMessage, HandshakeError, IdentityCredentials, LocalCredential,
@@ -33,7 +31,7 @@ fn config() -> EndpointConfig {
 
 #[test]
 fn first_contact_goes_by_value_then_references_suffice() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
         let a = f.enrol(alg, 3_600_000);
         let b = f.enrol(alg, 3_600_000);
@@ -93,7 +91,7 @@ fn first_contact_goes_by_value_then_references_suffice() {
 
 #[test]
 fn known_peers_connect_by_reference_at_once() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::Ed25519, 3_600_000);
     let b = f.enrol(Algorithm::Ed25519, 3_600_000);
     let ca = f.credentials(&a);
@@ -110,7 +108,7 @@ fn known_peers_connect_by_reference_at_once() {
 
 #[test]
 fn credentials_by_value_when_configured() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::EcdsaP256, 3_600_000);
     let b = f.enrol(Algorithm::EcdsaP256, 3_600_000);
     let mut config = EndpointConfig::default();
@@ -133,7 +131,7 @@ fn credentials_by_value_when_configured() {
 
 #[test]
 fn handshakes_complete_over_a_lossy_link() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::Ed25519, 3_600_000);
     let b = f.enrol(Algorithm::Ed25519, 3_600_000);
     let ca = Arc::new(f.credentials(&a));
@@ -212,13 +210,13 @@ fn run(initiator: Arc<dyn Credentials>, responder: Arc<dyn Credentials>, start: 
 
 #[test]
 fn refused_initiators_table() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let good = f.enrol(Algorithm::Ed25519, DAY / 2);
     let responder = || -> Arc<dyn Credentials> {
         let c = f.credentials(&good);
         Arc::new(c)
     };
-    let rogue = Fixture::new();
+    let rogue = MissionFixture::new();
     let stranger = rogue.enrol(Algorithm::Ed25519, 3_600_000);
     let device = f.enrol(Algorithm::Ed25519, 3_600_000);
     let tampered = |passport: Option<Vec<u8>>| -> Arc<dyn Credentials> {
@@ -337,7 +335,7 @@ fn refused_initiators_table() {
 
 #[test]
 fn refused_responders_table() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let good = f.enrol(Algorithm::EcdsaP256, 3_600_000);
     let device = f.enrol(Algorithm::EcdsaP256, 3_600_000);
     let other_key = f.enrol(Algorithm::EcdsaP256, 3_600_000);
@@ -384,7 +382,7 @@ fn refused_responders_table() {
 
 #[test]
 fn revocation_reaches_cached_credentials() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::Ed25519, 3_600_000);
     let b = f.enrol(Algorithm::Ed25519, 3_600_000);
     let store_b = f.store();
@@ -429,7 +427,7 @@ fn revocation_reaches_cached_credentials() {
 
 #[test]
 fn other_mission_is_refused() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let good = f.enrol(Algorithm::Ed25519, 3_600_000);
     let key = Arc::new(SoftwareKey::generate(Algorithm::Ed25519, &f.rng).unwrap());
     let other = iomt_identity::Mission::new("op-southern").unwrap();
@@ -490,7 +488,7 @@ fn honest(
 
 #[test]
 fn fresh_evidence_bound_to_the_handshake() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::Ed25519, 3_600_000);
     let b = f.enrol(Algorithm::Ed25519, 3_600_000);
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -590,7 +588,7 @@ fn fresh_evidence_bound_to_the_handshake() {
 
 #[test]
 fn own_credential_and_result_are_checked_when_installed() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let a = f.enrol(Algorithm::Ed25519, 3_600_000);
     let b = f.enrol(Algorithm::Ed25519, 3_600_000);
     let c = IdentityCredentials::new(f.store(), a.key.clone(), clock());
@@ -666,7 +664,7 @@ fn re_attestation_in_place_over_an_edhoc_session() {
         Attester, BackhaulPolicy, EdhocBinding, PostHandshakeAttester, PostHandshakeVerifier,
     };
 
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let device = f.enrol(Algorithm::Ed25519, 3_600_000);
     let post = f.enrol(Algorithm::Ed25519, 3_600_000);
     let (cd, cp) = (

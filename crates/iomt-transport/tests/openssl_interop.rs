@@ -16,8 +16,6 @@
 )]
 #![allow(clippy::panic, clippy::indexing_slicing, clippy::as_conversions)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,10 +23,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::*;
 use iomt_identity::tls::{Refusal as TlsRefusal, RotatingCertResolver};
 use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce};
 use iomt_schema::Timestamp;
+use iomt_testkit::*;
 use iomt_transport::post_handshake::{BackhaulMessage, EXPORTER_LABEL};
 use iomt_transport::tls::{TlsBinding, client_config, peer_key, server_config, server_name};
 use iomt_transport::{BackhaulPolicy, PostHandshakeVerifier};
@@ -191,7 +189,7 @@ struct Files {
     key: String,
 }
 
-fn files(dir: &Scratch, name: &str, device: &Device) -> Files {
+fn files(dir: &Scratch, name: &str, device: &TestDevice) -> Files {
     Files {
         cert: dir.write(
             &format!("{name}.pem"),
@@ -206,7 +204,7 @@ fn files(dir: &Scratch, name: &str, device: &Device) -> Files {
 
 /// The device key as PKCS#8 v1: `ring` writes Ed25519 keys as v2 (RFC 5958, with the public
 /// key), which OpenSSL 3.0 does not read; v1 is the RFC 8410 prefix and the 32-byte seed.
-fn pkcs8_v1(device: &Device) -> Vec<u8> {
+fn pkcs8_v1(device: &TestDevice) -> Vec<u8> {
     let doc = device.key.to_pkcs8().to_vec();
     if device.key.algorithm() != Algorithm::Ed25519 {
         return doc;
@@ -233,19 +231,19 @@ fn now_ms() -> u64 {
 
 /// A mission whose credentials are valid now: openssl checks them against the real clock.
 struct World {
-    f: Fixture,
+    f: MissionFixture,
     dir: Scratch,
     root: String,
 }
 
 fn world(name: &str) -> World {
-    let f = Fixture::starting(now_ms() - 60_000);
+    let f = MissionFixture::starting(now_ms() - 60_000);
     let dir = Scratch::new(name);
-    let root = dir.write("root.pem", &pem("CERTIFICATE", f.ca.certificate_der()));
+    let root = dir.write("root.pem", &pem("CERTIFICATE", f.ca().certificate_der()));
     World { f, dir, root }
 }
 
-fn resolver(device: &Device) -> Arc<RotatingCertResolver> {
+fn resolver(device: &TestDevice) -> Arc<RotatingCertResolver> {
     let r = RotatingCertResolver::new();
     r.install(vec![device.certificate.clone()], device.key.clone());
     r
@@ -265,8 +263,8 @@ fn refusal(e: &Error) -> Option<TlsRefusal> {
 fn rustls_client_to_s_server(
     w: &World,
     server: &Files,
-    server_device: &Device,
-    client: &Device,
+    server_device: &TestDevice,
+    client: &TestDevice,
 ) -> (Result<(), Error>, Option<TlsBinding>, ChildGuard) {
     let s_server = ChildGuard::spawn(&[
         "s_server",
@@ -367,7 +365,7 @@ fn rustls_client_and_openssl_server() {
     );
 
     // A server whose certificate comes from another authority is refused by our client.
-    let rogue = Fixture::starting(w.f.t0);
+    let rogue = MissionFixture::starting(w.f.t0);
     let impostor = rogue.enrol(Algorithm::EcdsaP256, 3_600_000);
     let impostor_files = files(&w.dir, "impostor", &impostor);
     let (outcome, _, _s_server) =
@@ -386,7 +384,7 @@ fn rustls_client_and_openssl_server() {
 /// the server connection and socket, and the client process.
 fn s_client_to_rustls_server(
     w: &World,
-    server: &Device,
+    server: &TestDevice,
     args: &[&str],
 ) -> (Result<(), Error>, ServerConnection, TcpStream, ChildGuard) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -552,7 +550,7 @@ fn openssl_clients_without_a_valid_certificate_are_refused() {
     assert_eq!(outcome, Err(Error::NoCertificatesPresented));
 
     // A certificate from another authority.
-    let rogue = Fixture::starting(w.f.t0);
+    let rogue = MissionFixture::starting(w.f.t0);
     let stranger = rogue.enrol(Algorithm::Ed25519, 3_600_000);
     let files = files(&w.dir, "stranger", &stranger);
     let (outcome, _, _, _s_client) =

@@ -4,14 +4,12 @@
 #![cfg(feature = "rustls")]
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use iomt_identity::tls::{Refusal as TlsRefusal, RotatingCertResolver};
 use iomt_identity::{Algorithm, AppraisalConfig, AttestationVerifier, Nonce};
 use iomt_schema::Timestamp;
+use iomt_testkit::*;
 use iomt_transport::post_handshake::{AttestError, Attested, Verdict};
 use iomt_transport::tls::{TlsBinding, client_config, peer_key, server_config, server_name};
 use iomt_transport::{Attester, BackhaulPolicy, PostHandshakeAttester, PostHandshakeVerifier};
@@ -30,7 +28,7 @@ impl rustls::time_provider::TimeProvider for FixedTime {
     }
 }
 
-fn resolver(device: &Device) -> Arc<RotatingCertResolver> {
+fn resolver(device: &TestDevice) -> Arc<RotatingCertResolver> {
     let r = RotatingCertResolver::new();
     r.install(vec![device.certificate.clone()], device.key.clone());
     r
@@ -45,9 +43,9 @@ struct Pair {
 
 /// Runs the handshake in memory. The server is `server` (for the name the client asks for).
 fn connect(
-    f: &Fixture,
-    client: &Device,
-    server: &Device,
+    f: &MissionFixture,
+    client: &TestDevice,
+    server: &TestDevice,
     client_cert: Option<Arc<RotatingCertResolver>>,
 ) -> (Pair, Result<(), Error>, Result<(), Error>) {
     let time = Arc::new(FixedTime(T0 + 60_000));
@@ -124,7 +122,7 @@ fn refusal(e: &Error) -> Option<TlsRefusal> {
 
 #[test]
 fn devices_authenticate_each_other_and_share_a_binding() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
         let device = f.enrol(alg, 3_600_000);
         let post = f.enrol(alg, 3_600_000);
@@ -149,7 +147,7 @@ fn devices_authenticate_each_other_and_share_a_binding() {
 
 #[test]
 fn no_session_is_resumed() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let device = f.enrol(Algorithm::Ed25519, 3_600_000);
     let post = f.enrol(Algorithm::Ed25519, 3_600_000);
     let (pair, c, s) = connect(&f, &device, &post, None);
@@ -165,7 +163,7 @@ fn no_session_is_resumed() {
 
 #[test]
 fn clients_without_a_valid_certificate_are_refused() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let device = f.enrol(Algorithm::Ed25519, 3_600_000);
     let post = f.enrol(Algorithm::Ed25519, 3_600_000);
 
@@ -174,7 +172,7 @@ fn clients_without_a_valid_certificate_are_refused() {
     assert_eq!(s, Err(Error::NoCertificatesPresented));
 
     // A certificate from another authority.
-    let rogue = Fixture::new();
+    let rogue = MissionFixture::new();
     let stranger = rogue.enrol(Algorithm::Ed25519, 3_600_000);
     let (_, _, s) = connect(&f, &stranger, &post, None);
     assert!(
@@ -200,7 +198,7 @@ fn clients_without_a_valid_certificate_are_refused() {
         iomt_identity::Tier::Contraindicated,
         at(T0 + 3_600_000),
     );
-    let cert = f.ca.issue_x509(&claims, Some(&result)).unwrap();
+    let cert = f.ca().issue_x509(&claims, Some(&result)).unwrap();
     let resolver = RotatingCertResolver::new();
     resolver.install(vec![cert], bad.key.clone());
     let (_, _, s) = connect(&f, &bad, &post, Some(resolver));
@@ -237,7 +235,7 @@ fn clients_without_a_valid_certificate_are_refused() {
     );
 }
 
-fn resolver_for(device: &Device) -> Arc<RotatingCertResolver> {
+fn resolver_for(device: &TestDevice) -> Arc<RotatingCertResolver> {
     resolver(device)
 }
 
@@ -295,14 +293,14 @@ fn attest(
     (s_out, c_out)
 }
 
-fn honest(device: &Device) -> Arc<dyn Attester> {
+fn honest(device: &TestDevice) -> Arc<dyn Attester> {
     let key = device.key.clone();
     Arc::new(move |nonce: &Nonce, now: Timestamp| Some(evidence(&key, nonce, now)))
 }
 
 #[test]
 fn post_handshake_attestation_is_bound_to_the_session() {
-    let f = Fixture::new();
+    let f = MissionFixture::new();
     let device = f.enrol(Algorithm::EcdsaP256, 3_600_000);
     let post = f.enrol(Algorithm::Ed25519, 3_600_000);
     let now = at(T0 + 60_000);

@@ -13,90 +13,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iomt_mesh::{
-    BABEL_MULTICAST, Channel, DATA_MULTICAST, Event, IfaceId, InterfaceConfig, Prefix, Router,
-    RouterConfig, Target,
-};
-use iomt_schema::{Instant, Precedence, ShortId};
+use iomt_mesh::{Event, InterfaceConfig, Prefix, Router, RouterConfig, Target};
+use iomt_schema::{Instant, Precedence};
 use iomt_sim::{
-    Boot, Class, Destination, LinkParams, Metrics, Mobility, Node, NodeId, Observer, Point,
-    RadioParams, Received, Seed, Simulator, Transmit,
+    Boot, LinkParams, Metrics, Mobility, NodeId, Observer, Point, RadioParams, Seed, Simulator,
 };
-
-pub fn short(n: NodeId) -> ShortId {
-    // Spread over the id space, as hashed DeviceIds are.
-    ShortId::from_u64(u64::from(n.0).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555)
-}
-
-pub fn link_local(n: NodeId) -> Ipv6Addr {
-    Ipv6Addr::from((0xfe80u128 << 112) | u128::from(n.0 + 1))
-}
-
-pub fn node_of(ll: Ipv6Addr) -> NodeId {
-    NodeId(u32::try_from(u128::from(ll) & 0xffff_ffff).unwrap() - 1)
-}
+pub use iomt_testkit::{MeshNode, link_local, node_of, short};
 
 pub fn at(secs: f64) -> Instant {
     Instant::ZERO + Duration::from_secs_f64(secs)
-}
-
-/// A router as a simulated node: sim interface i is router interface i.
-pub struct MeshNode {
-    pub router: Router,
-    pub id: NodeId,
-}
-
-impl Node for MeshNode {
-    type Event = Event;
-
-    fn handle_input(&mut self, now: Instant, p: Received<'_>) {
-        let (channel, group) = match p.kind {
-            Class::Control => (Channel::Routing, BABEL_MULTICAST),
-            Class::Data => (Channel::Data, DATA_MULTICAST),
-        };
-        let to = if p.broadcast {
-            group
-        } else {
-            link_local(self.id)
-        };
-        let _ = self.router.handle_input(
-            now,
-            IfaceId(p.iface.0),
-            channel,
-            link_local(p.from),
-            to,
-            p.data,
-        );
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.router.handle_timeout(now);
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
-        let t = self.router.poll_transmit(now, buf)?;
-        Some(Transmit {
-            iface: iomt_sim::IfaceId(t.iface.0),
-            destination: if t.destination.is_multicast() {
-                Destination::Broadcast
-            } else {
-                Destination::Unicast(node_of(t.destination))
-            },
-            kind: match t.kind {
-                Channel::Routing => Class::Control,
-                Channel::Data => Class::Data,
-            },
-            len: t.len,
-        })
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.router.poll_timeout()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.router.poll_event()
-    }
 }
 
 /// Interface configurations per node, in the order the simulator attaches interfaces.

@@ -1,14 +1,14 @@
 //! How much of the network routing covers, checked against the simulator's ground truth.
 
-use iomt::mesh::{Prefix, Router};
-use iomt::schema::ShortId;
+use iomt_mesh::{Prefix, Router};
+use iomt_schema::ShortId;
 use iomt_sim::{Node, NodeId, Simulator};
 
-use super::sim_router::node_of;
+use crate::sim_router::node_of;
 
 /// The share of node pairs that can reach each other right now (in the simulator's topology)
-/// for which the source's routes, followed hop by hop, arrive at the destination. Node `i`
-/// announces the prefix of `ids[i]`; `router` finds a node's router.
+/// for which the source's routes, followed hop by hop, arrive at the destination; 1.0 when no
+/// pair can. Node `i` announces the prefix of `ids[i]`; `router` finds a node's router.
 pub fn coverage<N: Node>(
     sim: &Simulator<N>,
     ids: &[ShortId],
@@ -16,14 +16,15 @@ pub fn coverage<N: Node>(
 ) -> f64 {
     let topo = sim.topology();
     let (mut reachable, mut routed) = (0u32, 0u32);
-    let nodes = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-    for s in 0..nodes {
-        let hops = topo.hops_from(NodeId(s));
-        for d in (0..nodes).filter(|d| *d != s && hops[*d as usize].is_some()) {
+    for (s, hops) in (0..ids.len()).map(|s| (s, topo.hops_from(node(s)))) {
+        for (d, id) in ids.iter().enumerate() {
+            if d == s || hops.get(d).copied().flatten().is_none() {
+                continue;
+            }
             reachable += 1;
-            let prefix = Prefix::of(ids[d as usize]);
-            let mut cur = NodeId(s);
-            for _ in 0..nodes {
+            let prefix = Prefix::of(*id);
+            let mut cur = node(s);
+            for _ in 0..ids.len() {
                 let Some(route) = sim.node(cur).and_then(|n| router(n).route(&prefix)) else {
                     break;
                 };
@@ -39,4 +40,8 @@ pub fn coverage<N: Node>(
         return 1.0;
     }
     f64::from(routed) / f64::from(reachable)
+}
+
+fn node(i: usize) -> NodeId {
+    NodeId(u32::try_from(i).unwrap_or(u32::MAX))
 }

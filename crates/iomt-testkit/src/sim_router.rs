@@ -3,14 +3,16 @@
 
 use core::net::Ipv6Addr;
 
-use iomt::mesh::{BABEL_MULTICAST, Channel, DATA_MULTICAST, IfaceId, Router};
-use iomt::schema::Instant;
+use iomt_mesh::{BABEL_MULTICAST, Channel, DATA_MULTICAST, IfaceId, Router};
+use iomt_schema::Instant;
 use iomt_sim::{Class, Destination, NodeId, Received, Transmit};
 
+/// The link-local address of simulated node `n`.
 pub fn link_local(n: NodeId) -> Ipv6Addr {
-    Ipv6Addr::from((0xfe80u128 << 112) | u128::from(n.0 + 1))
+    Ipv6Addr::from((0xfe80u128 << 112) | (u128::from(n.0) + 1))
 }
 
+/// The simulated node whose link-local address is `ll` (node 0 for an address no node has).
 pub fn node_of(ll: Ipv6Addr) -> NodeId {
     NodeId(
         u32::try_from(u128::from(ll) & 0xffff_ffff)
@@ -20,14 +22,14 @@ pub fn node_of(ll: Ipv6Addr) -> NodeId {
 }
 
 /// Hands a packet the simulator delivered to node `me` to its router: Babel on the control
-/// class, datagrams on the data class, as two UDP ports would separate them.
+/// class, datagrams on the data class, as two UDP ports would separate them. Rejected input
+/// is counted in the router's stats.
 pub fn router_input(router: &mut Router, me: NodeId, now: Instant, p: Received<'_>) {
     let (channel, group) = match p.kind {
         Class::Control => (Channel::Routing, BABEL_MULTICAST),
         Class::Data => (Channel::Data, DATA_MULTICAST),
     };
     let to = if p.broadcast { group } else { link_local(me) };
-    // Rejected input is counted in the router's stats; nothing else to do here.
     let _ = router.handle_input(
         now,
         IfaceId(p.iface.0),
@@ -54,4 +56,20 @@ pub fn router_transmit(router: &mut Router, now: Instant, buf: &mut Vec<u8>) -> 
         },
         len: t.len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_map_back_to_their_nodes() {
+        for n in [0, 1, 41, u32::MAX - 1] {
+            assert_eq!(node_of(link_local(NodeId(n))), NodeId(n));
+        }
+        assert_eq!(
+            link_local(NodeId(0)),
+            "fe80::1".parse::<Ipv6Addr>().unwrap()
+        );
+    }
 }
