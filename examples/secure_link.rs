@@ -97,8 +97,7 @@ fn enrol(m: &mut MissionAuthority, name: &str, role: Role, rng: &SystemRandom) -
     let attester = key.clone();
     let creds = IdentityCredentials::new(trust, key.clone(), WallClock::new(Instant::ZERO, start))
         .with_attester(move |nonce: &Nonce, now| platform().evidence(&*attester, nonce, now).ok());
-    creds.set_credential(&enrolment.credential, Instant::ZERO)?;
-    creds.set_result(enrolment.result.clone(), Instant::ZERO)?;
+    creds.install(&enrolment, Instant::ZERO)?;
     println!(
         "{name:>6}: enrolled as {}, credential {} bytes, attestation result {} bytes",
         key.public_key().device_id(),

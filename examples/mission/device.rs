@@ -304,8 +304,7 @@ fn enrol(
         WallClock::new(Instant::ZERO, start),
     )
     .with_attester(hw.attester());
-    creds.set_credential(&enrolment.credential, Instant::ZERO)?;
-    creds.set_result(enrolment.result.clone(), Instant::ZERO)?;
+    creds.install(&enrolment, Instant::ZERO)?;
     Ok(Enrolled {
         hw,
         creds,

@@ -275,7 +275,7 @@ const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
 
 impl SoftwareKey {
     /// Generates a new key. An Ed25519 key's 32-byte seed comes from `rng` (so a
-    /// [`SeededRandom`](iomt_schema::rand::SeededRandom) makes the same key again) and its
+    /// `SeededRandom` from `iomt_schema::rand` makes the same key again) and its
     /// PKCS#8 document is the RFC 8410 v1 form (seed only), as
     /// [`from_ed25519_seed`](Self::from_ed25519_seed) makes it. A P-256 key comes from the
     /// operating system's generator whatever `rng` is: `ring` makes P-256 keys only from its

@@ -105,7 +105,7 @@
 //! # What it does not do
 //!
 //! No I/O and no clock: `now` is always a parameter and randomness comes from a
-//! `ring::rand::SecureRandom` handed in; it encodes the state to persist, the runtime stores
+//! `iomt_schema::rand::SecureRandom` handed in; it encodes the state to persist, the runtime stores
 //! it. It does not transport anything (EDHOC and TLS sessions are `iomt-transport`'s), does
 //! not decide *when* to re-attest (the application drives [`PeerTrust`] with its timers), and
 //! does not implement certificate revocation lists: revocation is by [`RevocationDelta`], and

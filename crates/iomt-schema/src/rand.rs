@@ -2,9 +2,9 @@
 //! [`SecureRandom`] passed in (see [`contract`](crate::contract)), never a global generator.
 //!
 //! The trait is the workspace's own rather than `ring`'s, whose `SecureRandom` is sealed: a
-//! test or a fuzz target can then drive a state machine with [`SeededRandom`] (feature
+//! test or a fuzz target can then drive a state machine with `SeededRandom` (feature
 //! `seeded-random`) and replay a run, or a crash, from its seed. Production code passes
-//! [`SystemRandom`] (feature `ring`: `ring`'s generator over the operating system's), through
+//! `SystemRandom` (feature `ring`: `ring`'s generator over the operating system's), through
 //! `Arc<dyn SecureRandom>` or `&dyn SecureRandom`.
 //!
 //! ```

@@ -56,6 +56,7 @@ use core::fmt;
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use iomt_identity::cbor::CborError;
+use iomt_identity::enrol::Enrolment;
 use iomt_identity::{
     Algorithm, Appraisal, AppraisalError, AttestationVerifier, Challenge, ChannelBinding,
     Credential, CredentialError, Nonce, PublicKey, ReferenceValues, ResultError, Signer, Tier,
@@ -208,6 +209,15 @@ impl IdentityCredentials {
             appraiser: None,
             attester: None,
         }
+    }
+
+    /// Installs what enrolment gave this device (see [`iomt_identity::enrol`]): its compact
+    /// credential and its attestation result, each checked as [`set_credential`](Self::set_credential)
+    /// and [`set_result`](Self::set_result) check them. Returns the credential's `kid`.
+    pub fn install(&self, enrolment: &Enrolment, now: Instant) -> Result<ShortId, SetupError> {
+        let kid = self.set_credential(&enrolment.credential, now)?;
+        self.set_result(enrolment.result.clone(), now)?;
+        Ok(kid)
     }
 
     /// Caches at most `capacity` verified peer credentials (at least one).
