@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::EncodeError;
 use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A callsign: 1 to 16 characters from the six-bit ASCII set of ITU-R M.1371 (AIS): space,
@@ -134,19 +134,13 @@ impl Wire for Callsign {
         )
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let len = r.u8("callsign length")?;
         let n = usize::from(len);
         if n == 0 || n > Self::MAX_LEN {
-            return Err(r.fail(DecodeError::BadLength {
-                what: "callsign",
-                len: u64::from(len),
-                min: 1,
-                max: 16,
-                offset,
-            }));
+            return Err(r.bad_length("callsign", u64::from(len), 1, 16, offset));
         }
         let bytes = r.take((n * 6).div_ceil(8), "callsign")?;
         let mut packed = [0u8; PACKED];
@@ -156,10 +150,7 @@ impl Wire for Callsign {
         let [a, b, c, d, e, f, g, h, i, j, k, l] = packed;
         let word = u128::from_be_bytes([a, b, c, d, e, f, g, h, i, j, k, l, 0, 0, 0, 0]);
         if word << (6 * n) != 0 {
-            return Err(r.fail(DecodeError::NonCanonical {
-                what: "callsign padding",
-                offset,
-            }));
+            return Err(r.non_canonical("callsign padding", offset));
         }
         Ok(Self { len, packed })
     }
@@ -195,6 +186,7 @@ impl proptest::arbitrary::Arbitrary for Callsign {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeError;
     use crate::limits::Limits;
     use crate::wire::BufSink;
     use alloc::string::ToString;

@@ -335,13 +335,7 @@ impl Classification {
         let n = r.u8("releasability count")?;
         let max = u64::try_from(ReleasableTo::CAPACITY).unwrap_or(u64::MAX);
         if usize::from(n) > ReleasableTo::CAPACITY {
-            return Err(r.fail(DecodeError::BadLength {
-                what: "releasability",
-                len: u64::from(n),
-                min: 0,
-                max,
-                offset,
-            }));
+            return Err(r.bad_length("releasability", u64::from(n), 0, max, offset));
         }
         let mut releasable_to = ReleasableTo::default();
         let mut previous: Option<CountryCode> = None;
@@ -357,21 +351,12 @@ impl Classification {
             }
             let code = CountryCode(bytes);
             if previous.is_some_and(|p| p >= code) {
-                return Err(r.fail(DecodeError::NonCanonical {
-                    what: "releasability order",
-                    offset,
-                }));
+                return Err(r.non_canonical("releasability order", offset));
             }
             previous = Some(code);
-            releasable_to.insert(code).map_err(|_| {
-                r.fail(DecodeError::BadLength {
-                    what: "releasability",
-                    len: u64::from(n),
-                    min: 0,
-                    max,
-                    offset,
-                })
-            })?;
+            releasable_to
+                .insert(code)
+                .map_err(|_| r.bad_length("releasability", u64::from(n), 0, max, offset))?;
         }
         let marking = Self {
             level,
@@ -379,10 +364,7 @@ impl Classification {
             releasable_to,
         };
         if !marking.has_marking() {
-            return Err(r.fail(DecodeError::NonCanonical {
-                what: "empty marking",
-                offset: start,
-            }));
+            return Err(r.non_canonical("empty marking", start));
         }
         Ok(marking)
     }

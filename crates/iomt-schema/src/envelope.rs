@@ -26,7 +26,7 @@
 use alloc::vec::Vec;
 
 use crate::classification::{Classification, Level};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, Overflowed};
 use crate::id::{DeviceId, DeviceRef, ShortId};
 use crate::message::MessageKind;
 use crate::precedence::Precedence;
@@ -241,10 +241,7 @@ impl Envelope {
             let offset = r.offset();
             match r.u8("envelope flags")? {
                 0 => {
-                    return Err(r.fail(DecodeError::NonCanonical {
-                        what: "empty envelope flags",
-                        offset,
-                    }));
+                    return Err(r.non_canonical("empty envelope flags", offset));
                 }
                 f if f & RESERVED != 0 => {
                     return Err(r.fail(DecodeError::ReservedBits {
@@ -309,10 +306,7 @@ fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, Fault> {
     let offset = r.offset();
     let count = r.length("extension count", r.limits.max_extensions)?;
     if count == 0 {
-        return Err(r.fail(DecodeError::NonCanonical {
-            what: "empty extension list",
-            offset,
-        }));
+        return Err(r.non_canonical("empty extension list", offset));
     }
     // Each record takes at least two bytes (kind and length): never reserve for more records
     // than the input can hold, whatever the limit.
@@ -326,14 +320,17 @@ fn decode_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, Fault> {
     for _ in 0..count {
         let offset = r.offset();
         let key = r.varint("extension kind")?;
-        let kind = u16::try_from(key >> 1)
-            .map_err(|_| r.overflow("extension kind", (key >> 1).into(), "u16", offset))?;
+        let kind = u16::try_from(key >> 1).map_err(|_| {
+            r.overflow(
+                "extension kind",
+                Overflowed::Unsigned(key >> 1),
+                "u16",
+                offset,
+            )
+        })?;
         let must_understand = key & 1 == 1;
         if out.last().is_some_and(|prev| prev.kind >= kind) {
-            return Err(r.fail(DecodeError::NonCanonical {
-                what: "extension order",
-                offset,
-            }));
+            return Err(r.non_canonical("extension order", offset));
         }
         if must_understand && !r.limits.understood_extensions.contains(&kind) {
             return Err(r.fail(DecodeError::UnknownCriticalExtension { kind, offset }));

@@ -51,13 +51,12 @@ pub enum DecodeError {
         offset: usize,
     },
     /// A varint does not fit the integer type of its field.
-    #[error("{what} at byte {offset} is {}, which does not fit in {ty}", Overflowed(*.value))]
+    #[error("{what} at byte {offset} is {value}, which does not fit in {ty}")]
     Overflow {
         /// The field.
         what: &'static str,
-        /// The value found (for a signed field, after zigzag decoding); `None` for a varint
-        /// that does not fit in 64 bits at all.
-        value: Option<i128>,
+        /// The value found (for a signed field, after zigzag decoding).
+        value: Overflowed,
         /// The field's integer type (`u16`, `i32`, ...).
         ty: &'static str,
         /// Where the field is.
@@ -200,14 +199,24 @@ pub enum EncodeError {
     },
 }
 
-/// Shows an overflowing value, or says it did not fit in 64 bits.
-struct Overflowed(Option<i128>);
+/// The value an integer field overflowed with (kept small: every decoder carries its error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Overflowed {
+    /// An unsigned value.
+    Unsigned(u64),
+    /// A signed value, after zigzag decoding.
+    Signed(i64),
+    /// A varint of more than 64 bits.
+    Wider,
+}
 
 impl fmt::Display for Overflowed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(v) => write!(f, "{v}"),
-            None => f.write_str("a varint of more than 64 bits"),
+        match self {
+            Self::Unsigned(v) => write!(f, "{v}"),
+            Self::Signed(v) => write!(f, "{v}"),
+            Self::Wider => f.write_str("a varint of more than 64 bits"),
         }
     }
 }

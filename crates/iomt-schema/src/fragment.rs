@@ -61,26 +61,20 @@ impl Fragment {
             }));
         }
         if total_len == 0 {
-            return Err(r.fail(DecodeError::BadLength {
-                what: "fragment total",
-                len: 0,
-                min: 1,
-                max: u64::try_from(r.limits.max_frame).unwrap_or(u64::MAX),
-                offset: total_at,
-            }));
+            return Err(r.bad_length(
+                "fragment total",
+                0,
+                1,
+                u64::try_from(r.limits.max_frame).unwrap_or(u64::MAX),
+                total_at,
+            ));
         }
         let payload_at = r.offset();
         let payload = r.rest();
         let len = u64::try_from(payload.len()).unwrap_or(u64::MAX);
         let room = u64::from(total_len.saturating_sub(offset));
         if payload.is_empty() || len > room {
-            return Err(r.fail(DecodeError::BadLength {
-                what: "fragment payload",
-                len,
-                min: 1,
-                max: room,
-                offset: payload_at,
-            }));
+            return Err(r.bad_length("fragment payload", len, 1, room, payload_at));
         }
         Ok((offset, total_len, payload))
     }

@@ -187,10 +187,7 @@ impl Wire for Position {
                 datum: AltitudeDatum::from_code(datum),
             })
         } else if datum != 0 {
-            return Err(r.fail(DecodeError::NonCanonical {
-                what: "datum without altitude",
-                offset,
-            }));
+            return Err(r.non_canonical("datum without altitude", offset));
         } else {
             None
         };

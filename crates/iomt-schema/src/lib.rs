@@ -108,7 +108,7 @@ pub use classification::{
     Caveats, Classification, CountryCode, CountryCodeError, Level, ReleasableTo, ReleasableToError,
 };
 pub use envelope::{Envelope, Extension, MessageRef, VERSION};
-pub use error::{DecodeError, EncodeError};
+pub use error::{DecodeError, EncodeError, Overflowed};
 pub use fragment::{
     Fragment, FragmentError, Fragments, Reassembler, ReassemblyError, ReassemblyLimits,
 };

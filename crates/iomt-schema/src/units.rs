@@ -5,7 +5,7 @@
 //! point round to the nearest unit and refuse values outside the type's range; JSON carries the
 //! human unit (degrees, metres, m/s, degrees Celsius).
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, Overflowed};
 use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A value outside the range of the quantity it was meant for, in the quantity's human unit
@@ -164,8 +164,9 @@ macro_rules! quantity {
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.varint(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw)
-                    .map_err(|_| r.overflow(Self::WHAT, raw.into(), stringify!($inner), offset))?;
+                let raw = <$inner>::try_from(raw).map_err(|_| {
+                    r.overflow(Self::WHAT, Overflowed::Unsigned(raw), stringify!($inner), offset)
+                })?;
                 Self::check(raw, r, offset)
             }
         }
@@ -180,8 +181,9 @@ macro_rules! quantity {
             fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
                 let offset = r.offset();
                 let raw = r.zigzag(Self::WHAT)?;
-                let raw = <$inner>::try_from(raw)
-                    .map_err(|_| r.overflow(Self::WHAT, raw.into(), stringify!($inner), offset))?;
+                let raw = <$inner>::try_from(raw).map_err(|_| {
+                    r.overflow(Self::WHAT, Overflowed::Signed(raw), stringify!($inner), offset)
+                })?;
                 Self::check(raw, r, offset)
             }
         }

@@ -4,12 +4,13 @@
 //! the input. Writers go through [`Sink`], so one encoding function serves a caller's slice, a
 //! growable [`bytes::BufMut`], and the length counter behind `encoded_len`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::BufMut;
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, Overflowed};
 use crate::limits::Limits;
 
 /// A value with one canonical wire form.
@@ -28,8 +29,9 @@ pub(crate) struct Reader<'a> {
     pub(crate) limits: Limits,
     /// Inside a batch: the base position that positions are delta-coded against.
     pub(crate) base: Option<(i32, i32)>,
-    /// Why decoding stopped, once it has.
-    error: Option<DecodeError>,
+    /// Why decoding stopped, once it has (boxed: the reader is made per frame and per
+    /// section, and the error is the rare case).
+    error: Option<Box<DecodeError>>,
 }
 
 /// Marks a failed decode; the reason is in the [`Reader`] (see [`Reader::fail`]).
@@ -96,19 +98,23 @@ impl<'a> Reader<'a> {
     /// marker that unwinds the decoder. Keeping the error out of the return values keeps every
     /// `Result` in the decoder register-sized.
     #[cold]
+    #[inline(never)]
     pub(crate) fn fail(&mut self, error: DecodeError) -> Fault {
         if self.error.is_none() {
-            self.error = Some(error);
+            self.error = Some(Box::new(error));
         }
         Fault(())
     }
 
     /// The error recorded by the failure that produced a [`Fault`].
     pub(crate) fn error(&mut self) -> DecodeError {
-        self.error.take().unwrap_or(DecodeError::Truncated {
-            what: "frame",
-            offset: self.offset(),
-        })
+        self.error.take().map_or(
+            DecodeError::Truncated {
+                what: "frame",
+                offset: self.offset(),
+            },
+            |error| *error,
+        )
     }
 
     /// Runs `decode` on this reader, turning a failure into the recorded error.
@@ -137,18 +143,47 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Records a field whose encoding is not the canonical one.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn non_canonical(&mut self, what: &'static str, offset: usize) -> Fault {
+        self.fail(DecodeError::NonCanonical { what, offset })
+    }
+
+    /// Records a length outside `min..=max`. Errors are built out of line, so that the decoders
+    /// of small fields stay small enough to inline.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn bad_length(
+        &mut self,
+        what: &'static str,
+        len: u64,
+        min: u64,
+        max: u64,
+        offset: usize,
+    ) -> Fault {
+        self.fail(DecodeError::BadLength {
+            what,
+            len,
+            min,
+            max,
+            offset,
+        })
+    }
+
     /// Records that `value`, read at `offset`, does not fit the field's type `ty`.
     #[cold]
+    #[inline(never)]
     pub(crate) fn overflow(
         &mut self,
         what: &'static str,
-        value: i128,
+        value: Overflowed,
         ty: &'static str,
         offset: usize,
     ) -> Fault {
         self.fail(DecodeError::Overflow {
             what,
-            value: Some(value),
+            value,
             ty,
             offset,
         })
@@ -205,7 +240,7 @@ impl<'a> Reader<'a> {
             if i == 9 && b > 1 {
                 return Err(self.fail(DecodeError::Overflow {
                     what,
-                    value: None,
+                    value: Overflowed::Wider,
                     ty: "u64",
                     offset: start,
                 }));
@@ -223,7 +258,7 @@ impl<'a> Reader<'a> {
         }
         Err(self.fail(DecodeError::Overflow {
             what,
-            value: None,
+            value: Overflowed::Wider,
             ty: "u64",
             offset: start,
         }))
@@ -233,14 +268,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn varint_u32(&mut self, what: &'static str) -> Result<u32, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u32::try_from(v).map_err(|_| self.overflow(what, v.into(), "u32", offset))
+        u32::try_from(v).map_err(|_| self.overflow(what, Overflowed::Unsigned(v), "u32", offset))
     }
 
     #[inline]
     pub(crate) fn varint_u16(&mut self, what: &'static str) -> Result<u16, Fault> {
         let offset = self.offset();
         let v = self.varint(what)?;
-        u16::try_from(v).map_err(|_| self.overflow(what, v.into(), "u16", offset))
+        u16::try_from(v).map_err(|_| self.overflow(what, Overflowed::Unsigned(v), "u16", offset))
     }
 
     /// A length or count, checked against `max` before the caller allocates for it.
@@ -270,7 +305,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn zigzag_i32(&mut self, what: &'static str) -> Result<i32, Fault> {
         let offset = self.offset();
         let v = self.zigzag(what)?;
-        i32::try_from(v).map_err(|_| self.overflow(what, v.into(), "i32", offset))
+        i32::try_from(v).map_err(|_| self.overflow(what, Overflowed::Signed(v), "i32", offset))
     }
 
     pub(crate) fn text(&mut self, what: &'static str) -> Result<String, Fault> {
@@ -516,10 +551,7 @@ impl Wire for bool {
         match r.u8("bool")? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(r.fail(DecodeError::NonCanonical {
-                what: "bool",
-                offset,
-            })),
+            _ => Err(r.non_canonical("bool", offset)),
         }
     }
 }
@@ -611,7 +643,7 @@ mod tests {
         assert_eq!(read(&[0xff, 0x80, 0x00]), Err(nc));
         let of = DecodeError::Overflow {
             what: "v",
-            value: None,
+            value: Overflowed::Wider,
             ty: "u64",
             offset: 0,
         };
