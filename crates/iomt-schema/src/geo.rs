@@ -151,25 +151,25 @@ impl Wire for Position {
             .ok()
             .and_then(Latitude::new)
             .ok_or_else(|| {
-                r.fail(DecodeError::OutOfRange {
-                    what: "latitude",
-                    value: lat,
-                    min: i64::from(Latitude::MIN.raw()),
-                    max: i64::from(Latitude::MAX.raw()),
+                r.out_of_range(
+                    "latitude",
+                    lat,
+                    i64::from(Latitude::MIN.raw()),
+                    i64::from(Latitude::MAX.raw()),
                     offset,
-                })
+                )
             })?;
         let lon = i32::try_from(lon)
             .ok()
             .and_then(Longitude::new)
             .ok_or_else(|| {
-                r.fail(DecodeError::OutOfRange {
-                    what: "longitude",
-                    value: lon,
-                    min: i64::from(Longitude::MIN.raw()),
-                    max: i64::from(Longitude::MAX.raw()),
+                r.out_of_range(
+                    "longitude",
+                    lon,
+                    i64::from(Longitude::MIN.raw()),
+                    i64::from(Longitude::MAX.raw()),
                     offset,
-                })
+                )
             })?;
         let offset = r.offset();
         let flags = r.u8("position flags")?;

@@ -5,7 +5,7 @@
 //! point round to the nearest unit and refuse values outside the type's range; JSON carries the
 //! human unit (degrees, metres, m/s, degrees Celsius).
 
-use crate::error::{DecodeError, EncodeError, Overflowed};
+use crate::error::{EncodeError, Overflowed};
 use crate::wire::{Fault, Reader, Sink, Wire};
 
 /// A value outside the range of the quantity it was meant for, in the quantity's human unit
@@ -104,13 +104,7 @@ macro_rules! quantity {
 
             #[allow(dead_code, reason = "used by the types with a wire form of their own")]
             fn check(raw: $inner, r: &mut Reader<'_>, offset: usize) -> Result<Self, Fault> {
-                Self::new(raw).ok_or_else(|| r.fail(DecodeError::OutOfRange {
-                    what: Self::WHAT,
-                    value: i64::from(raw),
-                    min: i64::from(Self::MIN.0),
-                    max: i64::from(Self::MAX.0),
-                    offset,
-                }))
+                Self::new(raw).ok_or_else(|| r.out_of_range(Self::WHAT, i64::from(raw), i64::from(Self::MIN.0), i64::from(Self::MAX.0), offset))
             }
         }
 
@@ -320,15 +314,7 @@ impl Wire for Percent {
     fn decode(r: &mut Reader<'_>) -> Result<Self, Fault> {
         let offset = r.offset();
         let value = r.u8("Percent")?;
-        Self::new(value).ok_or_else(|| {
-            r.fail(DecodeError::OutOfRange {
-                what: "Percent",
-                value: i64::from(value),
-                min: 0,
-                max: 100,
-                offset,
-            })
-        })
+        Self::new(value).ok_or_else(|| r.out_of_range("Percent", i64::from(value), 0, 100, offset))
     }
 }
 

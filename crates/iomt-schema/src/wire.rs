@@ -4,7 +4,6 @@
 //! the input. Writers go through [`Sink`], so one encoding function serves a caller's slice, a
 //! growable [`bytes::BufMut`], and the length counter behind `encoded_len`.
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -29,9 +28,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) limits: Limits,
     /// Inside a batch: the base position that positions are delta-coded against.
     pub(crate) base: Option<(i32, i32)>,
-    /// Why decoding stopped, once it has (boxed: the reader is made per frame and per
-    /// section, and the error is the rare case).
-    error: Option<Box<DecodeError>>,
+    /// Why decoding stopped, once it has.
+    error: Option<DecodeError>,
 }
 
 /// Marks a failed decode; the reason is in the [`Reader`] (see [`Reader::fail`]).
@@ -101,20 +99,17 @@ impl<'a> Reader<'a> {
     #[inline(never)]
     pub(crate) fn fail(&mut self, error: DecodeError) -> Fault {
         if self.error.is_none() {
-            self.error = Some(Box::new(error));
+            self.error = Some(error);
         }
         Fault(())
     }
 
     /// The error recorded by the failure that produced a [`Fault`].
     pub(crate) fn error(&mut self) -> DecodeError {
-        self.error.take().map_or(
-            DecodeError::Truncated {
-                what: "frame",
-                offset: self.offset(),
-            },
-            |error| *error,
-        )
+        self.error.take().unwrap_or(DecodeError::Truncated {
+            what: "frame",
+            offset: self.offset(),
+        })
     }
 
     /// Runs `decode` on this reader, turning a failure into the recorded error.
@@ -165,6 +160,26 @@ impl<'a> Reader<'a> {
         self.fail(DecodeError::BadLength {
             what,
             len,
+            min,
+            max,
+            offset,
+        })
+    }
+
+    /// Records a value outside `min..=max`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn out_of_range(
+        &mut self,
+        what: &'static str,
+        value: i64,
+        min: i64,
+        max: i64,
+        offset: usize,
+    ) -> Fault {
+        self.fail(DecodeError::OutOfRange {
+            what,
+            value,
             min,
             max,
             offset,
