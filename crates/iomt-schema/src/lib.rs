@@ -90,9 +90,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod contract;
 mod callsign;
 mod classification;
+pub mod contract;
 pub mod envelope;
 mod error;
 mod fragment;
