@@ -10,9 +10,12 @@
 //!   attestation (`iomt-transport`; the TLS part with the `rustls` feature).
 //! - [`mesh`]: the sans-IO mesh router: Babel (RFC 8966) with RFC 8967 MACs, datagram
 //!   forwarding, flooding and precedence queues (`iomt-mesh`).
-//! - [`rand`]: `ring`'s randomness, which the state machines and key generation take
-//!   (`Arc<dyn rand::SecureRandom + Send + Sync>`, `&rand::SystemRandom`), so that an
-//!   application needs no `ring` dependency of its own to match the version.
+//! - [`node`]: one device, sans-IO: the router, end-to-end sessions over the mesh and the
+//!   device's identity behind one application API (`iomt-node`).
+//! - [`rand`]: the workspace's randomness trait, which the state machines and key generation
+//!   take (`Arc<dyn rand::SecureRandom>`, `&dyn rand::SecureRandom`), and the operating
+//!   system's generator behind it (`rand::SystemRandom`, through `ring`), so that an
+//!   application needs no `ring` dependency of its own.
 //!
 //! ```
 //! use iomt::schema::{Precedence, ShortId};
@@ -26,6 +29,7 @@
 
 pub use iomt_identity as identity;
 pub use iomt_mesh as mesh;
+pub use iomt_node as node;
 pub use iomt_schema as schema;
 /// Security randomness for every state machine and key generation: `SecureRandom`,
 /// `SystemRandom` (the operating system's, through `ring`).

@@ -54,4 +54,4 @@ pub use mission::{
     good_measurements, mission, platform, reference,
 };
 pub use random::TestRandom;
-pub use sim_router::{link_local, node_of, router_input, router_transmit};
+pub use sim_router::{MeshInput, link_local, node_of, router_input, router_transmit, sim_transmit};

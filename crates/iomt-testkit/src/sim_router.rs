@@ -21,29 +21,52 @@ pub fn node_of(ll: Ipv6Addr) -> NodeId {
     )
 }
 
-/// Hands a packet the simulator delivered to node `me` to its router: Babel on the control
-/// class, datagrams on the data class, as two UDP ports would separate them. Rejected input
-/// is counted in the router's stats.
+/// Where a packet the simulator delivered to node `me` goes in a mesh stack: its interface,
+/// its channel (Babel on the control class, datagrams on the data class, as two UDP ports
+/// would separate them), its sender's and its destination's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeshInput {
+    /// The router interface (simulator interface `i` is router interface `i`).
+    pub iface: IfaceId,
+    /// Routing or data.
+    pub channel: Channel,
+    /// The sender's link-local address.
+    pub from: Ipv6Addr,
+    /// The multicast group, or `me`'s link-local address.
+    pub to: Ipv6Addr,
+}
+
+impl MeshInput {
+    /// The addressing of `p`, delivered to node `me`.
+    pub fn of(me: NodeId, p: &Received<'_>) -> Self {
+        let (channel, group) = match p.kind {
+            Class::Control => (Channel::Routing, BABEL_MULTICAST),
+            Class::Data => (Channel::Data, DATA_MULTICAST),
+        };
+        Self {
+            iface: IfaceId(p.iface.0),
+            channel,
+            from: link_local(p.from),
+            to: if p.broadcast { group } else { link_local(me) },
+        }
+    }
+}
+
+/// Hands a packet the simulator delivered to node `me` to its router. Rejected input is
+/// counted in the router's stats.
 pub fn router_input(router: &mut Router, me: NodeId, now: Instant, p: Received<'_>) {
-    let (channel, group) = match p.kind {
-        Class::Control => (Channel::Routing, BABEL_MULTICAST),
-        Class::Data => (Channel::Data, DATA_MULTICAST),
-    };
-    let to = if p.broadcast { group } else { link_local(me) };
-    let _ = router.handle_input(
-        now,
-        IfaceId(p.iface.0),
-        channel,
-        link_local(p.from),
-        to,
-        p.data,
-    );
+    let m = MeshInput::of(me, &p);
+    let _ = router.handle_input(now, m.iface, m.channel, m.from, m.to, p.data);
 }
 
 /// The router's next packet as a transmission on the simulated radio.
 pub fn router_transmit(router: &mut Router, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
-    let t = router.poll_transmit(now, buf)?;
-    Some(Transmit {
+    router.poll_transmit(now, buf).map(sim_transmit)
+}
+
+/// A mesh transmission as a transmission on the simulated radio.
+pub fn sim_transmit(t: iomt_mesh::Transmit) -> Transmit {
+    Transmit {
         iface: iomt_sim::IfaceId(t.iface.0),
         destination: if t.destination.is_multicast() {
             Destination::Broadcast
@@ -55,7 +78,7 @@ pub fn router_transmit(router: &mut Router, now: Instant, buf: &mut Vec<u8>) -> 
             Channel::Data => Class::Data,
         },
         len: t.len,
-    })
+    }
 }
 
 #[cfg(test)]

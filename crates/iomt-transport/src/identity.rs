@@ -247,6 +247,17 @@ impl IdentityCredentials {
         self
     }
 
+    /// The device these credentials speak for: the identity of the key they sign with.
+    pub fn device(&self) -> DeviceId {
+        self.key.public_key().device_id()
+    }
+
+    /// The trust store these credentials decide with (the one passed to
+    /// [`new`](Self::new)): where the application applies trust packages and revocations.
+    pub fn trust_store(&self) -> &Arc<RwLock<TrustStore>> {
+        &self.trust
+    }
+
     /// Re-anchors the wall clock.
     pub fn set_wall_clock(&self, clock: WallClock) {
         *self.clock.write().unwrap_or_else(PoisonError::into_inner) = clock;

@@ -1,0 +1,354 @@
+//! Nodes in a line A-B-C-D in the simulator: frames cross three hops in an EDHOC session keyed
+//! on the verified identity, relays cannot read them, and sends that cannot be delivered say
+//! why.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    missing_docs,
+    reason = "test code: a failed step stops the test where it happened"
+)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iomt_identity::{Algorithm, Revocation, RevocationDelta, RevocationReason, RevocationTarget};
+use iomt_mesh::{InterfaceConfig, MacKey};
+use iomt_node::{Event, Node, NodeConfig, SendError, SendFailure};
+use iomt_schema::rand::SeededRandom;
+use iomt_schema::{
+    Affiliation, Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Position,
+    PositionReport, Precedence, Timestamp, UnknownFields,
+};
+use iomt_sim::{Action, Boot, LinkParams, Metrics, Mobility, NodeId, Observer, Point, Received};
+use iomt_sim::{Seed, Simulator};
+use iomt_testkit::{MeshInput, MissionFixture, TestDevice, link_local, sim_transmit};
+
+/// A node on the simulated network, and every packet it put on the air.
+struct SimNode {
+    node: Node,
+    me: NodeId,
+    sent: Vec<Vec<u8>>,
+}
+
+impl iomt_sim::Node for SimNode {
+    type Event = Event;
+
+    fn handle_input(&mut self, now: Instant, p: Received<'_>) {
+        let m = MeshInput::of(self.me, &p);
+        let _ = self
+            .node
+            .handle_input(now, m.iface, m.channel, m.from, m.to, p.data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.node.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<iomt_sim::Transmit> {
+        let t = self.node.poll_transmit(now, buf)?;
+        self.sent.push(buf[..t.len].to_vec());
+        Some(sim_transmit(t))
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.node.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+}
+
+#[derive(Default)]
+struct Log(Vec<(Instant, NodeId, Event)>);
+
+impl Observer<SimNode> for Log {
+    fn on_event(&mut self, now: Instant, node: NodeId, event: Event, _: &mut Metrics) {
+        self.0.push((now, node, event));
+    }
+}
+
+impl Log {
+    fn of(&self, node: u32) -> impl Iterator<Item = &Event> {
+        self.0
+            .iter()
+            .filter(move |(_, n, _)| n.0 == node)
+            .map(|(_, _, e)| e)
+    }
+}
+
+fn at(secs: u64) -> Instant {
+    Instant::ZERO + Duration::from_secs(secs)
+}
+
+/// `n` enrolled devices (and one more that never joins the network), wired in a line.
+struct Line {
+    sim: Simulator<SimNode>,
+    devices: Vec<DeviceId>,
+    stranger: DeviceId,
+    fixture: Rc<MissionFixture>,
+}
+
+fn line(n: u32, tweak: fn(&mut NodeConfig)) -> Line {
+    let fixture = Rc::new(MissionFixture::seeded(7));
+    let enrolled: Rc<Vec<TestDevice>> = Rc::new(
+        (0..=n)
+            .map(|_| fixture.enrol(Algorithm::Ed25519, 3_600_000))
+            .collect(),
+    );
+    let devices = enrolled[..n as usize]
+        .iter()
+        .map(|d| d.key.public_key().device_id())
+        .collect();
+    let stranger = enrolled[n as usize].key.public_key().device_id();
+    let (f, e) = (fixture.clone(), enrolled.clone());
+    let factory = move |boot: Boot| {
+        let device = &e[boot.node.index()];
+        let creds = Arc::new(f.credentials(device));
+        let mut config = NodeConfig::new(device.key.public_key().short_id());
+        tweak(&mut config);
+        let rng = Arc::new(SeededRandom::new(boot.seed));
+        let mut node = Node::new(config, creds, boot.now, rng).unwrap();
+        let links = usize::from(boot.node.0 > 0) + usize::from(boot.node.0 + 1 < n);
+        for _ in 0..links {
+            let iface = InterfaceConfig::wired(link_local(boot.node));
+            // The mission's RFC 8967 key: routing and datagrams are authenticated hop by hop.
+            let keys = vec![MacKey::hmac_sha256(&[7; 32])];
+            node.add_interface(boot.now, iface, keys).unwrap();
+        }
+        SimNode {
+            node,
+            me: boot.node,
+            sent: Vec::new(),
+        }
+    };
+    let mut sim = Simulator::new(Seed(11), factory);
+    for i in 0..n {
+        sim.add_node(Mobility::Static(Point::new(f64::from(i), 0.0)));
+    }
+    for i in 1..n {
+        sim.add_link(NodeId(i - 1), NodeId(i), LinkParams::default());
+    }
+    Line {
+        sim,
+        devices,
+        stranger,
+        fixture,
+    }
+}
+
+fn report(from: DeviceId, seq: u32) -> Frame {
+    let mut envelope = Envelope::new(
+        from.short().into(),
+        seq,
+        Timestamp::from_millis(1_800_000_000_000).unwrap(),
+    );
+    envelope.precedence = Precedence::Immediate;
+    let position = PositionReport {
+        position: Position::new(
+            Latitude::from_f64(59.33).unwrap(),
+            Longitude::from_f64(18.07).unwrap(),
+        ),
+        affiliation: Affiliation::Friend,
+        course: None,
+        speed: None,
+        role: None,
+        callsign: Some(Callsign::new("VIPER-21").unwrap()),
+        unknown: UnknownFields::default(),
+    };
+    Frame::new(envelope, position)
+}
+
+/// Runs `f` on node `node` at `t`, and keeps what it returned.
+fn call<T: 'static>(
+    sim: &mut Simulator<SimNode>,
+    t: Instant,
+    node: u32,
+    f: impl FnOnce(&mut Node, Instant) -> T + 'static,
+) -> Rc<RefCell<Option<T>>> {
+    let out = Rc::new(RefCell::new(None));
+    let slot = out.clone();
+    sim.call(t, NodeId(node), move |n, now| {
+        *slot.borrow_mut() = Some(f(&mut n.node, now));
+    });
+    out
+}
+
+#[test]
+fn a_frame_crosses_three_hops_in_a_session_relays_cannot_read() {
+    let Line {
+        mut sim, devices, ..
+    } = line(4, |_| {});
+    let (a, d) = (devices[0], devices[3]);
+    let frame = report(a, 1);
+    let plain = frame.to_vec().unwrap();
+    let sent = {
+        let frame = frame.clone();
+        call(&mut sim, at(40), 0, move |n, now| n.send(now, d, &frame))
+    };
+    let mut log = Log::default();
+    sim.run_until(at(60), &mut log).unwrap();
+    assert_eq!(sent.borrow_mut().take(), Some(Ok(())));
+
+    let received: Vec<_> = log
+        .of(3)
+        .filter_map(|e| match e {
+            Event::Received {
+                from,
+                trust,
+                hops,
+                frame,
+            } => Some((*from, *trust, *hops, frame.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [(a, iomt_identity::TrustState::Trusted, 3, frame)],
+        "D got the frame once, from A as the handshake verified it, over three hops"
+    );
+    assert!(log.of(0).any(|e| matches!(
+        e,
+        Event::SessionUp { peer, initiator: true, .. } if *peer == d
+    )));
+    assert!(log.of(3).any(|e| matches!(
+        e,
+        Event::SessionUp { peer, initiator: false, .. } if *peer == a
+    )));
+    // The relays saw nothing in a session, and what they forwarded never carries the frame in
+    // the clear.
+    for relay in [1, 2] {
+        assert!(!log.of(relay).any(|e| matches!(e, Event::Received { .. })));
+        let node = sim.node(NodeId(relay)).unwrap();
+        assert!(!node.sent.is_empty());
+        assert!(
+            !node
+                .sent
+                .iter()
+                .any(|p| p.windows(plain.len()).any(|w| w == plain)),
+            "relay {relay} forwarded the frame in the clear"
+        );
+        assert!(node.node.peers().is_empty(), "a relay holds no session");
+    }
+    let status = sim.node(NodeId(0)).unwrap().node.peers();
+    assert_eq!(status.len(), 1);
+    assert!(status[0].established && status[0].device == d && status[0].queued == 0);
+}
+
+#[test]
+fn sends_that_cannot_leave_say_why() {
+    let Line {
+        mut sim,
+        devices,
+        stranger,
+        ..
+    } = line(4, |c| c.max_queued_frames = 2);
+    let (a, d) = (devices[0], devices[3]);
+    let to_self = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, a, &report(a, 1))
+    });
+    let no_route = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, stranger, &report(a, 1))
+    });
+    // The session to D is not up yet: two frames wait, the third is refused.
+    let queued = call(&mut sim, at(40), 0, move |n, now| {
+        (1..=3)
+            .map(|seq| n.send(now, d, &report(a, seq)))
+            .collect::<Vec<_>>()
+    });
+    sim.run_until(at(60), &mut ()).unwrap();
+    assert_eq!(to_self.borrow_mut().take(), Some(Err(SendError::ToSelf)));
+    assert_eq!(
+        no_route.borrow_mut().take(),
+        Some(Err(SendError::NoRoute(stranger.short())))
+    );
+    assert_eq!(
+        queued.borrow_mut().take(),
+        Some(vec![Ok(()), Ok(()), Err(SendError::QueueFull(2))])
+    );
+}
+
+#[test]
+fn frames_waiting_for_a_session_that_never_comes_are_reported() {
+    let Line {
+        mut sim, devices, ..
+    } = line(4, |c| c.endpoint.max_retransmits = 2);
+    let (a, d) = (devices[0], devices[3]);
+    // The last link goes silent just before A sends: routes still point at D for a while,
+    // the handshake gets no answer, and the waiting frames fail with the session.
+    sim.schedule(at(39), Action::CutPair(NodeId(2), NodeId(3)));
+    let sent = call(&mut sim, at(40), 0, move |n, now| {
+        [n.send(now, d, &report(a, 1)), n.send(now, d, &report(a, 2))]
+    });
+    let mut log = Log::default();
+    sim.run_until(at(300), &mut log).unwrap();
+    assert_eq!(sent.borrow_mut().take(), Some([Ok(()), Ok(())]));
+    let failed: Vec<_> = log
+        .of(0)
+        .filter_map(|e| match e {
+            Event::SendFailed {
+                dest,
+                frames,
+                reason,
+            } => Some((*dest, *frames, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!((failed[0].0, failed[0].1), (d, 2));
+    assert!(matches!(failed[0].2, SendFailure::Session(_)), "{failed:?}");
+    assert!(
+        log.of(0)
+            .any(|e| matches!(e, Event::SessionClosed { peer, .. } if *peer == d))
+    );
+    assert!(!log.of(3).any(|e| matches!(e, Event::Received { .. })));
+    assert!(sim.node(NodeId(0)).unwrap().node.peers().is_empty());
+}
+
+#[test]
+fn a_revocation_closes_the_session_and_refuses_later_sends() {
+    let Line {
+        mut sim,
+        devices,
+        fixture,
+        ..
+    } = line(3, |_| {});
+    let (a, c) = (devices[0], devices[2]);
+    let first = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, c, &report(a, 1))
+    });
+    let delta = RevocationDelta {
+        sequence: 1,
+        entries: vec![Revocation {
+            target: RevocationTarget::Device(c),
+            reason: RevocationReason::Contraindicated,
+            at: Timestamp::from_millis(fixture.t0 + 50_000).unwrap(),
+        }],
+    }
+    .sign(&*fixture.authority)
+    .unwrap();
+    let merged = call(&mut sim, at(50), 0, move |n, now| {
+        let merged = n.apply_revocation(now, &delta);
+        (merged, n.send(now, c, &report(a, 2)), n.peers().len())
+    });
+    let mut log = Log::default();
+    sim.run_until(at(60), &mut log).unwrap();
+    assert_eq!(first.borrow_mut().take(), Some(Ok(())));
+    assert!(
+        log.of(2)
+            .any(|e| matches!(e, Event::Received { from, .. } if *from == a))
+    );
+    let (merged, later, peers) = merged.borrow_mut().take().unwrap();
+    assert_eq!(merged, Ok(1));
+    assert_eq!(later, Err(SendError::Revoked(c)));
+    assert_eq!(peers, 0, "the revoked peer's session is gone");
+    assert!(
+        log.of(0)
+            .any(|e| matches!(e, Event::PeerRevoked { peer } if *peer == c))
+    );
+}
