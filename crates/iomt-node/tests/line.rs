@@ -95,20 +95,34 @@ struct Line {
 }
 
 fn line(n: u32, tweak: fn(&mut NodeConfig)) -> Line {
+    line_with(n, None, tweak)
+}
+
+/// As [`line`], with node `outsider` enrolled by another mission's authority (it holds the
+/// radio key, as a captured radio would, but no credential this mission accepts).
+fn line_with(n: u32, outsider: Option<u32>, tweak: fn(&mut NodeConfig)) -> Line {
     let fixture = Rc::new(MissionFixture::seeded(7));
-    let enrolled: Rc<Vec<TestDevice>> = Rc::new(
+    let other = Rc::new(MissionFixture::seeded(8));
+    let enrolled: Rc<Vec<(TestDevice, Rc<MissionFixture>)>> = Rc::new(
         (0..=n)
-            .map(|_| fixture.enrol(Algorithm::Ed25519, 3_600_000))
+            .map(|i| {
+                let f = if outsider == Some(i) {
+                    &other
+                } else {
+                    &fixture
+                };
+                (f.enrol(Algorithm::Ed25519, 3_600_000), f.clone())
+            })
             .collect(),
     );
     let devices = enrolled[..n as usize]
         .iter()
-        .map(|d| d.key.public_key().device_id())
+        .map(|(d, _)| d.key.public_key().device_id())
         .collect();
-    let stranger = enrolled[n as usize].key.public_key().device_id();
-    let (f, e) = (fixture.clone(), enrolled.clone());
+    let stranger = enrolled[n as usize].0.key.public_key().device_id();
+    let e = enrolled.clone();
     let factory = move |boot: Boot| {
-        let device = &e[boot.node.index()];
+        let (device, f) = &e[boot.node.index()];
         let creds = Arc::new(f.credentials(device));
         let mut config = NodeConfig::new(device.key.public_key().short_id());
         tweak(&mut config);
@@ -351,4 +365,46 @@ fn a_revocation_closes_the_session_and_refuses_later_sends() {
         log.of(0)
             .any(|e| matches!(e, Event::PeerRevoked { peer } if *peer == c))
     );
+}
+
+#[test]
+fn a_device_of_another_mission_gets_no_session_either_way() {
+    let Line {
+        mut sim, devices, ..
+    } = line_with(3, Some(2), |_| {});
+    let (a, x) = (devices[0], devices[2]);
+    // A asks for the outsider: its credential verifies against no authority A trusts, after
+    // its signature did, so the refusal is final at once.
+    let to_outsider = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, x, &report(a, 1))
+    });
+    // The outsider asks for A: A's verifier refuses it before anything is delivered.
+    let from_outsider = call(&mut sim, at(80), 2, move |n, now| {
+        n.send(now, a, &report(x, 1))
+    });
+    let mut log = Log::default();
+    sim.run_until(at(200), &mut log).unwrap();
+    assert_eq!(to_outsider.borrow_mut().take(), Some(Ok(())));
+    assert_eq!(from_outsider.borrow_mut().take(), Some(Ok(())));
+    assert!(
+        !log.0
+            .iter()
+            .any(|(_, _, e)| matches!(e, Event::Received { .. } | Event::SessionUp { .. })),
+        "no session and no frame, either way"
+    );
+    assert!(log.of(0).any(|e| matches!(
+        e,
+        Event::SendFailed { dest, frames: 1, reason: SendFailure::Session(_) } if *dest == x
+    )));
+    assert!(
+        log.of(0).any(|e| matches!(
+            e,
+            Event::Refused { address, .. } if *address == x.short()
+        )),
+        "A reports the refused handshake, naming only the address it claimed"
+    );
+    assert!(log.of(2).any(|e| matches!(
+        e,
+        Event::SendFailed { dest, frames: 1, .. } if *dest == a
+    )));
 }
