@@ -32,6 +32,11 @@ pub struct NodeConfig {
     pub max_queued_frames: usize,
     /// Events held for the application; beyond it the oldest go and are counted.
     pub max_events: usize,
+    /// How long [`Node::reattest`](crate::Node::reattest) waits for the peer's answer before
+    /// asking again.
+    pub reattest_timeout: Duration,
+    /// How many times it asks before it quarantines a peer that never answers.
+    pub reattest_tries: u32,
 }
 
 impl NodeConfig {
@@ -44,6 +49,8 @@ impl NodeConfig {
             control_lifetime: Duration::from_secs(30),
             max_queued_frames: 32,
             max_events: 4096,
+            reattest_timeout: Duration::from_secs(10),
+            reattest_tries: 3,
         }
     }
 
@@ -54,6 +61,12 @@ impl NodeConfig {
         }
         if self.max_events == 0 {
             return Err(ConfigError::Zero("max_events"));
+        }
+        if self.reattest_tries == 0 {
+            return Err(ConfigError::Zero("reattest_tries"));
+        }
+        if self.reattest_timeout.is_zero() {
+            return Err(ConfigError::Zero("reattest_timeout"));
         }
         if self.control_lifetime.is_zero() {
             return Err(ConfigError::Zero("control_lifetime"));

@@ -29,12 +29,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! What it does not do (yet): it holds no sockets, clocks or files (a runtime does), does not
-//! fragment frames larger than a mesh datagram, and does not re-attest peers after the
-//! handshake.
+//! What it does not do (yet): it holds no sockets, clocks or files (a runtime does), and does
+//! not fragment frames larger than a mesh datagram.
 
 mod config;
 mod node;
 
 pub use config::{ConfigError, NodeConfig};
-pub use node::{Event, Node, NodeStats, PeerStatus, SendError, SendFailure};
+pub use node::{
+    Event, Node, NodeStats, PeerStatus, ReattestError, ReattestFailure, SendError, SendFailure,
+};

@@ -4,15 +4,17 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv6Addr;
 use std::sync::{Arc, PoisonError};
 
-use iomt_identity::{PeerTrust, RevocationError, TrustState};
+use iomt_identity::{PeerTrust, PublicKey, RevocationError, TrustState};
 use iomt_mesh::{
     Channel, Delivery, IfaceId, InputError, InterfaceConfig, MacKey, NeighbourInfo, Prefix,
     RouteInfo, Router, Target, Transmit,
 };
 use iomt_schema::rand::SecureRandom;
 use iomt_schema::{DecodeError, DeviceId, Frame, Instant, Precedence, ShortId};
+use iomt_transport::post_handshake::{AttestError, BackhaulMessage};
 use iomt_transport::{
-    CloseReason, Endpoint, HandshakeRole, IdentityCredentials, SessionId, TransmitKind,
+    BackhaulPolicy, CloseReason, EdhocBinding, Endpoint, HandshakeRole, IdentityCredentials,
+    PostHandshakeAttester, PostHandshakeVerifier, SessionId, TransmitKind,
 };
 
 use crate::config::{ConfigError, NodeConfig};
@@ -89,6 +91,64 @@ pub enum Event {
         /// The revoked device.
         peer: DeviceId,
     },
+    /// A revocation delta merged ([`Node::apply_revocation`]).
+    RevocationMerged {
+        /// Entries that were new.
+        changed: usize,
+    },
+    /// `peer` attested again inside its session ([`Node::reattest`]).
+    Reattested {
+        /// The peer.
+        peer: DeviceId,
+        /// Its trust state now.
+        trust: TrustState,
+        /// Whether fresh evidence over the session appraised as affirming.
+        fresh_evidence: bool,
+    },
+    /// `peer` failed its re-attestation, or never answered it: it is quarantined. Its
+    /// session stays (what a quarantined device may still do is the application's policy);
+    /// frames from it arrive marked [`TrustState::Quarantined`].
+    Quarantined {
+        /// The peer.
+        peer: DeviceId,
+        /// Why.
+        reason: ReattestFailure,
+    },
+    /// A peer's verifier refused this device's own re-attestation.
+    AttestationRefused {
+        /// The peer that refused.
+        peer: DeviceId,
+        /// Its verdict, as it said.
+        reason: AttestError,
+    },
+}
+
+/// Why a peer is quarantined after [`Node::reattest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReattestFailure {
+    /// Its answer failed: no result or evidence, a result or evidence that does not verify,
+    /// evidence not affirming, a message out of turn.
+    #[error(transparent)]
+    Attestation(AttestError),
+    /// It did not answer `reattest_tries` requests.
+    #[error("no answer to {0} requests")]
+    NoAnswer(u32),
+}
+
+/// Why [`Node::reattest`] could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReattestError {
+    /// No policy to check the answer with ([`Node::with_attestation_policy`]).
+    #[error("no attestation policy")]
+    NoPolicy,
+    /// No session with the peer is up.
+    #[error("no session with {0}")]
+    NoSession(DeviceId),
+    /// The exchange could not start (no randomness, say).
+    #[error(transparent)]
+    Attestation(#[from] AttestError),
 }
 
 /// Why frames already accepted by [`Node::send`] did not leave.
@@ -186,11 +246,31 @@ struct Peer {
     queue: VecDeque<(Vec<u8>, Precedence)>,
     /// Where the peer stands, from the result it presented.
     trust: Option<PeerTrust>,
+    /// The key the handshake verified.
+    key: Option<PublicKey>,
+    /// Our re-attestation of the peer, while it runs.
+    check: Option<Check>,
+    /// Our answer to the peer's re-attestation of this device, while it runs.
+    answer: Option<PostHandshakeAttester>,
+}
+
+/// A re-attestation in flight.
+struct Check {
+    verifier: PostHandshakeVerifier,
+    session: SessionId,
+    deadline: Instant,
+    tries: u32,
 }
 
 impl Peer {
     fn is_idle(&self) -> bool {
         self.current.is_none() && self.opening.is_none() && self.queue.is_empty()
+    }
+
+    fn trust_state(&self) -> TrustState {
+        self.trust
+            .as_ref()
+            .map_or(TrustState::Stale, PeerTrust::state)
     }
 }
 
@@ -227,6 +307,8 @@ pub struct Node {
     scratch: Vec<u8>,
     /// Mesh hops of the datagram being handled.
     hops: u8,
+    rng: Arc<dyn SecureRandom>,
+    policy: Option<Arc<BackhaulPolicy>>,
 }
 
 impl Node {
@@ -255,7 +337,7 @@ impl Node {
             u64::from_le_bytes(seed),
             rng.clone(),
         );
-        let endpoint = Endpoint::new(config.endpoint.clone(), creds.clone(), rng);
+        let endpoint = Endpoint::new(config.endpoint.clone(), creds.clone(), rng.clone());
         Ok(Self {
             config,
             router,
@@ -268,7 +350,28 @@ impl Node {
             stats: NodeStats::default(),
             scratch: Vec::new(),
             hops: 0,
+            rng,
+            policy: None,
         })
+    }
+
+    /// Checks peers' re-attestation ([`reattest`](Self::reattest)) with `policy`: their
+    /// attestation result against the trust store and, if the policy requires it, fresh
+    /// evidence over the session. This device answers its peers' requests in any case, with
+    /// the result and the attester its credentials hold.
+    #[must_use]
+    pub fn with_attestation_policy(mut self, policy: Arc<BackhaulPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Asks `peer` to attest again inside its session, bound to that session (a result, and
+    /// fresh evidence if the policy requires it): [`Event::Reattested`] or
+    /// [`Event::Quarantined`] follows.
+    pub fn reattest(&mut self, now: Instant, peer: DeviceId) -> Result<(), ReattestError> {
+        self.ask(now, peer, 1)?;
+        self.pump(now);
+        Ok(())
     }
 
     /// Starts routing on a new interface, with RFC 8967 MAC keys (an empty list turns MACs
@@ -381,6 +484,7 @@ impl Node {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .apply_revocation(delta)?;
+        self.push(Event::RevocationMerged { changed });
         let revoked: Vec<DeviceId> = self
             .peers
             .keys()
@@ -458,9 +562,26 @@ impl Node {
         self.router.handle_timeout(now);
         self.endpoint.handle_timeout(now);
         let wall = self.creds.wall_clock(now);
-        for peer in self.peers.values_mut() {
+        let mut unanswered = Vec::new();
+        for (device, peer) in &mut self.peers {
             if let Some(trust) = &mut peer.trust {
                 trust.handle_timeout(wall);
+            }
+            if let Some(check) = peer.check.take_if(|c| c.deadline <= now) {
+                unanswered.push((*device, check.tries));
+            }
+        }
+        for (device, tries) in unanswered {
+            if tries < self.config.reattest_tries {
+                let _ = self.ask(now, device, tries + 1);
+            } else if let Some(peer) = self.peers.get_mut(&device)
+                && let Some(trust) = &mut peer.trust
+            {
+                trust.on_appraisal_failed(wall);
+                self.push(Event::Quarantined {
+                    peer: device,
+                    reason: ReattestFailure::NoAnswer(tries),
+                });
             }
         }
         self.pump(now);
@@ -479,10 +600,136 @@ impl Node {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let checks = self
+            .peers
+            .values()
+            .filter_map(|p| p.check.as_ref().map(|c| c.deadline));
         [self.router.poll_timeout(), self.endpoint.poll_timeout()]
             .into_iter()
             .flatten()
+            .chain(checks)
             .min()
+    }
+
+    /// Sends a request of re-attestation to `device` (attempt `tries`).
+    fn ask(&mut self, now: Instant, device: DeviceId, tries: u32) -> Result<(), ReattestError> {
+        let policy = self.policy.clone().ok_or(ReattestError::NoPolicy)?;
+        let wall = self.creds.wall_clock(now);
+        let (session, key) = self
+            .peers
+            .get(&device)
+            .and_then(|p| p.current.zip(p.key))
+            .ok_or(ReattestError::NoSession(device))?;
+        let binding = EdhocBinding::from_session(&self.endpoint, session)
+            .map_err(|_| ReattestError::NoSession(device))?;
+        let mut verifier = PostHandshakeVerifier::new(&binding, key, policy, wall, &*self.rng)?;
+        let mut request = Vec::new();
+        if verifier.poll_transmit(&mut request).is_some() {
+            self.send_control(now, session, device, &request);
+        }
+        if let Some(peer) = self.peers.get_mut(&device) {
+            peer.check = Some(Check {
+                verifier,
+                session,
+                deadline: now + self.config.reattest_timeout,
+                tries,
+            });
+        }
+        Ok(())
+    }
+
+    /// A re-attestation message in `session` with `device`: a request for this device to
+    /// answer, the peer's answer to our request, or its verdict on our answer.
+    fn on_attestation(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        device: DeviceId,
+        message: &BackhaulMessage<'_>,
+        data: &[u8],
+    ) {
+        let wall = self.creds.wall_clock(now);
+        let mut out = Vec::new();
+        if matches!(message, BackhaulMessage::Request { .. }) {
+            // Every request starts a new exchange, over this session's own binding.
+            let (Ok(binding), Some(result)) = (
+                EdhocBinding::from_session(&self.endpoint, session),
+                self.creds.result(),
+            ) else {
+                return;
+            };
+            let Ok(mut attester) =
+                PostHandshakeAttester::new(&binding, result, self.creds.attester())
+            else {
+                return;
+            };
+            let _ = attester.handle_input(wall, data);
+            if attester.poll_transmit(&mut out).is_some() {
+                self.send_control(now, session, device, &out);
+            }
+            if let Some(peer) = self.peers.get_mut(&device) {
+                peer.answer = Some(attester);
+            }
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&device) else {
+            return;
+        };
+        if let Some(check) = peer.check.as_mut().filter(|c| c.session == session) {
+            let outcome = check.verifier.handle_input(wall, data);
+            let verdict = check.verifier.poll_transmit(&mut out).is_some();
+            let event = match outcome {
+                Ok(progress) => progress.done.map(|attested| {
+                    let trust = peer.trust.as_mut().map_or(TrustState::Stale, |t| {
+                        t.on_result(&attested.result, wall).unwrap_or(t.state())
+                    });
+                    Event::Reattested {
+                        peer: device,
+                        trust,
+                        fresh_evidence: attested.fresh_evidence,
+                    }
+                }),
+                Err(error) => {
+                    if let Some(trust) = &mut peer.trust {
+                        trust.on_appraisal_failed(wall);
+                    }
+                    Some(Event::Quarantined {
+                        peer: device,
+                        reason: ReattestFailure::Attestation(error),
+                    })
+                }
+            };
+            if event.is_some() {
+                peer.check = None;
+            }
+            if verdict {
+                self.send_control(now, session, device, &out);
+            }
+            if let Some(event) = event {
+                self.push(event);
+            }
+            return;
+        }
+        if let Some(answer) = peer.answer.as_mut() {
+            let outcome = answer.handle_input(wall, data);
+            let done = !matches!(outcome, Ok(ref p) if p.done.is_none());
+            if done {
+                peer.answer = None;
+            }
+            if let Err(reason @ AttestError::Refused(_)) = outcome {
+                self.push(Event::AttestationRefused {
+                    peer: device,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Seals `data` for `session` and hands it to the mesh at the control precedence.
+    fn send_control(&mut self, now: Instant, session: SessionId, device: DeviceId, data: &[u8]) {
+        if self.endpoint.send(now, session, data).is_ok() {
+            self.flush(now, self.config.control_precedence, Some(device));
+        }
     }
 
     fn is_revoked(&self, device: DeviceId) -> bool {
@@ -602,6 +849,7 @@ impl Node {
                 self.claimed.remove(&session);
                 let verified = self.creds.verified_peer(&info);
                 let wall = self.creds.wall_clock(now);
+                let key = verified.as_ref().map(|v| *v.credential.public_key());
                 let trust = verified.map(|v| {
                     let mut trust = PeerTrust::new(&v.credential);
                     let _ = trust.on_result(&v.result, wall);
@@ -615,6 +863,7 @@ impl Node {
                 }
                 entry.current = Some(session);
                 entry.trust = trust;
+                entry.key = key;
                 let queued: Vec<_> = entry.queue.drain(..).collect();
                 self.push(Event::SessionUp {
                     peer,
@@ -635,12 +884,23 @@ impl Node {
                     }
                 }
             }
-            iomt_transport::Event::Received { peer, data, .. } => {
+            iomt_transport::Event::Received {
+                session,
+                peer,
+                data,
+                ..
+            } => {
+                // A record holds a schema frame or a message of a re-attestation; the two
+                // never share a first byte (a frame's carries version 1 in its top bits).
+                if let Ok((message, _)) = BackhaulMessage::decode(&data) {
+                    self.on_attestation(now, session, peer, &message, &data);
+                    self.endpoint.recycle(data);
+                    return;
+                }
                 let trust = self
                     .peers
                     .get(&peer)
-                    .and_then(|p| p.trust.as_ref())
-                    .map_or(TrustState::Stale, PeerTrust::state);
+                    .map_or(TrustState::Stale, Peer::trust_state);
                 if trust == TrustState::Revoked || self.is_revoked(peer) {
                     self.endpoint.recycle(data);
                     return;

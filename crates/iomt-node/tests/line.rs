@@ -16,9 +16,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use iomt_identity::TrustState;
 use iomt_identity::{Algorithm, Revocation, RevocationDelta, RevocationReason, RevocationTarget};
 use iomt_mesh::{InterfaceConfig, MacKey};
-use iomt_node::{Event, Node, NodeConfig, SendError, SendFailure};
+use iomt_node::{Event, Node, NodeConfig, ReattestError, ReattestFailure, SendError, SendFailure};
 use iomt_schema::rand::SeededRandom;
 use iomt_schema::{
     Affiliation, Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Position,
@@ -26,7 +27,10 @@ use iomt_schema::{
 };
 use iomt_sim::{Action, Boot, LinkParams, Metrics, Mobility, NodeId, Observer, Point, Received};
 use iomt_sim::{Seed, Simulator};
-use iomt_testkit::{MeshInput, MissionFixture, TestDevice, link_local, sim_transmit};
+use iomt_testkit::{
+    Hardware, MeshInput, MissionFixture, TestDevice, link_local, platform, sim_transmit,
+};
+use iomt_transport::BackhaulPolicy;
 
 /// A node on the simulated network, and every packet it put on the air.
 struct SimNode {
@@ -92,6 +96,8 @@ struct Line {
     devices: Vec<DeviceId>,
     stranger: DeviceId,
     fixture: Rc<MissionFixture>,
+    /// Each device's hardware: what its evidence measures.
+    hardware: Vec<Arc<Hardware>>,
 }
 
 fn line(n: u32, tweak: fn(&mut NodeConfig)) -> Line {
@@ -120,14 +126,25 @@ fn line_with(n: u32, outsider: Option<u32>, tweak: fn(&mut NodeConfig)) -> Line 
         .map(|(d, _)| d.key.public_key().device_id())
         .collect();
     let stranger = enrolled[n as usize].0.key.public_key().device_id();
-    let e = enrolled.clone();
+    let hardware: Vec<Arc<Hardware>> = enrolled
+        .iter()
+        .map(|(d, _)| Arc::new(Hardware::new(d.key.clone(), platform())))
+        .collect();
+    let (e, hw) = (enrolled.clone(), hardware.clone());
     let factory = move |boot: Boot| {
         let (device, f) = &e[boot.node.index()];
-        let creds = Arc::new(f.credentials(device));
+        let creds = f
+            .credentials(device)
+            .with_attester(hw[boot.node.index()].attester());
+        let policy = BackhaulPolicy::new(creds.trust_store().clone())
+            .require_fresh_evidence(f.mission_authority.verifier());
+        let creds = Arc::new(creds);
         let mut config = NodeConfig::new(device.key.public_key().short_id());
         tweak(&mut config);
         let rng = Arc::new(SeededRandom::new(boot.seed));
-        let mut node = Node::new(config, creds, boot.now, rng).unwrap();
+        let mut node = Node::new(config, creds, boot.now, rng)
+            .unwrap()
+            .with_attestation_policy(Arc::new(policy));
         let links = usize::from(boot.node.0 > 0) + usize::from(boot.node.0 + 1 < n);
         for _ in 0..links {
             let iface = InterfaceConfig::wired(link_local(boot.node));
@@ -153,6 +170,7 @@ fn line_with(n: u32, outsider: Option<u32>, tweak: fn(&mut NodeConfig)) -> Line 
         devices,
         stranger,
         fixture,
+        hardware,
     }
 }
 
@@ -407,4 +425,100 @@ fn a_device_of_another_mission_gets_no_session_either_way() {
         e,
         Event::SendFailed { dest, frames: 1, .. } if *dest == a
     )));
+}
+
+#[test]
+fn a_peer_whose_firmware_changed_is_quarantined_in_its_session() {
+    let Line {
+        mut sim,
+        devices,
+        hardware,
+        ..
+    } = line(3, |_| {});
+    let (a, c) = (devices[0], devices[2]);
+    let unknown = call(&mut sim, at(39), 0, move |n, now| n.reattest(now, c));
+    let sent = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, c, &report(a, 1))
+    });
+    // Healthy: the peer attests again with fresh evidence over the session.
+    let first = call(&mut sim, at(50), 0, move |n, now| n.reattest(now, c));
+    // Its application image changes; the next re-attestation quarantines it, in place.
+    let flashed = hardware[2].clone();
+    sim.call(at(60), NodeId(2), move |_, _| {
+        flashed.flash("app", b"implant")
+    });
+    let second = call(&mut sim, at(70), 0, move |n, now| n.reattest(now, c));
+    let after = call(&mut sim, at(80), 2, move |n, now| {
+        n.send(now, a, &report(c, 2))
+    });
+    let mut log = Log::default();
+    sim.run_until(at(90), &mut log).unwrap();
+    assert_eq!(
+        unknown.borrow_mut().take(),
+        Some(Err(ReattestError::NoSession(c)))
+    );
+    assert_eq!(sent.borrow_mut().take(), Some(Ok(())));
+    assert_eq!(first.borrow_mut().take(), Some(Ok(())));
+    assert_eq!(second.borrow_mut().take(), Some(Ok(())));
+    assert_eq!(after.borrow_mut().take(), Some(Ok(())));
+    let outcomes: Vec<_> = log
+        .of(0)
+        .filter(|e| matches!(e, Event::Reattested { .. } | Event::Quarantined { .. }))
+        .collect();
+    assert!(
+        matches!(
+            outcomes[..],
+            [
+                Event::Reattested {
+                    trust: TrustState::Trusted,
+                    fresh_evidence: true,
+                    ..
+                },
+                Event::Quarantined {
+                    reason: ReattestFailure::Attestation(_),
+                    ..
+                },
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    // The quarantined peer's frames still arrive, marked as such.
+    let trust: Vec<_> = log
+        .of(0)
+        .filter_map(|e| match e {
+            Event::Received { from, trust, .. } if *from == c => Some(*trust),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trust, [TrustState::Quarantined]);
+}
+
+#[test]
+fn a_peer_that_never_answers_is_quarantined_after_its_tries() {
+    let Line {
+        mut sim, devices, ..
+    } = line(3, |c| c.reattest_tries = 2);
+    let (a, c) = (devices[0], devices[2]);
+    let sent = call(&mut sim, at(40), 0, move |n, now| {
+        n.send(now, c, &report(a, 1))
+    });
+    // The peer's side of the session is gone, silently: nothing answers in it any more.
+    sim.call(at(49), NodeId(2), move |n, _| n.node.close(a));
+    let asked = call(&mut sim, at(50), 0, move |n, now| n.reattest(now, c));
+    let mut log = Log::default();
+    sim.run_until(at(90), &mut log).unwrap();
+    assert_eq!(sent.borrow_mut().take(), Some(Ok(())));
+    assert_eq!(asked.borrow_mut().take(), Some(Ok(())));
+    let quarantined: Vec<_> = log
+        .0
+        .iter()
+        .filter_map(|(t, n, e)| match e {
+            Event::Quarantined { peer, reason } if n.0 == 0 => Some((*t, *peer, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let (t, peer, reason) = &quarantined[0];
+    assert_eq!((*peer, reason), (c, &ReattestFailure::NoAnswer(2)));
+    assert_eq!(*t, at(70), "two requests, ten seconds each");
 }

@@ -174,7 +174,7 @@ pub struct IdentityCredentials {
     local: RwLock<Local>,
     cache: Mutex<PeerCache>,
     appraiser: Option<Box<dyn Appraiser>>,
-    attester: Option<Box<dyn Attester>>,
+    attester: Option<Arc<dyn Attester>>,
 }
 
 /// Our credential as EDHOC uses it (with the suite its key signs for), and our attestation
@@ -243,13 +243,28 @@ impl IdentityCredentials {
     /// Answers peers' evidence requests with `attester`'s evidence.
     #[must_use]
     pub fn with_attester(mut self, attester: impl Attester + 'static) -> Self {
-        self.attester = Some(Box::new(attester));
+        self.attester = Some(Arc::new(attester));
         self
     }
 
     /// The device these credentials speak for: the identity of the key they sign with.
     pub fn device(&self) -> DeviceId {
         self.key.public_key().device_id()
+    }
+
+    /// This device's attestation result, as installed.
+    pub fn result(&self) -> Option<Vec<u8>> {
+        self.local
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .result
+            .clone()
+    }
+
+    /// What answers peers' evidence requests, if anything (see
+    /// [`with_attester`](Self::with_attester)); post-handshake attestation answers with it too.
+    pub fn attester(&self) -> Option<Arc<dyn Attester>> {
+        self.attester.clone()
     }
 
     /// The trust store these credentials decide with (the one passed to
