@@ -110,6 +110,7 @@ fn loopback_pli(c: &mut Criterion) {
     let b_id = b.key.public_key().device_id();
     let frame = report(a.key.public_key().device_id());
     let bytes = frame.to_vec().unwrap();
+    println!("sizes: frame={}", bytes.len());
     let (node_a, _node_b, mut events_b) = rt.block_on(async {
         let (sa, sb) = (
             LoopbackSockets::bind().await.unwrap(),
