@@ -13,6 +13,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     missing_docs,
     reason = "bench set-up: a failed step stops the run where it happened"
 )]
