@@ -27,11 +27,8 @@ use iomt::identity::Algorithm;
 use iomt::mesh::{InterfaceConfig, MacKey};
 use iomt::node::{Event, Node, NodeConfig, SendError};
 use iomt::rand::SystemRandom;
-use iomt::schema::{
-    Affiliation, Callsign, DeviceId, Envelope, Frame, Latitude, Longitude, Position,
-    PositionReport, Timestamp, UnknownFields,
-};
-use iomt_testkit::{MissionFixture, TestDevice};
+use iomt::schema::Frame;
+use iomt_testkit::{MissionFixture, TestDevice, position_report};
 use iomt_tokio::{
     Clock, Events, LinkSpec, LoopbackPorts, LoopbackSockets, NodeHandle, RuntimeError,
 };
@@ -42,29 +39,6 @@ use tokio::time::timeout;
 const WINDOW: u64 = 16;
 /// How long one report may take before the run is declared broken.
 const LOST: Duration = Duration::from_secs(5);
-
-fn report(from: DeviceId) -> Frame {
-    let envelope = Envelope::new(
-        from.short().into(),
-        1,
-        Timestamp::from_millis(1_800_000_000_000).unwrap(),
-    );
-    Frame::new(
-        envelope,
-        PositionReport {
-            position: Position::new(
-                Latitude::from_f64(59.33).unwrap(),
-                Longitude::from_f64(18.07).unwrap(),
-            ),
-            affiliation: Affiliation::Friend,
-            course: None,
-            speed: None,
-            role: None,
-            callsign: Some(Callsign::new("VIPER-21").unwrap()),
-            unknown: UnknownFields::default(),
-        },
-    )
-}
 
 fn start(
     f: &MissionFixture,
@@ -109,7 +83,7 @@ fn loopback_pli(c: &mut Criterion) {
         f.enrol(Algorithm::Ed25519, 3_600_000),
     );
     let b_id = b.key.public_key().device_id();
-    let frame = report(a.key.public_key().device_id());
+    let frame = position_report(a.key.public_key().device_id(), 1);
     let bytes = frame.to_vec().unwrap();
     println!("sizes: frame={}", bytes.len());
     let (node_a, _node_b, mut events_b) = rt.block_on(async {

@@ -21,14 +21,12 @@ use iomt_identity::{Algorithm, Revocation, RevocationDelta, RevocationReason, Re
 use iomt_mesh::{InterfaceConfig, MacKey};
 use iomt_node::{Event, Node, NodeConfig, ReattestError, ReattestFailure, SendError, SendFailure};
 use iomt_schema::rand::SeededRandom;
-use iomt_schema::{
-    Affiliation, Callsign, DeviceId, Envelope, Frame, Instant, Latitude, Longitude, Position,
-    PositionReport, Precedence, Timestamp, UnknownFields,
-};
+use iomt_schema::{DeviceId, Instant, Timestamp};
 use iomt_sim::{Action, Boot, LinkParams, Metrics, Mobility, NodeId, Observer, Point, Received};
 use iomt_sim::{Seed, Simulator};
 use iomt_testkit::{
-    Hardware, MeshInput, MissionFixture, TestDevice, link_local, platform, sim_transmit,
+    Hardware, MeshInput, MissionFixture, TestDevice, link_local, platform, position_report,
+    sim_transmit,
 };
 use iomt_transport::BackhaulPolicy;
 
@@ -174,28 +172,6 @@ fn line_with(n: u32, outsider: Option<u32>, tweak: fn(&mut NodeConfig)) -> Line 
     }
 }
 
-fn report(from: DeviceId, seq: u32) -> Frame {
-    let mut envelope = Envelope::new(
-        from.short().into(),
-        seq,
-        Timestamp::from_millis(1_800_000_000_000).unwrap(),
-    );
-    envelope.precedence = Precedence::Immediate;
-    let position = PositionReport {
-        position: Position::new(
-            Latitude::from_f64(59.33).unwrap(),
-            Longitude::from_f64(18.07).unwrap(),
-        ),
-        affiliation: Affiliation::Friend,
-        course: None,
-        speed: None,
-        role: None,
-        callsign: Some(Callsign::new("VIPER-21").unwrap()),
-        unknown: UnknownFields::default(),
-    };
-    Frame::new(envelope, position)
-}
-
 /// Runs `f` on node `node` at `t`, and keeps what it returned.
 fn call<T: 'static>(
     sim: &mut Simulator<SimNode>,
@@ -217,7 +193,7 @@ fn a_frame_crosses_three_hops_in_a_session_relays_cannot_read() {
         mut sim, devices, ..
     } = line(4, |_| {});
     let (a, d) = (devices[0], devices[3]);
-    let frame = report(a, 1);
+    let frame = position_report(a, 1);
     let plain = frame.to_vec().unwrap();
     let sent = {
         let frame = frame.clone();
@@ -282,15 +258,15 @@ fn sends_that_cannot_leave_say_why() {
     } = line(4, |c| c.max_queued_frames = 2);
     let (a, d) = (devices[0], devices[3]);
     let to_self = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, a, &report(a, 1))
+        n.send(now, a, &position_report(a, 1))
     });
     let no_route = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, stranger, &report(a, 1))
+        n.send(now, stranger, &position_report(a, 1))
     });
     // The session to D is not up yet: two frames wait, the third is refused.
     let queued = call(&mut sim, at(40), 0, move |n, now| {
         (1..=3)
-            .map(|seq| n.send(now, d, &report(a, seq)))
+            .map(|seq| n.send(now, d, &position_report(a, seq)))
             .collect::<Vec<_>>()
     });
     sim.run_until(at(60), &mut ()).unwrap();
@@ -315,7 +291,10 @@ fn frames_waiting_for_a_session_that_never_comes_are_reported() {
     // the handshake gets no answer, and the waiting frames fail with the session.
     sim.schedule(at(39), Action::CutPair(NodeId(2), NodeId(3)));
     let sent = call(&mut sim, at(40), 0, move |n, now| {
-        [n.send(now, d, &report(a, 1)), n.send(now, d, &report(a, 2))]
+        [
+            n.send(now, d, &position_report(a, 1)),
+            n.send(now, d, &position_report(a, 2)),
+        ]
     });
     let mut log = Log::default();
     sim.run_until(at(300), &mut log).unwrap();
@@ -352,7 +331,7 @@ fn a_revocation_closes_the_session_and_refuses_later_sends() {
     } = line(3, |_| {});
     let (a, c) = (devices[0], devices[2]);
     let first = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, c, &report(a, 1))
+        n.send(now, c, &position_report(a, 1))
     });
     let delta = RevocationDelta {
         sequence: 1,
@@ -366,7 +345,11 @@ fn a_revocation_closes_the_session_and_refuses_later_sends() {
     .unwrap();
     let merged = call(&mut sim, at(50), 0, move |n, now| {
         let merged = n.apply_revocation(now, &delta);
-        (merged, n.send(now, c, &report(a, 2)), n.peers().len())
+        (
+            merged,
+            n.send(now, c, &position_report(a, 2)),
+            n.peers().len(),
+        )
     });
     let mut log = Log::default();
     sim.run_until(at(60), &mut log).unwrap();
@@ -394,11 +377,11 @@ fn a_device_of_another_mission_gets_no_session_either_way() {
     // A asks for the outsider: its credential verifies against no authority A trusts, after
     // its signature did, so the refusal is final at once.
     let to_outsider = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, x, &report(a, 1))
+        n.send(now, x, &position_report(a, 1))
     });
     // The outsider asks for A: A's verifier refuses it before anything is delivered.
     let from_outsider = call(&mut sim, at(80), 2, move |n, now| {
-        n.send(now, a, &report(x, 1))
+        n.send(now, a, &position_report(x, 1))
     });
     let mut log = Log::default();
     sim.run_until(at(200), &mut log).unwrap();
@@ -438,7 +421,7 @@ fn a_peer_whose_firmware_changed_is_quarantined_in_its_session() {
     let (a, c) = (devices[0], devices[2]);
     let unknown = call(&mut sim, at(39), 0, move |n, now| n.reattest(now, c));
     let sent = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, c, &report(a, 1))
+        n.send(now, c, &position_report(a, 1))
     });
     // Healthy: the peer attests again with fresh evidence over the session.
     let first = call(&mut sim, at(50), 0, move |n, now| n.reattest(now, c));
@@ -449,7 +432,7 @@ fn a_peer_whose_firmware_changed_is_quarantined_in_its_session() {
     });
     let second = call(&mut sim, at(70), 0, move |n, now| n.reattest(now, c));
     let after = call(&mut sim, at(80), 2, move |n, now| {
-        n.send(now, a, &report(c, 2))
+        n.send(now, a, &position_report(c, 2))
     });
     let mut log = Log::default();
     sim.run_until(at(90), &mut log).unwrap();
@@ -500,7 +483,7 @@ fn a_peer_that_never_answers_is_quarantined_after_its_tries() {
     } = line(3, |c| c.reattest_tries = 2);
     let (a, c) = (devices[0], devices[2]);
     let sent = call(&mut sim, at(40), 0, move |n, now| {
-        n.send(now, c, &report(a, 1))
+        n.send(now, c, &position_report(a, 1))
     });
     // The peer's side of the session is gone, silently: nothing answers in it any more.
     sim.call(at(49), NodeId(2), move |n, _| n.node.close(a));

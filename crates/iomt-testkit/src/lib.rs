@@ -42,6 +42,7 @@ mod link;
 mod mesh_node;
 mod mission;
 mod random;
+mod report;
 mod sim_router;
 
 pub use coverage::coverage;
@@ -54,4 +55,5 @@ pub use mission::{
     good_measurements, mission, platform, reference,
 };
 pub use random::TestRandom;
+pub use report::position_report;
 pub use sim_router::{MeshInput, link_local, node_of, router_input, router_transmit, sim_transmit};

@@ -18,37 +18,10 @@ use iomt_identity::{Algorithm, TrustState};
 use iomt_mesh::{InterfaceConfig, MacKey};
 use iomt_node::{Event, Node, NodeConfig, SendError};
 use iomt_schema::rand::SystemRandom;
-use iomt_schema::{
-    Affiliation, Callsign, DeviceId, Envelope, Frame, Latitude, Longitude, Position,
-    PositionReport, Timestamp, UnknownFields,
-};
-use iomt_testkit::{MissionFixture, TestDevice};
+use iomt_testkit::{MissionFixture, TestDevice, position_report};
 use iomt_tokio::{
     Clock, Events, LinkSpec, LoopbackPorts, LoopbackSockets, NodeHandle, RuntimeError,
 };
-
-fn report(from: DeviceId, seq: u32) -> Frame {
-    let envelope = Envelope::new(
-        from.short().into(),
-        seq,
-        Timestamp::from_millis(1_800_000_000_000).unwrap(),
-    );
-    Frame::new(
-        envelope,
-        PositionReport {
-            position: Position::new(
-                Latitude::from_f64(59.33).unwrap(),
-                Longitude::from_f64(18.07).unwrap(),
-            ),
-            affiliation: Affiliation::Friend,
-            course: None,
-            speed: None,
-            role: None,
-            callsign: Some(Callsign::new("VIPER-21").unwrap()),
-            unknown: UnknownFields::default(),
-        },
-    )
-}
 
 fn start(
     f: &MissionFixture,
@@ -95,7 +68,7 @@ async fn two_nodes_on_loopback_exchange_a_position_report() {
 
     // Until the routers hear each other there is no route; then the frame waits for its
     // session, which opens on demand.
-    let frame = report(a_id, 1);
+    let frame = position_report(a_id, 1);
     let sent = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match node_a.send(b_id, frame.clone()).await {
